@@ -1,0 +1,310 @@
+"""The ``mfstudio`` command: headless use of the same API the GUI drives.
+
+``mfstudio info DATA``
+    What a file holds (``--json`` for scripts).
+``mfstudio fit DATA --model NAME``
+    Fit a model with a train/test split and report metrics per epoch.
+``mfstudio samples``
+    The built-in samples (``sample:NAME`` works wherever DATA does).
+``mfstudio download movielens-100k``
+    Fetch MovieLens 100K into the user data folder.
+
+Problems with the input print one sentence and exit with status 2; no
+tracebacks unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Sequence
+
+import numpy as np
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+_KIND_WORDS = {
+    "explicit": "explicit ratings",
+    "implicit": "implicit interactions",
+    "documents": "document-term matrix",
+    "dense": "dense matrix",
+    "images": "images (one row of pixels each)",
+}
+
+
+# --------------------------------------------------------------------- output
+
+
+def _print(text: str = "", file=None) -> None:
+    # A windowed (frozen) app has sys.stdout None; printing must not crash it.
+    stream = file if file is not None else sys.stdout
+    if stream is not None:
+        print(text, file=stream)
+
+
+def _number(value) -> str:
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    value = float(value)
+    if math.isnan(value):
+        return "-"
+    return f"{value:,.0f}" if value == round(value) and abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _bar(count: int, largest: int, width: int = 30) -> str:
+    return "#" * max(1 if count else 0, round(width * count / largest)) if largest else ""
+
+
+def format_summary(dataset) -> str:
+    """A readable multi-line summary of a dataset (``mfstudio info`` without --json)."""
+    s = dataset.summary()
+    rows, cols = dataset.row_label, dataset.col_label
+    entry = {"explicit": "ratings", "implicit": "interactions", "documents": "term weights"}.get(s.kind, "values")
+    lines = [
+        s.name or "(unnamed)",
+        f"  kind        {_KIND_WORDS[s.kind]}",
+        f"  shape       {s.n_rows:,} {rows}s x {s.n_cols:,} {cols}s",
+        f"  {entry:<11} {s.nnz:,} observed ({s.density:.2%} of all cells)",
+    ]
+    if s.rating_scale:
+        lines.append(f"  scale       {_number(s.rating_scale[0])} to {_number(s.rating_scale[1])}")
+    lines.append(f"  values      min {_number(s.value_min)}, mean {_number(s.value_mean)}, max {_number(s.value_max)}")
+    counts, edges = s.value_histogram
+    if len(counts):
+        largest = int(counts.max())
+        lines.append("  histogram")
+        for k, count in enumerate(counts):
+            label = f"{_number((edges[k] + edges[k + 1]) / 2)}"
+            lines.append(f"    {label:>8}  {_bar(int(count), largest):<30} {int(count):,}")
+    for label, stats in ((f"per {rows}", s.per_row), (f"per {cols}", s.per_col)):
+        lines.append(
+            f"  {label:<11} min {stats['min']:,}, median {_number(stats['median'])}, "
+            f"mean {_number(stats['mean'])}, max {stats['max']:,}"
+            + (f" ({stats['empty']:,} empty)" if stats["empty"] else "")
+        )
+    if dataset.item_titles is not None:
+        shown = ", ".join(dataset.item_titles[:3])
+        lines.append(f"  titles      yes, e.g. {shown}")
+    if dataset.kind == "documents":
+        lines.append(f"  vocabulary  {', '.join(dataset.col_ids[:8])}, ...")
+    if dataset.image_shape:
+        lines.append(f"  image size  {dataset.image_shape[1]} x {dataset.image_shape[0]} pixels")
+    lines.append(f"  timestamps  {'yes' if s.has_timestamps else 'no'}")
+    for note in s.notes:
+        lines.append(f"  note        {note}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- commands
+
+
+def cmd_info(args) -> int:
+    from .data import open_data
+
+    dataset = open_data(args.data, kind=args.kind) if args.kind else open_data(args.data)
+    if args.json:
+        _print(json.dumps(dataset.summary().as_dict(), indent=2))
+    else:
+        _print(format_summary(dataset))
+    return EXIT_OK
+
+
+def cmd_samples(args) -> int:
+    from .data.samples import SAMPLES
+
+    if args.json:
+        _print(json.dumps({k: {"title": v.title, "kind": v.kind, "description": v.description} for k, v in SAMPLES.items()}, indent=2))
+        return EXIT_OK
+    for key, info in SAMPLES.items():
+        _print(f"sample:{key:<10} {info.title} ({info.kind}): {info.description}")
+    return EXIT_OK
+
+
+def cmd_download(args) -> int:
+    from .data.download import download_movielens_100k
+
+    def progress(done, total):
+        if args.quiet or sys.stderr is None:
+            return True
+        text = f"{done / 2**20:.1f} MB" + (f" of {total / 2**20:.1f} MB" if total else "")
+        print(f"\rdownloading MovieLens 100K: {text}", end="", file=sys.stderr, flush=True)
+        return True
+
+    folder = download_movielens_100k(progress=progress)
+    if not args.quiet and sys.stderr is not None:
+        print(file=sys.stderr)
+    _print(str(folder))
+    return EXIT_OK
+
+
+# CLI option -> model parameter(s) it sets, where the model has them.
+_OPTION_PARAMS = {
+    "factors": ("n_factors",),
+    "epochs": ("n_epochs",),
+    "lr": ("lr",),
+    "reg": ("reg", "reg_user", "reg_item"),
+    "alpha": ("alpha",),
+    "seed": ("seed",),
+}
+
+
+def _model_params(model_cls, args) -> dict:
+    params = {}
+    for option, names in _OPTION_PARAMS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        targets = [n for n in names if n in model_cls.defaults]
+        if not targets:
+            if option == "seed":
+                continue  # deterministic models ignore the seed
+            raise ValueError(f"--{option} does not apply to the {model_cls.name} model")
+        for name in targets:
+            params[name] = value
+    for item in args.param or ():
+        key, sep, raw = item.partition("=")
+        if not sep or key not in model_cls.defaults:
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {sorted(model_cls.defaults)}")
+        default = model_cls.defaults[key]
+        params[key] = type(default)(raw) if isinstance(default, (int, float)) and not isinstance(default, bool) else raw
+    return params
+
+
+def cmd_fit(args) -> int:
+    from .data import open_data
+    from .data.dataset import common_id_space
+    from .data.splits import Split, split_from_spec
+    from .models import MODELS
+
+    model_cls = MODELS[args.model]
+    params = _model_params(model_cls, args)
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    data = open_data(args.data)
+    if args.test:
+        train, test = common_id_space(data, open_data(args.test))
+        splits = [Split.from_datasets(train, test, f"test file {args.test}")]
+    else:
+        splits = split_from_spec(data, args.split, seed=args.seed if args.seed is not None else 0)
+
+    results = []
+    for k, split in enumerate(splits, start=1):
+        model = model_cls(**params)
+        if not args.json and len(splits) > 1:
+            _print(f"fold {k} of {len(splits)}: {split.report()}")
+        elif not args.json:
+            _print(split.report())
+        for step in model.iter_fit(split.train, split.test):
+            if not args.json:
+                metrics = "  ".join(f"{name} {value:.4f}" for name, value in step.metrics.items())
+                _print(f"  epoch {step.epoch:>3}/{step.n_epochs}  loss {step.train_loss:.4f}  {metrics}  {step.seconds:.2f}s")
+        results.append((model, split, model.score(split.test)))
+
+    metric_names = list(results[0][2])
+    mean_metrics = {name: float(np.mean([r[2][name] for r in results])) for name in metric_names}
+    fit_seconds = float(np.mean([r[0].fit_seconds_ for r in results]))
+    if args.json:
+        out = {
+            "model": model_cls.name,
+            "params": results[0][0].params,
+            "data": data.name,
+            "split": args.test and f"test file {args.test}" or args.split,
+            "metrics": mean_metrics,
+            "fit_seconds": fit_seconds,
+            "history": [step.as_dict() for step in results[0][0].history_],
+            "folds": [
+                {"metrics": r[2], "fit_seconds": r[0].fit_seconds_, **r[1].as_dict()} for r in results
+            ],
+        }
+        _print(json.dumps(out, indent=2))
+    else:
+        label = f"mean over {len(results)} folds" if len(results) > 1 else "test"
+        shown = "  ".join(f"{name} {value:.4f}" for name, value in mean_metrics.items())
+        _print(f"{model_cls.name}: {label}  {shown}  (fit {fit_seconds:.2f}s)")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .models import MODELS
+
+    parser = argparse.ArgumentParser(
+        prog="mfstudio",
+        description="A workbench for matrix factorization. DATA is a file, a folder or sample:NAME.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = sub.add_parser("info", help="describe a dataset")
+    info.add_argument("data", metavar="DATA")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
+                      help="insist on a kind where the layout leaves a choice")
+    info.set_defaults(func=cmd_info)
+
+    samples = sub.add_parser("samples", help="list the built-in samples")
+    samples.add_argument("--json", action="store_true")
+    samples.set_defaults(func=cmd_samples)
+
+    download = sub.add_parser("download", help="download a public dataset into the user data folder")
+    download.add_argument("dataset", choices=["movielens-100k"])
+    download.add_argument("--quiet", action="store_true")
+    download.set_defaults(func=cmd_download)
+
+    fit = sub.add_parser("fit", help="fit a model and report test metrics")
+    fit.add_argument("data", metavar="DATA")
+    fit.add_argument("--model", required=True, choices=sorted(MODELS))
+    fit.add_argument("--factors", type=int, metavar="K")
+    fit.add_argument("--epochs", type=int, metavar="N")
+    fit.add_argument("--lr", type=float, metavar="G", help="learning rate")
+    fit.add_argument("--reg", type=float, metavar="L", help="regularization")
+    fit.add_argument("--alpha", type=float, metavar="A", help="confidence scaling (implicit models)")
+    fit.add_argument("--seed", type=int, metavar="S")
+    fit.add_argument("--threads", type=int, metavar="T")
+    fit.add_argument("--param", action="append", metavar="NAME=VALUE", help="any other model parameter")
+    where = fit.add_mutually_exclusive_group()
+    where.add_argument("--test", metavar="FILE", help="a separate test file (e.g. u1.test)")
+    where.add_argument("--split", default="random:0.2",
+                       help="random:F | user:F | time:F | time-user:F | kfold:K (default random:0.2)")
+    fit.add_argument("--json", action="store_true", help="print one JSON object")
+    fit.set_defaults(func=cmd_fit)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mfstudio`` command; returns the exit status."""
+    from .data.errors import DataError
+    from .models.base import FitDiverged
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return args.func(args)
+    except (DataError, FitDiverged, ValueError) as exc:
+        if args.debug:
+            raise
+        _print(f"mfstudio: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _print("mfstudio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,438 @@
+"""The one in-memory form of every dataset mfstudio works on.
+
+Whatever the file held (ratings, clicks, documents, a dense grid, images),
+it becomes a :class:`Dataset`: the observed entries as sparse triples
+``(row, col, value)`` over contiguous int32 internal ids, plus the maps back
+to the raw ids the user knows, plus whatever metadata the source carried
+(titles, genres, document texts, vocabulary, image shape, rating scale).
+
+Only observed entries are stored. For ratings that is the point: a missing
+rating is unknown, not zero. For dense grids and images every cell is
+observed, so every cell is a triple (zeros included) and
+:attr:`Dataset.fully_observed` is true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+__all__ = ["Dataset", "DatasetSummary", "KINDS"]
+
+#: The kinds of data, and what their rows and columns are called.
+KINDS = {
+    "explicit": ("user", "item"),
+    "implicit": ("user", "item"),
+    "documents": ("document", "term"),
+    "dense": ("row", "column"),
+    "images": ("image", "pixel"),
+}
+
+
+def _as_id_array(ids) -> np.ndarray:
+    arr = np.asarray(ids)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind in "U":
+        return arr
+    return np.asarray([str(x) for x in arr.tolist()], dtype=str) if arr.size else np.zeros(0, dtype=str)
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What a user wants to know about a dataset before fitting anything.
+
+    Produced by :meth:`Dataset.summary`; :meth:`as_dict` gives the
+    JSON-ready form that ``mfstudio info --json`` prints.
+    """
+
+    name: str
+    kind: str
+    n_rows: int
+    n_cols: int
+    nnz: int
+    density: float
+    rating_scale: tuple[float, float] | None
+    value_min: float
+    value_max: float
+    value_mean: float
+    value_histogram: tuple[np.ndarray, np.ndarray]  # (counts, bin edges)
+    per_row: dict  # min / median / mean / max entries per row
+    per_col: dict
+    has_titles: bool
+    has_timestamps: bool
+    notes: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        """JSON-ready dict; row/column counts are also named after the kind."""
+        row_name, col_name = KINDS[self.kind]
+        counts, edges = self.value_histogram
+        out = {
+            "name": self.name,
+            "kind": self.kind,
+            "n_users": self.n_rows,
+            "n_items": self.n_cols,
+            "n_rows": self.n_rows,
+            "n_cols": self.n_cols,
+            "nnz": self.nnz,
+            "density": self.density,
+            "rating_scale": list(self.rating_scale) if self.rating_scale else None,
+            "values": {"min": self.value_min, "max": self.value_max, "mean": self.value_mean},
+            "value_histogram": {"counts": counts.tolist(), "edges": edges.tolist()},
+            f"per_{row_name}": self.per_row,
+            f"per_{col_name}": self.per_col,
+            "has_titles": self.has_titles,
+            "has_timestamps": self.has_timestamps,
+            "notes": list(self.notes),
+        }
+        if self.kind == "documents":
+            out["n_docs"] = self.n_rows
+            out["n_terms"] = self.n_cols
+        return out
+
+
+@dataclass(eq=False)
+class Dataset:
+    """Observed entries of a matrix, with the ids and metadata to explain them.
+
+    Parameters
+    ----------
+    kind : {"explicit", "implicit", "documents", "dense", "images"}
+        What the values mean: ratings, interaction counts, term weights,
+        plain numbers, pixel intensities.
+    rows, cols : array of int
+        Internal (contiguous, 0-based) row and column index of each entry.
+    values : array of float
+        The value of each entry.
+    row_ids, col_ids : array
+        Raw id of each internal row / column (``row_ids[i]`` is the id the
+        user knows for internal row ``i``): int64 or str.
+    timestamps : array of int64, optional
+        Seconds since the epoch for each entry (ratings files that have them).
+    rating_scale : (float, float), optional
+        Lowest and highest possible rating, for clipping predictions.
+    item_titles : array of str, optional
+        Human-readable name of each column (movie titles).
+    item_genres : array of str, optional
+        ``"|"``-joined genres of each column.
+    texts : list of str, optional
+        The text of each document row.
+    image_shape : (int, int), optional
+        ``(height, width)`` of each image row.
+    name : str
+        Short display name.
+    source : str, optional
+        Path the data came from.
+    notes : list of str
+        Things the loader did that the user should know (duplicates merged...).
+    truth : dict of str to ndarray
+        Ground truth of generated samples, for tests and teaching.
+
+    Notes
+    -----
+    Construction validates and normalises dtypes (int32 indices, float32
+    values); a Dataset that exists is consistent.
+    """
+
+    kind: str
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    row_ids: np.ndarray
+    col_ids: np.ndarray
+    timestamps: np.ndarray | None = None
+    rating_scale: tuple[float, float] | None = None
+    item_titles: np.ndarray | None = None
+    item_genres: np.ndarray | None = None
+    texts: list[str] | None = None
+    image_shape: tuple[int, int] | None = None
+    name: str = ""
+    source: str | None = None
+    notes: list[str] = field(default_factory=list)
+    truth: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, not {self.kind!r}")
+        self.rows = np.ascontiguousarray(self.rows, dtype=np.int32)
+        self.cols = np.ascontiguousarray(self.cols, dtype=np.int32)
+        self.values = np.ascontiguousarray(self.values, dtype=np.float32)
+        self.row_ids = _as_id_array(self.row_ids)
+        self.col_ids = _as_id_array(self.col_ids)
+        n = self.rows.shape[0]
+        if self.rows.ndim != 1 or self.cols.shape != (n,) or self.values.shape != (n,):
+            raise ValueError("rows, cols and values must be 1-D arrays of one length")
+        if self.timestamps is not None:
+            self.timestamps = np.ascontiguousarray(self.timestamps, dtype=np.int64)
+            if self.timestamps.shape != (n,):
+                raise ValueError("timestamps must have one entry per value")
+        if n:
+            if self.rows.min() < 0 or self.rows.max() >= len(self.row_ids):
+                raise ValueError("a row index is outside row_ids")
+            if self.cols.min() < 0 or self.cols.max() >= len(self.col_ids):
+                raise ValueError("a column index is outside col_ids")
+            if not np.isfinite(self.values).all():
+                raise ValueError("values must be finite")
+        if self.rating_scale is not None:
+            lo, hi = (float(v) for v in self.rating_scale)
+            if not lo < hi:
+                raise ValueError("rating_scale must be (low, high) with low < high")
+            self.rating_scale = (lo, hi)
+        for name in ("item_titles", "item_genres"):
+            arr = getattr(self, name)
+            if arr is not None:
+                arr = np.asarray(arr, dtype=str)
+                if arr.shape != (len(self.col_ids),):
+                    raise ValueError(f"{name} must have one entry per column")
+                setattr(self, name, arr)
+        if self.texts is not None and len(self.texts) != len(self.row_ids):
+            raise ValueError("texts must have one entry per row")
+        if self.image_shape is not None:
+            h, w = (int(v) for v in self.image_shape)
+            if h * w != len(self.col_ids):
+                raise ValueError("image_shape must multiply to the number of columns")
+            self.image_shape = (h, w)
+
+    # ----------------------------------------------------------------- shape
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_ids)
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.col_ids)
+
+    n_users = n_rows
+    n_items = n_cols
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_rows, self.n_cols)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def density(self) -> float:
+        cells = self.n_rows * self.n_cols
+        return self.nnz / cells if cells else 0.0
+
+    @property
+    def fully_observed(self) -> bool:
+        """True when every cell is observed (dense grids, images)."""
+        return self.nnz == self.n_rows * self.n_cols
+
+    @property
+    def row_label(self) -> str:
+        """What one row is called: user, document, image..."""
+        return KINDS[self.kind][0]
+
+    @property
+    def col_label(self) -> str:
+        return KINDS[self.kind][1]
+
+    @property
+    def vocabulary(self) -> np.ndarray | None:
+        """Terms of a document-term dataset (its column ids)."""
+        return self.col_ids if self.kind == "documents" else None
+
+    # ------------------------------------------------------------ conversion
+    def to_csr(self, dtype=np.float32) -> sp.csr_matrix:
+        """Observed entries as a CSR matrix (rows x cols); missing cells are absent."""
+        coo = sp.coo_matrix((self.values.astype(dtype, copy=False), (self.rows, self.cols)), shape=self.shape)
+        return coo.tocsr()
+
+    def to_csc(self, dtype=np.float32) -> sp.csc_matrix:
+        """Observed entries as a CSC matrix (rows x cols)."""
+        return self.to_csr(dtype).tocsc()
+
+    def to_dense(self, fill: float = np.nan) -> np.ndarray:
+        """The matrix as a dense float array, unobserved cells set to ``fill``."""
+        out = np.full(self.shape, fill, dtype=np.float32)
+        out[self.rows, self.cols] = self.values
+        return out
+
+    def row_counts(self) -> np.ndarray:
+        """Number of observed entries in each row (ratings per user)."""
+        return np.bincount(self.rows, minlength=self.n_rows)
+
+    def col_counts(self) -> np.ndarray:
+        """Number of observed entries in each column (ratings per item)."""
+        return np.bincount(self.cols, minlength=self.n_cols)
+
+    # ------------------------------------------------------------------ ids
+    @cached_property
+    def _row_index(self) -> pd.Index:
+        return pd.Index(self.row_ids)
+
+    @cached_property
+    def _col_index(self) -> pd.Index:
+        return pd.Index(self.col_ids)
+
+    def row_of(self, raw_ids) -> np.ndarray:
+        """Internal row ids of raw ids; -1 where a raw id is unknown.
+
+        Raw ids may be given as the strings a user typed: ``"196"`` finds user
+        ``196`` in a dataset whose ids are integers.
+        """
+        return self._lookup(self._row_index, self.row_ids, raw_ids)
+
+    def col_of(self, raw_ids) -> np.ndarray:
+        """Internal column ids of raw ids; -1 where a raw id is unknown."""
+        return self._lookup(self._col_index, self.col_ids, raw_ids)
+
+    @staticmethod
+    def _lookup(index: pd.Index, ids: np.ndarray, raw_ids) -> np.ndarray:
+        raw = np.atleast_1d(np.asarray(raw_ids))
+        if ids.dtype.kind == "i" and raw.dtype.kind not in "iu":
+            # Typed ids ("196") against integer ids: convert what converts.
+            converted = pd.to_numeric(pd.Series(raw.astype(str)), errors="coerce")
+            found = index.get_indexer(converted.fillna(-(2**62)).astype(np.int64).to_numpy())
+            return found.astype(np.int64)
+        if ids.dtype.kind == "U" and raw.dtype.kind != "U":
+            raw = raw.astype(str)
+        return index.get_indexer(raw).astype(np.int64)
+
+    def title_of(self, cols) -> np.ndarray:
+        """Display names of internal columns: titles where known, else raw ids."""
+        cols = np.asarray(cols)
+        if self.item_titles is not None:
+            return self.item_titles[cols]
+        return self.col_ids[cols].astype(str)
+
+    # -------------------------------------------------------------- subsets
+    def subset(self, mask_or_index, name: str | None = None) -> "Dataset":
+        """A dataset with only some entries, keeping every id map and all metadata.
+
+        Train and test sets made this way share one internal id space, so a
+        model trained on one can score the other directly.
+        """
+        sel = np.asarray(mask_or_index)
+        return replace(
+            self,
+            rows=self.rows[sel],
+            cols=self.cols[sel],
+            values=self.values[sel],
+            timestamps=None if self.timestamps is None else self.timestamps[sel],
+            name=name if name is not None else self.name,
+            notes=list(self.notes),
+            truth=dict(self.truth),
+        )
+
+    # -------------------------------------------------------------- summary
+    def summary(self, bins: int | None = None) -> DatasetSummary:
+        """Shape, density, value histogram and entries per row and column."""
+        values = self.values
+        if self.nnz:
+            vmin, vmax = float(values.min()), float(values.max())
+            vmean = float(values.mean(dtype=np.float64))
+        else:
+            vmin = vmax = vmean = float("nan")
+        if bins is None:
+            # Ratings on a small grid (1..5, halves) get one bar per level.
+            uniq = np.unique(values[: min(self.nnz, 200_000)]) if self.nnz else np.zeros(0)
+            if 0 < len(uniq) <= 21:
+                step = np.diff(uniq).min() if len(uniq) > 1 else 1.0
+                edges = np.append(uniq - step / 2, uniq[-1] + step / 2)
+                counts, edges = np.histogram(values, bins=edges)
+            else:
+                counts, edges = np.histogram(values, bins=20) if self.nnz else (np.zeros(0, int), np.zeros(0))
+        else:
+            counts, edges = np.histogram(values, bins=bins)
+        return DatasetSummary(
+            name=self.name,
+            kind=self.kind,
+            n_rows=self.n_rows,
+            n_cols=self.n_cols,
+            nnz=self.nnz,
+            density=self.density,
+            rating_scale=self.rating_scale,
+            value_min=vmin,
+            value_max=vmax,
+            value_mean=vmean,
+            value_histogram=(counts, edges),
+            per_row=_count_stats(self.row_counts()),
+            per_col=_count_stats(self.col_counts()),
+            has_titles=self.item_titles is not None,
+            has_timestamps=self.timestamps is not None,
+            notes=tuple(self.notes),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, kind={self.kind!r}, {self.n_rows} {self.row_label}s x "
+            f"{self.n_cols} {self.col_label}s, nnz={self.nnz})"
+        )
+
+
+def _extend_ids(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference ids followed by the ids only ``other`` has; and where each of ``other`` lands."""
+    if reference.dtype.kind != other.dtype.kind:
+        reference, other = reference.astype(str), other.astype(str)
+    index = pd.Index(reference)
+    position = index.get_indexer(other)
+    new = position < 0
+    combined = np.concatenate([reference, other[new]])
+    position[new] = len(reference) + np.arange(int(new.sum()))
+    return combined, position
+
+
+def common_id_space(train: Dataset, test: Dataset) -> tuple[Dataset, Dataset]:
+    """Put two separately loaded datasets (u1.base and u1.test) into one id space.
+
+    The train ids keep their internal numbers; ids only the test set has are
+    appended after them, so they show up as users or items without training
+    data (counted by the split report) instead of being dropped.
+
+    Returns
+    -------
+    (Dataset, Dataset)
+        Train and test, sharing ``row_ids`` and ``col_ids``.
+    """
+    row_ids, row_pos = _extend_ids(train.row_ids, test.row_ids)
+    col_ids, col_pos = _extend_ids(train.col_ids, test.col_ids)
+    extra_cols = len(col_ids) - train.n_cols
+
+    def extended(meta_train, meta_test):
+        if meta_train is None:
+            return None
+        tail = np.asarray(col_ids[train.n_cols:], dtype=str)
+        if meta_test is not None:
+            tail = meta_test[col_pos >= train.n_cols][np.argsort(col_pos[col_pos >= train.n_cols])]
+        return np.concatenate([meta_train, tail]) if extra_cols else meta_train
+
+    shared = dict(
+        row_ids=row_ids,
+        col_ids=col_ids,
+        item_titles=extended(train.item_titles, test.item_titles),
+        item_genres=extended(train.item_genres, test.item_genres),
+        rating_scale=train.rating_scale or test.rating_scale,
+    )
+    new_train = replace(train, **shared, texts=None, notes=list(train.notes), truth=dict(train.truth))
+    new_test = replace(
+        test,
+        rows=row_pos[test.rows],
+        cols=col_pos[test.cols],
+        texts=None,
+        notes=list(test.notes),
+        truth={},
+        **shared,
+    )
+    return new_train, new_test
+
+
+def _count_stats(counts: np.ndarray) -> dict:
+    if counts.size == 0:
+        return {"min": 0, "median": 0.0, "mean": 0.0, "max": 0, "empty": 0}
+    return {
+        "min": int(counts.min()),
+        "median": float(np.median(counts)),
+        "mean": float(counts.mean()),
+        "max": int(counts.max()),
+        "empty": int((counts == 0).sum()),
+    }

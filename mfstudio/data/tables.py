@@ -1,0 +1,443 @@
+"""Delimited text tables: sniff the layout, read fast, explain what is wrong.
+
+Reading happens in two passes over a small head and one fast pass over the
+whole file:
+
+1. :func:`sniff_table` reads the first 64 KiB and decides the encoding, the
+   delimiter, whether there is a header and the type of each column, in
+   Python (a few hundred lines, cheap).
+2. :func:`read_table` reads everything with pyarrow's multi-threaded CSV
+   reader into typed Arrow columns (int64 ids, float32 values), so a
+   25-million-row file never becomes Python objects.
+3. Only when that fails, :func:`locate_problem` walks the file line by line to
+   find the first line at fault and say what is wrong with it. The slow path
+   runs only for files that are wrong anyway.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["TableLayout", "sniff_table", "read_table", "locate_problem", "physical_line"]
+
+HEAD_BYTES = 64 * 1024
+SNIFF_LINES = 200
+DELIMITERS = ("::", "\t", ",", ";", "|", " ")
+DELIMITER_NAMES = {"::": "'::'", "\t": "tabs", ",": "commas", ";": "semicolons", "|": "'|'", " ": "spaces"}
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|nan|inf|infinity)$", re.IGNORECASE)
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def is_number(token: str) -> bool:
+    return bool(_NUMBER.match(token.strip()))
+
+
+@dataclass
+class TableLayout:
+    """What sniffing found out about a delimited text file."""
+
+    path: str
+    encoding: str
+    delimiter: str  # one of DELIMITERS, or "whitespace" for runs of blanks
+    has_header: bool
+    column_names: list[str]
+    head_rows: list[list[str]]  # parsed data rows of the head (header excluded)
+    numeric: list[bool] = field(default_factory=list)  # every head value numeric
+    integral: list[bool] = field(default_factory=list)  # every head value an integer
+    mean_length: list[float] = field(default_factory=list)
+    has_spaces: list[bool] = field(default_factory=list)
+    truncated: bool = False  # head did not reach the end of the file
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.column_names)
+
+
+def _decode_head(path: str, raw: bytes, complete: bool) -> tuple[str, str]:
+    """Decode the head bytes, choosing UTF-8 and falling back to Latin-1."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise DataError(
+            "the file is UTF-16/UTF-32 encoded, which is not supported",
+            path,
+            fix="save it as UTF-8 (most editors and spreadsheet programs offer 'CSV UTF-8')",
+        )
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise DataError(
+            f"this is a binary file, not a text table (a NUL byte at offset {nul})",
+            path,
+            line=raw[:nul].count(b"\n") + 1,
+            fix="open a CSV/TSV text file, or a .npy/.npz/.mtx file by its own extension",
+        )
+    if not complete:
+        raw = raw[: raw.rfind(b"\n") + 1] or raw
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+        text = raw.decode(encoding)
+    # A text table is mostly printable; control bytes mean something else.
+    sample = text[:8192]
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t\f")
+    if sample and control > max(2, len(sample) // 100):
+        raise DataError(
+            "this looks like a binary file, not a text table",
+            path,
+            fix="open a CSV/TSV text file, or a .npy/.npz/.mtx file by its own extension",
+        )
+    return text, encoding
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    if delimiter == "whitespace":
+        return line.split()
+    if delimiter == "::":
+        return line.split("::")
+    return next(csv.reader([line], delimiter=delimiter, skipinitialspace=delimiter != " "))
+
+
+def _fields(n: int) -> str:
+    return f"{n} field" if n == 1 else f"{n} fields"
+
+
+def _field_counts(lines: list[str], delimiter: str) -> list[int]:
+    return [len(_split(line, delimiter)) for line in lines]
+
+
+def _choose_delimiter(path: str, lines: list[str]) -> str:
+    """The delimiter that splits every head line into the same >= 2 fields."""
+    best = None
+    for delimiter in DELIMITERS + ("whitespace",):
+        if delimiter == "::" and "::" not in lines[0]:
+            continue
+        counts = _field_counts(lines, delimiter)
+        if counts[0] >= 2 and all(c == counts[0] for c in counts):
+            if delimiter == " " and any("  " in line.strip() for line in lines):
+                continue  # runs of blanks: let "whitespace" take it
+            return delimiter
+        if counts[0] >= 2 and best is None and delimiter not in (" ", "whitespace"):
+            best = (delimiter, counts)
+    if len(lines) == 1 or all(len(_split(line, ",")) == 1 for line in lines):
+        return ","  # a single column; the caller decides whether that is usable
+    if best is not None:
+        delimiter, counts = best
+        bad = next(i for i, c in enumerate(counts) if c != counts[0])
+        others = [d for d in DELIMITERS if d != delimiter and d in lines[bad]]
+        detail = f" (it uses {DELIMITER_NAMES[others[0]]})" if others else ""
+        raise DataError(
+            f"this line has {_fields(counts[bad])} but line 1 has {_fields(counts[0])} separated by "
+            f"{DELIMITER_NAMES[delimiter]}{detail}",
+            path,
+            line=bad + 1,  # caller maps head index to physical line
+            fix="use one delimiter and the same number of columns on every line",
+        )
+    raise DataError(
+        "cannot tell how the columns are separated",
+        path,
+        fix="separate columns with commas, tabs, semicolons or '::', the same on every line",
+    )
+
+
+def sniff_table(path: str) -> TableLayout:
+    """Decide encoding, delimiter, header and column types from the file's head.
+
+    Raises
+    ------
+    DataError
+        Empty file, binary content, unsupported encoding, inconsistent
+        delimiters in the head, or a header with no rows below it.
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read(HEAD_BYTES + 1)
+    complete = len(raw) <= HEAD_BYTES
+    raw = raw[:HEAD_BYTES]
+    if not raw.strip():
+        raise DataError("the file is empty", path, fix="choose a file that has data in it")
+    text, encoding = _decode_head(path, raw, complete)
+    numbered = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+    numbered = numbered[:SNIFF_LINES]
+    if not numbered:
+        raise DataError("the file is empty", path, fix="choose a file that has data in it")
+    lines = [ln for _, ln in numbered]
+    try:
+        delimiter = _choose_delimiter(path, lines)
+    except DataError as err:
+        if err.line is not None:
+            err = DataError(err.problem, path, line=numbered[err.line - 1][0], fix=err.fix)
+        raise err from None
+    rows = [[tok.strip() for tok in _split(line, delimiter)] for line in lines]
+    n_cols = len(rows[0])
+    has_header = _looks_like_header(rows)
+    if has_header:
+        names = [name.strip().strip('"') for name in rows[0]]
+        data_rows = rows[1:]
+    else:
+        names = [f"column{i + 1}" for i in range(n_cols)]
+        data_rows = rows
+    if not data_rows:
+        if complete:
+            raise DataError(
+                "the file has a header but no data rows",
+                path,
+                line=numbered[0][0],
+                fix="add rows of data below the header",
+            )
+    layout = TableLayout(
+        path=path,
+        encoding=encoding,
+        delimiter=delimiter,
+        has_header=has_header,
+        column_names=names,
+        head_rows=data_rows,
+        truncated=not complete,
+    )
+    for j in range(n_cols):
+        col = [r[j] for r in data_rows if j < len(r) and r[j] != ""]
+        layout.numeric.append(bool(col) and all(is_number(t) for t in col))
+        layout.integral.append(bool(col) and all(_INTEGER.match(t) for t in col))
+        layout.mean_length.append(sum(map(len, col)) / len(col) if col else 0.0)
+        layout.has_spaces.append(any(" " in t for t in col))
+    return layout
+
+
+def _looks_like_header(rows: list[list[str]]) -> bool:
+    first = rows[0]
+    if len(rows) == 1:
+        return not any(is_number(t) for t in first)
+    rest = rows[1:]
+    for j, token in enumerate(first):
+        column = [r[j] for r in rest if j < len(r) and r[j] != ""]
+        if column and not is_number(token) and all(is_number(t) for t in column):
+            return True
+    from .columns import role_of  # known names mean a header even over string columns
+
+    named = [role_of(t) for t in first]
+    return sum(r is not None for r in named) >= 2 and not any(is_number(t) for t in first)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(layout: TableLayout, column_types: dict[int, str], id_columns=()):
+    """Read the chosen columns of the whole file into an Arrow table.
+
+    Parameters
+    ----------
+    layout : TableLayout
+        From :func:`sniff_table`.
+    column_types : dict of int to {"int64", "float32", "float64", "string", "timestamp"}
+        Column index -> type; only these columns are read.
+    id_columns : collection of int
+        Columns holding ids, which fall back from int64 to string when a
+        value further down is not a whole number.
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns named ``c{index}``.
+
+    Raises
+    ------
+    DataError
+        Located by :func:`locate_problem` when the fast reader rejects the file.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    arrow_types = {
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "float32": pa.float32(),
+        "float64": pa.float64(),
+        "string": pa.string(),
+        "timestamp": pa.string(),  # parsed afterwards: numbers or dates
+    }
+    n_cols = layout.n_columns
+    path = layout.path
+    if layout.delimiter == "::":
+        # pyarrow has one-character delimiters only: "a::b" splits on ':' into
+        # a, "", b, so column j lives at position 2j.
+        physical = [f"p{i}" for i in range(2 * n_cols - 1)]
+        mapping = {f"c{j}": f"p{2 * j}" for j in range(n_cols)}
+        delimiter = ":"
+    elif layout.delimiter == "whitespace":
+        return _read_whitespace(layout, column_types, id_columns)
+    else:
+        physical = [f"c{j}" for j in range(n_cols)]
+        mapping = {f"c{j}": f"c{j}" for j in range(n_cols)}
+        delimiter = layout.delimiter
+    include = [mapping[f"c{j}"] for j in sorted(column_types)]
+    types = {mapping[f"c{j}"]: arrow_types[t] for j, t in column_types.items()}
+    encoding = "utf8" if layout.encoding.startswith("utf-8") else layout.encoding
+    read_options = pacsv.ReadOptions(
+        column_names=physical,
+        skip_rows=1 if layout.has_header else 0,
+        encoding=encoding,
+        block_size=8 << 20,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=delimiter,
+        quote_char='"' if layout.delimiter in (",", ";", "\t") else False,
+        ignore_empty_lines=True,
+    )
+    convert_options = pacsv.ConvertOptions(
+        include_columns=include,
+        column_types=types,
+        strings_can_be_null=False,
+        null_values=[""],
+    )
+    try:
+        table = pacsv.read_csv(path, read_options=read_options, parse_options=parse_options, convert_options=convert_options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
+        if "UTF8" in str(exc) and layout.encoding.startswith("utf-8"):
+            # Valid UTF-8 in the head, not further down: old files (MovieLens
+            # among them) are Latin-1, which decodes any byte.
+            return read_table(replace(layout, encoding="latin-1"), column_types, id_columns)
+        # Ids that looked like integers in the head may turn into strings
+        # further down ("u1042"): that is legitimate, read them as strings.
+        match = re.search(r"In CSV column #(\d+): CSV conversion error to (int32|int64)", str(exc))
+        if match:
+            bad = int(match.group(1))
+            bad = bad // 2 if layout.delimiter == "::" else bad
+            wider = {"int32": "int64", "int64": "string"}[match.group(2)]
+            if column_types.get(bad) == match.group(2) and bad in (id_columns or ()):
+                return read_table(layout, {**column_types, bad: wider}, id_columns)
+        raise locate_problem(layout, column_types, str(exc)) from None
+    inverse = {v: k for k, v in mapping.items()}
+    return table.rename_columns([inverse[name] for name in table.column_names])
+
+
+def _read_whitespace(layout: TableLayout, column_types: dict[int, str], id_columns=()):
+    """Runs of blanks as separators: pandas' C parser handles them, pyarrow does not."""
+    import pandas as pd
+    import pyarrow as pa
+
+    dtypes = {
+        "int32": "int64",
+        "int64": "int64",
+        "float32": "float64",  # read wide: pandas warns when a value overflows float32
+        "float64": "float64",
+        "string": "str",
+        "timestamp": "str",
+    }
+    try:
+        frame = pd.read_csv(
+            layout.path,
+            sep=r"\s+",
+            header=None,
+            skiprows=1 if layout.has_header else 0,
+            usecols=sorted(column_types),
+            dtype={j: dtypes[t] for j, t in column_types.items()},
+            encoding=layout.encoding,
+            engine="c",
+        )
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        as_strings = {j: "string" for j in id_columns if column_types.get(j) in ("int32", "int64")}
+        if as_strings:
+            return _read_whitespace(layout, {**column_types, **as_strings}, ())
+        raise locate_problem(layout, column_types, str(exc)) from None
+    frame.columns = [f"c{j}" for j in frame.columns]
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+# ------------------------------------------------------------------- diagnosis
+
+
+def _iter_lines(layout: TableLayout):
+    """(physical line number, text) of every non-blank line, header included."""
+    with open(layout.path, encoding=layout.encoding, errors="strict", newline="") as fh:
+        number = 0
+        try:
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    yield number, line.rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise DataError(
+                f"the text is not valid {layout.encoding.upper()} after line {number}",
+                layout.path,
+                line=number + 1,
+                fix="save the file as UTF-8",
+            ) from None
+
+
+def physical_line(layout: TableLayout, data_row: int) -> int | None:
+    """Physical line number of the ``data_row``-th (0-based) data row."""
+    target = data_row + (1 if layout.has_header else 0)
+    for k, (number, _) in enumerate(_iter_lines(layout)):
+        if k == target:
+            return number
+    return None
+
+
+def _describe_column(layout: TableLayout, j: int) -> str:
+    name = layout.column_names[j]
+    return f"column '{name}'" if layout.has_header else f"column {j + 1}"
+
+
+def locate_problem(layout: TableLayout, column_types: dict[int, str], reader_message: str = "") -> DataError:
+    """Find the first line the fast reader could not take and explain it.
+
+    Returns the :class:`DataError` (the caller raises it), so that the message
+    names the line and what is wrong there rather than the reader's internals.
+    """
+    n_cols = layout.n_columns
+    first = True
+    for number, line in _iter_lines(layout):
+        if first and layout.has_header:
+            first = False
+            continue
+        first = False
+        fields = _split(line, layout.delimiter)
+        if len(fields) != n_cols:
+            return DataError(
+                f"this line has {_fields(len(fields))} where the file has {n_cols}",
+                layout.path,
+                line=number,
+                fix="give every line the same columns, separated the same way",
+            )
+        for j, kind in column_types.items():
+            token = fields[j].strip()
+            if token == "" and kind != "string":
+                return DataError(
+                    f"{_describe_column(layout, j)} is empty",
+                    layout.path,
+                    line=number,
+                    fix="fill in the value or delete the line",
+                )
+            if kind in ("float32", "float64") and not is_number(token):
+                return DataError(
+                    f"{_describe_column(layout, j)} holds '{token[:40]}', which is not a number",
+                    layout.path,
+                    line=number,
+                    fix="correct the value or delete the line",
+                )
+            if kind in ("int32", "int64") and not _INTEGER.match(token):
+                return DataError(
+                    f"{_describe_column(layout, j)} holds '{token[:40]}' where the other rows have whole numbers",
+                    layout.path,
+                    line=number,
+                    fix="correct the value or delete the line",
+                )
+            if kind in ("int32", "int64") and _INTEGER.match(token) and abs(int(token)) >= 2**63:
+                return DataError(
+                    f"{_describe_column(layout, j)} holds a number too large for an id",
+                    layout.path,
+                    line=number,
+                    fix="correct the value or delete the line",
+                )
+    brief = reader_message.strip().splitlines()[0][:200] if reader_message.strip() else "unknown reason"
+    return DataError(f"the file could not be read as a table ({brief})", layout.path, fix="check that it is a plain CSV/TSV file")
+
+
+def first_bad_row(mask: np.ndarray) -> int:
+    """Index of the first True in a boolean mask (there must be one)."""
+    return int(np.flatnonzero(mask)[0])

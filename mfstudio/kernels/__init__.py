@@ -1,0 +1,1 @@
+"""numba kernels, one module per family; no classes, no I/O (see DESIGN.md)."""

@@ -1,0 +1,37 @@
+"""Shared test setup: offscreen Qt, an isolated user data folder, helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Set before anything can import Qt: the suite runs on machines with no screen.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
+
+needs_ml100k = pytest.mark.skipif(not (ML100K / "u.data").is_file(), reason="../shared/data/ml-100k is not on this machine")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Keep downloads and caches out of the real user folders."""
+    monkeypatch.setenv("MFSTUDIO_DATA_DIR", str(tmp_path_factory.mktemp("userdata")))
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write(name, text_or_bytes, encoding="utf-8") -> Path in a fresh folder."""
+
+    def _write(name: str, content, encoding: str = "utf-8") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode(encoding))
+        return path
+
+    return _write
