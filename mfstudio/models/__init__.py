@@ -1,9 +1,9 @@
 """Factorization models, all following the protocol of :mod:`mfstudio.models.base`."""
 
-from .base import FitDiverged, FitStep, Model, NotFittedError
+from .base import FactorModel, FitDiverged, FitStep, Model, NotFittedError, load_model
 from .baseline import Baseline
 
-#: CLI name -> model class. Models of the engine issue register here.
+#: CLI name -> model class.
 MODELS: dict[str, type[Model]] = {cls.name: cls for cls in (Baseline,)}
 
-__all__ = ["MODELS", "Baseline", "FitDiverged", "FitStep", "Model", "NotFittedError"]
+__all__ = ["MODELS", "Baseline", "FactorModel", "FitDiverged", "FitStep", "Model", "NotFittedError", "load_model"]

@@ -1,4 +1,4 @@
-"""The one fitting protocol every model follows.
+"""The one fitting protocol every model follows, and what factor models share.
 
 The GUI worker, the CLI and the tests drive every model the same way::
 
@@ -10,20 +10,31 @@ The GUI worker, the CLI and the tests drive every model the same way::
 ``__init__`` untouched and validated when fitting starts (as scikit-learn
 does), so a model can be built from a form and checked when Run is pressed.
 Fitted attributes end in ``_``.
+
+:class:`FactorModel` is the base of every factorization: once a subclass has
+set ``user_factors_`` and ``item_factors_`` (and optionally biases and a
+global mean), prediction, batched top-N recommendation, similar items,
+fold-in of a new user, scoring and save/load all come from here.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 
-__all__ = ["FitStep", "Model", "FitDiverged", "NotFittedError"]
+__all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions"]
+
+#: Format tag written into saved models; bump when the layout changes.
+SAVE_FORMAT = "mfstudio-model-1"
 
 
 class NotFittedError(RuntimeError):
@@ -50,7 +61,7 @@ class FitStep:
         Validation metrics (``rmse``, ``mae``, or ``precision@10``...) when a
         validation set was given.
     seconds : float
-        Time since the fit started (training only).
+        Time since the fit started (training only, validation excluded).
     extra : dict
         Model-specific arrays worth plotting (e.g. the SVD spectrum so far).
     """
@@ -68,6 +79,22 @@ class FitStep:
         return out
 
 
+def as_interactions(ds: Dataset, threshold: float) -> Dataset:
+    """The positive interactions of a dataset, for ranking models.
+
+    Implicit data is returned as it is. Explicit ratings keep the entries
+    rated ``>= threshold`` (MovieLens: 4 and 5 stars are "liked"), each with
+    its rating as the value (confidence models may use it).
+    """
+    if ds.kind == "implicit":
+        return ds
+    keep = ds.values >= threshold
+    out = ds.subset(keep)
+    out.kind = "implicit"
+    out.rating_scale = None
+    return out
+
+
 class Model:
     """Base class: parameters, the fit loop, prediction and scoring.
 
@@ -78,13 +105,20 @@ class Model:
 
     #: CLI name, e.g. "sgd".
     name: ClassVar[str] = ""
+    #: Display name, e.g. "Biased SGD".
+    title: ClassVar[str] = ""
     #: Plain-language one-liner for menus and the GUI.
     summary: ClassVar[str] = ""
+    #: The objective, as a formula (plain text, for the GUI).
+    objective: ClassVar[str] = ""
     #: Default hyperparameters (what a user should get on MovieLens-like data).
     defaults: ClassVar[dict] = {}
+    #: One line per hyperparameter, for tooltips and --help.
+    param_help: ClassVar[dict] = {}
     #: Data kinds the model accepts.
     kinds: ClassVar[tuple[str, ...]] = ("explicit",)
-    #: "rating" models are scored by RMSE/MAE, "ranking" models by precision/NDCG@K.
+    #: "rating" models are scored by RMSE/MAE, "ranking" models by precision/NDCG@K,
+    #: "reconstruction" models by reconstruction error.
     task: ClassVar[str] = "rating"
 
     def __init__(self, **params):
@@ -104,10 +138,15 @@ class Model:
     def _validate(self, train: Dataset) -> None:
         if train.kind not in self.kinds:
             raise ValueError(
-                f"{type(self).__name__} fits {' or '.join(self.kinds)} data, but this dataset holds {train.kind} data"
+                f"{self.title or type(self).__name__} fits {' or '.join(self.kinds)} data, "
+                f"but this dataset holds {train.kind} data"
             )
         if train.nnz == 0:
             raise ValueError("the training set is empty")
+
+    def _prepare(self, train: Dataset) -> Dataset:
+        """The dataset the model actually fits (ranking models keep positives)."""
+        return train
 
     def _fit_steps(self, train: Dataset) -> Iterator[tuple[float, dict]]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -124,22 +163,25 @@ class Model:
             The loss became NaN or infinite, or grew a thousandfold.
         """
         self._validate(train)
-        self.train_ = train
+        self.train_ = self._prepare(train)
         self.history_ = []
-        started = time.perf_counter()
+        self.fit_seconds_ = 0.0
         first_loss = None
         n_epochs = int(self.params.get("n_epochs", 1))
-        for epoch, (loss, extra) in enumerate(self._fit_steps(train), start=1):
+        started = time.perf_counter()
+        for epoch, (loss, extra) in enumerate(self._fit_steps(self.train_), start=1):
+            self.fit_seconds_ = time.perf_counter() - started
             loss = float(loss)
             if not math.isfinite(loss) or (first_loss is not None and loss > 1e3 * max(first_loss, 1e-12)):
                 raise FitDiverged(self._divergence_advice(epoch, loss))
+            if not self._fitted_state_finite():
+                raise FitDiverged(self._divergence_advice(epoch, float("nan")))
             first_loss = loss if first_loss is None else first_loss
-            elapsed = time.perf_counter() - started
-            metrics = self.score(validation) if validation is not None and validation.nnz else {}
-            step = FitStep(epoch, n_epochs, loss, metrics, elapsed, extra)
+            metrics = self.score(validation, sample_users=2000) if validation is not None and validation.nnz else {}
+            step = FitStep(epoch, n_epochs, loss, metrics, self.fit_seconds_, extra)
             self.history_.append(step)
             yield step
-        self.fit_seconds_ = time.perf_counter() - started
+            started = time.perf_counter() - self.fit_seconds_  # validation time does not count
 
     def fit(self, train: Dataset, validation: Dataset | None = None) -> "Model":
         """Fit to completion; returns self."""
@@ -147,10 +189,19 @@ class Model:
             pass
         return self
 
+    def _fitted_state_finite(self) -> bool:
+        return True
+
     def _divergence_advice(self, epoch: int, loss: float) -> str:
-        knob = "lr" if "lr" in self.params else "reg" if "reg" in self.params else None
-        advice = f"; lower {knob} (now {self.params[knob]})" if knob else ""
-        return f"the fit diverged at epoch {epoch} (training loss {loss:.4g}){advice}"
+        knob = next((k for k in ("lr", "learning_rate") if k in self.params), None)
+        if knob:
+            advice = f"; the learning rate is too high: lower {knob} (now {self.params[knob]:g})"
+        elif "reg" in self.params:
+            advice = f"; raise reg (now {self.params['reg']:g})"
+        else:
+            advice = ""
+        shown = "NaN/inf in the factors" if math.isnan(loss) else f"training loss {loss:.4g}"
+        return f"the fit diverged at epoch {epoch} ({shown}){advice}"
 
     # --------------------------------------------------------- prediction
     def _check_fitted(self) -> None:
@@ -163,24 +214,358 @@ class Model:
     def predict(self, users, items) -> np.ndarray:
         """Predicted values for internal ``(user, item)`` pairs, clipped to the rating scale.
 
-        Ids of -1 (unknown) get the model's fallback (for the baseline: the
-        global mean plus whatever bias is known).
+        Ids of -1 (unknown) get the model's fallback: the global mean plus
+        whatever bias is known.
         """
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
-        scores = self._predict(users, items)
+        scores = np.asarray(self._predict(users, items), dtype=np.float64)
         scale = self.train_.rating_scale
-        if scale is not None:
+        if scale is not None and self.task == "rating":
             scores = np.clip(scores, scale[0], scale[1])
         return scores
 
-    def score(self, test: Dataset) -> dict:
-        """Metrics on a test set in the training set's id space."""
+    def predict_raw(self, user, item) -> float:
+        """Prediction for one user and item given by their raw ids."""
+        self._check_fitted()
+        u = int(self.train_.row_of([user])[0])
+        i = int(self.train_.col_of([item])[0])
+        return float(self.predict([u], [i])[0])
+
+    def score(self, test: Dataset, k: int = 10, sample_users: int | None = None) -> dict:
+        """Metrics on a test set in the training set's id space.
+
+        Rating models: ``rmse`` and ``mae`` over every test entry. Ranking
+        models: ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k`` over the
+        test users (at most ``sample_users`` of them, a fixed sample, when
+        given: per-epoch validation on big data), with items seen in training
+        excluded from the lists.
+        """
         from .. import metrics
 
-        predictions = self.predict(test.rows, test.cols)
-        return {
-            "rmse": metrics.rmse(test.values, predictions),
-            "mae": metrics.mae(test.values, predictions),
+        if self.task != "ranking":
+            predictions = self.predict(test.rows, test.cols)
+            return {"rmse": metrics.rmse(test.values, predictions), "mae": metrics.mae(test.values, predictions)}
+        positives = as_interactions(test, self.params.get("threshold", 4.0)) if test.kind == "explicit" else test
+        users = np.unique(positives.rows)
+        if sample_users is not None and users.size > sample_users:
+            users = np.sort(np.random.default_rng(0).choice(users, sample_users, replace=False))
+        relevant = positives.to_csr()[users]
+        recommended, _ = self.recommend(users, n=k, exclude_seen=True)
+        return metrics.ranking_metrics(recommended, relevant, k)
+
+
+class FactorModel(Model):
+    """A model whose prediction is ``mu + b_u + b_i + p_u . q_i``.
+
+    Subclasses set, while fitting, ``user_factors_`` (n_users x k),
+    ``item_factors_`` (n_items x k) and, where the model has them,
+    ``user_bias_``, ``item_bias_`` and ``global_mean_``. Models with a
+    different user representation (SVD++) override :meth:`_user_vectors`.
+    """
+
+    #: Ridge strength for :meth:`fold_in` when the model has no "reg" parameter.
+    fold_in_reg: ClassVar[float] = 0.1
+
+    # ----------------------------------------------------------- pieces
+    def _fitted_state_finite(self) -> bool:
+        for name in ("user_factors_", "item_factors_"):
+            arr = getattr(self, name, None)
+            if arr is not None and not np.isfinite(arr).all():
+                return False
+        return True
+
+    def _mu(self) -> float:
+        return float(getattr(self, "global_mean_", 0.0))
+
+    def _user_vectors(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors_[users]
+
+    def _user_bias(self, users: np.ndarray) -> np.ndarray:
+        bias = getattr(self, "user_bias_", None)
+        return np.zeros(users.shape) if bias is None else bias[users]
+
+    def _item_bias_all(self) -> np.ndarray | None:
+        return getattr(self, "item_bias_", None)
+
+    def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        n_users, n_items = self.user_factors_.shape[0], self.item_factors_.shape[0]
+        known_u = (users >= 0) & (users < n_users)
+        known_i = (items >= 0) & (items < n_items)
+        scores = np.full(users.shape, self._mu(), dtype=np.float64)
+        if known_u.any():
+            scores[known_u] += self._user_bias(users[known_u])
+        item_bias = self._item_bias_all()
+        if item_bias is not None and known_i.any():
+            scores[known_i] += item_bias[items[known_i]]
+        both = np.flatnonzero(known_u & known_i)
+        for start in range(0, both.size, 1 << 16):  # bounded temporaries
+            sel = both[start:start + (1 << 16)]
+            p = self._user_vectors(users[sel]).astype(np.float64)
+            q = self.item_factors_[items[sel]].astype(np.float64)
+            scores[sel] += np.einsum("ij,ij->i", p, q)
+        return scores
+
+    def score_matrix(self, users) -> np.ndarray:
+        """Scores of every item for each of ``users`` (internal ids), float32."""
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        vectors = self._user_vectors(users)
+        return self._scores_from_vectors(vectors, self._user_bias(users))
+
+    def _scores_from_vectors(self, vectors: np.ndarray, user_bias) -> np.ndarray:
+        scores = np.asarray(vectors, dtype=np.float32) @ self.item_factors_.T.astype(np.float32, copy=False)
+        scores += np.float32(self._mu())
+        scores += np.asarray(user_bias, dtype=np.float32)[:, None]
+        item_bias = self._item_bias_all()
+        if item_bias is not None:
+            scores += item_bias.astype(np.float32)[None, :]
+        return scores
+
+    # ------------------------------------------------------- recommending
+    def _seen_csr(self) -> sp.csr_matrix:
+        if getattr(self, "_seen_cache", None) is None or self._seen_cache.shape != self.train_.shape:
+            self._seen_cache = self.train_.to_csr()
+        return self._seen_cache
+
+    def recommend(self, users, n: int = 10, exclude_seen: bool = True, batch_size: int = 1024):
+        """Top-``n`` items for many users at once.
+
+        Parameters
+        ----------
+        users : array of int
+            Internal user ids.
+        n : int
+            List length.
+        exclude_seen : bool
+            Leave out items the user has in the training data.
+        batch_size : int
+            Users scored per matrix product (bounds memory to
+            ``batch_size x n_items`` floats).
+
+        Returns
+        -------
+        items : ndarray of int64, shape (len(users), n)
+            Internal item ids, best first; -1 pads lists when fewer items are left.
+        scores : ndarray of float32, shape (len(users), n)
+            Their predicted scores (-inf where padded).
+        """
+        self._check_fitted()
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        n_items = self.item_factors_.shape[0]
+        n = int(n)
+        out_items = np.full((users.size, n), -1, dtype=np.int64)
+        out_scores = np.full((users.size, n), -np.inf, dtype=np.float32)
+        seen = self._seen_csr() if exclude_seen else None
+        for start in range(0, users.size, batch_size):
+            chunk = users[start:start + batch_size]
+            scores = self.score_matrix(chunk)
+            if seen is not None:
+                block = seen[chunk]
+                scores[np.repeat(np.arange(chunk.size), np.diff(block.indptr)), block.indices] = -np.inf
+            items, top = _top_n(scores, n)
+            out_items[start:start + chunk.size, : items.shape[1]] = items
+            out_scores[start:start + chunk.size, : top.shape[1]] = top
+        out_items[~np.isfinite(out_scores)] = -1
+        return out_items, out_scores
+
+    def similar_items(self, item: int, n: int = 10):
+        """Items whose factor vectors point the same way (cosine similarity).
+
+        Returns
+        -------
+        items : ndarray of int64, shape (n,)
+        similarity : ndarray of float32, shape (n,)
+        """
+        self._check_fitted()
+        q = self.item_factors_.astype(np.float32)
+        norms = np.linalg.norm(q, axis=1)
+        norms[norms == 0] = 1.0
+        sims = (q @ q[item]) / (norms * norms[item])
+        sims[item] = -np.inf
+        items, top = _top_n(sims[None, :], n)
+        return items[0], top[0]
+
+    def fold_in(self, items, values=None) -> tuple[np.ndarray, float]:
+        """Factors for a user who was not in the training data.
+
+        Solves the model's own objective for one new user with the item side
+        fixed: ridge regression of ``value - mu - b_i`` on the item factors
+        (with a bias term when the model has user biases).
+
+        Parameters
+        ----------
+        items : array of int
+            Internal ids of the items the person rated.
+        values : array of float, optional
+            Their ratings (default 1: implicit interactions).
+
+        Returns
+        -------
+        (vector, bias)
+            User factor vector (k,) and user bias (0 for models without).
+        """
+        self._check_fitted()
+        items = np.asarray(items, dtype=np.int64)
+        values = np.ones(items.size) if values is None else np.asarray(values, dtype=np.float64)
+        q = self.item_factors_[items].astype(np.float64)
+        target = values - self._mu()
+        item_bias = self._item_bias_all()
+        if item_bias is not None:
+            target = target - item_bias[items]
+        with_bias = getattr(self, "user_bias_", None) is not None
+        if with_bias:
+            q = np.hstack([q, np.ones((items.size, 1))])
+        reg = float(self.params.get("reg", self.fold_in_reg)) * max(items.size, 1)
+        gram = q.T @ q + reg * np.eye(q.shape[1])
+        solution = np.linalg.solve(gram, q.T @ target) if items.size else np.zeros(q.shape[1])
+        if with_bias:
+            return solution[:-1].astype(np.float32), float(solution[-1])
+        return solution.astype(np.float32), 0.0
+
+    def recommend_for_new_user(self, items, values=None, n: int = 10, exclude_seen: bool = True):
+        """Fold in a new user's ratings and recommend at once (the GUI's new-user mode).
+
+        Returns
+        -------
+        items, scores : ndarray, shape (n,)
+        """
+        vector, bias = self.fold_in(items, values)
+        scores = self._scores_from_vectors(vector[None, :], np.asarray([bias]))
+        if exclude_seen:
+            scores[0, np.asarray(items, dtype=np.int64)] = -np.inf
+        top_items, top_scores = _top_n(scores, n)
+        top_items[~np.isfinite(top_scores)] = -1
+        return top_items[0], top_scores[0]
+
+    # ------------------------------------------------------------ saving
+    def _fitted_arrays(self) -> dict:
+        out = {}
+        for key, value in vars(self).items():
+            if key.endswith("_") and not key.startswith("_") and isinstance(value, np.ndarray):
+                out[key] = value
+        return out
+
+    def _fitted_scalars(self) -> dict:
+        out = {}
+        for key, value in vars(self).items():
+            if key.endswith("_") and not key.startswith("_") and isinstance(value, (int, float, np.floating, np.integer)):
+                out[key] = float(value) if isinstance(value, (float, np.floating)) else int(value)
+        return out
+
+    def save(self, path) -> Path:
+        """Save as ``PATH.json`` (manifest, parameters) + ``PATH.npz`` (arrays); no pickle.
+
+        The training data's entries, id maps, titles and genres are saved
+        too, so a loaded model recommends by raw id and excludes seen items.
+
+        Returns
+        -------
+        pathlib.Path
+            The manifest's path.
+        """
+        self._check_fitted()
+        base = Path(path)
+        if base.suffix in (".json", ".npz"):
+            base = base.with_suffix("")
+        base.parent.mkdir(parents=True, exist_ok=True)
+        train = self.train_
+        arrays = {f"model/{k}": v for k, v in self._fitted_arrays().items()}
+        arrays.update({
+            "data/rows": train.rows, "data/cols": train.cols, "data/values": train.values,
+            "data/row_ids": train.row_ids, "data/col_ids": train.col_ids,
+        })
+        if train.item_titles is not None:
+            arrays["data/item_titles"] = train.item_titles
+        if train.item_genres is not None:
+            arrays["data/item_genres"] = train.item_genres
+        manifest = {
+            "format": SAVE_FORMAT,
+            "model": self.name,
+            "params": self.params,
+            "scalars": self._fitted_scalars(),
+            "history": [s.as_dict() for s in self.history_],
+            "data": {
+                "name": train.name, "kind": train.kind, "shape": list(train.shape),
+                "rating_scale": list(train.rating_scale) if train.rating_scale else None,
+                "image_shape": list(train.image_shape) if train.image_shape else None,
+            },
         }
+        np.savez_compressed(base.with_suffix(".npz"), **arrays)
+        manifest_path = base.with_suffix(".json")
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+        return manifest_path
+
+    @classmethod
+    def _restore(cls, manifest: dict, arrays) -> "FactorModel":
+        model = cls(**manifest["params"])
+        for key in arrays.files:
+            if key.startswith("model/"):
+                setattr(model, key[len("model/"):], arrays[key])
+        for key, value in manifest["scalars"].items():
+            setattr(model, key, value)
+        info = manifest["data"]
+        model.train_ = Dataset(
+            kind=info["kind"],
+            rows=arrays["data/rows"], cols=arrays["data/cols"], values=arrays["data/values"],
+            row_ids=arrays["data/row_ids"], col_ids=arrays["data/col_ids"],
+            rating_scale=tuple(info["rating_scale"]) if info["rating_scale"] else None,
+            item_titles=arrays["data/item_titles"] if "data/item_titles" in arrays.files else None,
+            item_genres=arrays["data/item_genres"] if "data/item_genres" in arrays.files else None,
+            image_shape=tuple(info["image_shape"]) if info.get("image_shape") else None,
+            name=info["name"],
+        )
+        model.history_ = [
+            FitStep(h["epoch"], len(manifest["history"]), h["train_loss"],
+                    {k: v for k, v in h.items() if k not in ("epoch", "train_loss", "seconds")}, h["seconds"])
+            for h in manifest["history"]
+        ]
+        return model
+
+
+def _top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``n`` largest scores per row, best first."""
+    n = min(n, scores.shape[1])
+    if n <= 0:
+        return np.zeros((scores.shape[0], 0), np.int64), np.zeros((scores.shape[0], 0), np.float32)
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1).astype(np.int64), np.take_along_axis(part_scores, order, axis=1)
+
+
+def load_model(path) -> Model:
+    """Load a model saved by :meth:`FactorModel.save` (no pickle involved).
+
+    Raises
+    ------
+    mfstudio.data.DataError
+        The files are missing, damaged, or not a saved mfstudio model.
+    """
+    from ..data.errors import DataError
+    from . import MODELS
+
+    base = Path(path)
+    if base.suffix in (".json", ".npz"):
+        base = base.with_suffix("")
+    manifest_path, arrays_path = base.with_suffix(".json"), base.with_suffix(".npz")
+    for p in (manifest_path, arrays_path):
+        if not p.is_file():
+            raise DataError("no such file", p, fix="give the path the model was saved to")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise DataError("this is not a saved mfstudio model (not JSON)", manifest_path, fix="choose the .json file written by --save") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != SAVE_FORMAT:
+        raise DataError("this is not a saved mfstudio model", manifest_path, fix="choose the .json file written by --save")
+    cls = MODELS.get(manifest.get("model"))
+    if cls is None:
+        raise DataError(f"it was saved by an unknown model '{manifest.get('model')}'", manifest_path,
+                        fix="open it with the mfstudio version that saved it")
+    try:
+        with np.load(arrays_path, allow_pickle=False) as arrays:
+            return cls._restore(manifest, arrays)
+    except (ValueError, KeyError, OSError) as exc:
+        raise DataError(f"the saved arrays are damaged or incomplete ({exc})", arrays_path,
+                        fix="save the model again") from None

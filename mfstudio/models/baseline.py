@@ -20,12 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.dataset import Dataset
-from .base import Model
+from .base import FactorModel
 
 __all__ = ["Baseline"]
 
 
-class Baseline(Model):
+class Baseline(FactorModel):
     """Global mean + regularised user and item biases.
 
     Parameters
@@ -42,10 +42,19 @@ class Baseline(Model):
     global_mean_ : float
     user_bias_ : ndarray of shape (n_users,)
     item_bias_ : ndarray of shape (n_items,)
+    user_factors_, item_factors_ : ndarray with 0 columns
+        Present so that every model answers the same calls.
     """
 
     name = "baseline"
+    title = "Baseline (biases)"
     summary = "Average rating plus how generous each user is and how liked each item is."
+    objective = "min sum (r_ui - mu - b_u - b_i)^2 + reg_user sum b_u^2 + reg_item sum b_i^2"
+    param_help = {
+        "n_epochs": "alternating passes over users and items",
+        "reg_user": "shrinks the bias of users with few ratings towards zero",
+        "reg_item": "shrinks the bias of items with few ratings towards zero",
+    }
     defaults = {"n_epochs": 10, "reg_user": 15.0, "reg_item": 10.0}
     kinds = ("explicit", "dense")
 
@@ -64,6 +73,10 @@ class Baseline(Model):
         residual = values - self.global_mean_
         self.user_bias_ = np.zeros(train.n_rows)
         self.item_bias_ = np.zeros(train.n_cols)
+        # No factors: the shared FactorModel machinery (recommend, fold-in,
+        # save) then works on the biases alone.
+        self.user_factors_ = np.zeros((train.n_rows, 0), dtype=np.float32)
+        self.item_factors_ = np.zeros((train.n_cols, 0), dtype=np.float32)
         for _ in range(n_epochs):
             self.user_bias_ = np.bincount(rows, residual - self.item_bias_[cols], train.n_rows) / (reg_user + user_count)
             self.item_bias_ = np.bincount(cols, residual - self.user_bias_[rows], train.n_cols) / (reg_item + item_count)
@@ -71,11 +84,3 @@ class Baseline(Model):
             loss = (error @ error + reg_user * self.user_bias_ @ self.user_bias_
                     + reg_item * self.item_bias_ @ self.item_bias_) / values.size
             yield loss, {}
-
-    def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        known_u = (users >= 0) & (users < self.user_bias_.size)
-        known_i = (items >= 0) & (items < self.item_bias_.size)
-        scores = np.full(users.shape, self.global_mean_)
-        scores[known_u] += self.user_bias_[users[known_u]]
-        scores[known_i] += self.item_bias_[items[known_i]]
-        return scores
