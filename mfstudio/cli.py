@@ -204,6 +204,10 @@ def cmd_fit(args) -> int:
                 _print(f"  epoch {step.epoch:>3}/{step.n_epochs}  loss {step.train_loss:.4f}  {metrics}  {step.seconds:.2f}s")
         results.append((model, split, model.score(split.test)))
 
+    if args.save:
+        saved = results[-1][0].save(args.save)
+        if not args.json:
+            _print(f"saved {saved} (+ .npz)")
     metric_names = list(results[0][2])
     mean_metrics = {name: float(np.mean([r[2][name] for r in results])) for name in metric_names}
     fit_seconds = float(np.mean([r[0].fit_seconds_ for r in results]))
@@ -225,6 +229,27 @@ def cmd_fit(args) -> int:
         label = f"mean over {len(results)} folds" if len(results) > 1 else "test"
         shown = "  ".join(f"{name} {value:.4f}" for name, value in mean_metrics.items())
         _print(f"{model_cls.name}: {label}  {shown}  (fit {fit_seconds:.2f}s)")
+    return EXIT_OK
+
+
+def cmd_recommend(args) -> int:
+    from .models import load_model
+    from .recommend import known_ratings, recommendations_for, similar_items_to
+
+    model = load_model(args.model)
+    if args.similar is not None:
+        rows, score_name = similar_items_to(model, args.similar, n=args.n), "similarity"
+        heading = f"items similar to {args.similar}"
+    else:
+        rows, score_name = recommendations_for(model, args.user, n=args.n, exclude_seen=not args.include_seen), "score"
+        heading = f"top {args.n} for {model.train_.row_label} {args.user} ({len(known_ratings(model, args.user))} known)"
+    if args.json:
+        _print(json.dumps({"model": model.name, "user": args.user, "similar_to": args.similar, "items": rows}, indent=2))
+        return EXIT_OK
+    _print(f"{model.title or model.name}: {heading}")
+    for row in rows:
+        genres = f"  [{row['genres']}]" if row["genres"] else ""
+        _print(f"  {row['rank']:>3}. {row[score_name]:7.3f}  {row['title']}{genres}")
     return EXIT_OK
 
 
@@ -274,7 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--split", default="random:0.2",
                        help="random:F | user:F | time:F | time-user:F | kfold:K (default random:0.2)")
     fit.add_argument("--json", action="store_true", help="print one JSON object")
+    fit.add_argument("--save", metavar="MODEL", help="save the fitted model (MODEL.json + MODEL.npz; the last fold's)")
     fit.set_defaults(func=cmd_fit)
+
+    rec = sub.add_parser("recommend", help="recommend items for a user of a saved model")
+    rec.add_argument("model", metavar="MODEL", help="a model saved with fit --save")
+    who = rec.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", metavar="RAW_ID", help="user id as in the data file")
+    who.add_argument("--similar", metavar="RAW_ITEM", help="items similar to this item instead")
+    rec.add_argument("--n", type=int, default=10, help="how many (default 10)")
+    rec.add_argument("--include-seen", action="store_true", help="also list items the user already has")
+    rec.add_argument("--json", action="store_true", help="print one JSON object")
+    rec.set_defaults(func=cmd_recommend)
     return parser
 
 
