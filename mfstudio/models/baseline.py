@@ -84,3 +84,37 @@ class Baseline(FactorModel):
             loss = (error @ error + reg_user * self.user_bias_ @ self.user_bias_
                     + reg_item * self.item_bias_ @ self.item_bias_) / values.size
             yield loss, {}
+
+
+class Popularity(FactorModel):
+    """Recommend what most people interacted with: the line ranking models must beat.
+
+    The score of an item is the number of training users who interacted with
+    it (for explicit data: rated it at or above ``threshold``), the same for
+    every user; seen items are still excluded per user.
+
+    Attributes
+    ----------
+    item_bias_ : ndarray of shape (n_items,)
+        Interaction count of each item.
+    """
+
+    name = "popularity"
+    title = "Popularity"
+    summary = "Everyone gets the most popular items they have not seen yet."
+    objective = "score(u, i) = number of users who interacted with i"
+    defaults = {"threshold": 4.0}
+    param_help = {"threshold": "for rating data: ratings at or above this count as interactions"}
+    kinds = ("implicit", "explicit")
+    task = "ranking"
+
+    def _prepare(self, train: Dataset) -> Dataset:
+        from .base import as_interactions
+
+        return as_interactions(train, float(self.params["threshold"]))
+
+    def _fit_steps(self, train: Dataset):
+        self.item_bias_ = np.bincount(train.cols, minlength=train.n_cols).astype(np.float64)
+        self.user_factors_ = np.zeros((train.n_rows, 0), dtype=np.float32)
+        self.item_factors_ = np.zeros((train.n_cols, 0), dtype=np.float32)
+        yield 0.0, {}
