@@ -261,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="mfstudio",
-        description="A workbench for matrix factorization. DATA is a file, a folder or sample:NAME.",
+        description="A workbench for matrix factorization. DATA is a file, a folder or sample:NAME. "
+        "Without a command, 'mfstudio [FILE]' opens the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -320,11 +321,26 @@ def _version() -> str:
     return __version__
 
 
+_COMMANDS = ("info", "samples", "download", "fit", "recommend")
+
+
+def _wants_gui(argv: list[str]) -> bool:
+    """``mfstudio`` alone, or ``mfstudio FILE...`` (a double-click), opens the window."""
+    if not argv:
+        return True
+    return argv[0] not in _COMMANDS and not argv[0].startswith("-")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mfstudio`` command; returns the exit status."""
     from .data.errors import DataError
     from .models.base import FitDiverged
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _wants_gui(argv):
+        from .gui.app import main as gui_main
+
+        return gui_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

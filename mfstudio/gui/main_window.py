@@ -1,0 +1,598 @@
+"""The main window: data on the left, results in the middle, the method on the right."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QScrollArea,
+    QTabWidget,
+)
+
+from ..data import SAMPLES, can_load, open_data
+from ..data.download import download_movielens_100k
+from ..data.splits import split_from_spec
+from ..models import MODELS, Baseline, Popularity
+from ..project import PROJECT_SUFFIX, Run, open_project, save_project
+from . import export
+from .data_panel import DataPanel
+from .model_panel import ModelPanel
+from .views.training import TrainingView
+from .worker import ONE_FIT_AT_A_TIME, FitWorker, Task
+
+MAX_RECENT = 10
+REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
+
+
+def result_views():
+    """The result tabs, in order (imported here so tests can list them)."""
+    from .views.factor_space import FactorSpaceView
+    from .views.matrix import MatrixView
+    from .views.metrics_table import MetricsView
+    from .views.recommendations import RecommendationsView
+    from .views.spectrum import SpectrumView
+    from .views.topics import TopicsView
+
+    return [SpectrumView, TopicsView, RecommendationsView, FactorSpaceView, MatrixView, MetricsView]
+
+
+class MainWindow(QMainWindow):
+    """mfstudio's window. All numerical work runs on worker threads via the core API."""
+
+    dataset_loaded = Signal(object)
+    fit_finished = Signal(object)  # the Run
+    fit_failed = Signal(str)
+
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings("mfstudio", "mfstudio")
+        self.dataset = None
+        self.runs: list[Run] = []
+        self.current_run: Run | None = None
+        self.worker: FitWorker | None = None
+        self.tasks: set[Task] = set()
+        self.kernels_ready = False
+        self._fit_started = 0.0
+        self._dirty_runs: set = set()
+        self._last_error: tuple[str, str] | None = None
+
+        self.setWindowTitle("mfstudio")
+        self.setAcceptDrops(True)
+        self.resize(1400, 880)
+
+        # Results in the middle.
+        self.tabs = QTabWidget()
+        self.training = TrainingView()
+        self.training.run_selected.connect(self.select_run)
+        self.views = [self.training] + [cls() for cls in result_views()]
+        for view in self.views:
+            self.tabs.addTab(view, view.title)
+        self.setCentralWidget(self.tabs)
+
+        # Data on the left, method on the right.
+        self.data_panel = DataPanel()
+        self.model_panel = ModelPanel()
+        self.model_panel.run_requested.connect(self.start_fit)
+        self.model_panel.cancel_requested.connect(self.cancel_fit)
+        self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        # Status bar: what runs, epoch x of N, elapsed, progress.
+        self.status_text = QLabel("Ready")
+        self.epoch_text = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.epoch_text)
+        self.statusBar().addPermanentWidget(self.progress)
+
+        self._build_menus()
+        self._redraw = QTimer(self)
+        self._redraw.setInterval(REDRAW_INTERVAL_MS)
+        self._redraw.timeout.connect(self._flush_redraw)
+        self._redraw.start()
+        self._restore_settings()
+
+    def _dock(self, title, widget, area):
+        scroll = QScrollArea()
+        scroll.setWidget(widget)
+        scroll.setWidgetResizable(True)
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title}")
+        dock.setWidget(scroll)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        dock.setMinimumWidth(330)
+        return dock
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, menu, text, slot, shortcut=None):
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self):
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open...", self.choose_file, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open &Folder...", self.choose_folder)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        samples = file_menu.addMenu("Open &Sample")
+        for key, info in SAMPLES.items():
+            self._action(samples, info.title, lambda checked=False, k=key: self.open_path(f"sample:{k}"))
+        samples.addSeparator()
+        self._action(samples, "MovieLens 100K (download)...", self.download_movielens)
+        file_menu.addSeparator()
+        export_menu = file_menu.addMenu("&Export")
+        self._action(export_menu, "Current plot as PNG...", lambda: self.export_plot("png"))
+        self._action(export_menu, "Current plot as SVG...", lambda: self.export_plot("svg"))
+        self._action(export_menu, "Current table as CSV...", self.export_table)
+        export_menu.addSeparator()
+        self._action(export_menu, "Factors as CSV...", lambda: self.export_factors("csv"))
+        self._action(export_menu, "Factors as NPZ...", lambda: self.export_factors("npz"))
+        self._action(export_menu, "Factors as Parquet...", lambda: self.export_factors("parquet"))
+        file_menu.addSeparator()
+        self._action(file_menu, "&Save Project...", self.choose_save_project, QKeySequence.StandardKey.Save)
+        self._action(file_menu, "Open &Project...", self.choose_open_project, QKeySequence("Ctrl+Shift+O"))
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About mfstudio", self.about)
+        self._rebuild_recent()
+
+    def about(self):
+        from .. import __version__
+
+        QMessageBox.about(
+            self, "About mfstudio",
+            f"<b>mfstudio {__version__}</b><p>A workbench for seeing matrix factorization work: "
+            "drop in ratings, text or images, pick a method and watch it learn.</p>",
+        )
+
+    # --------------------------------------------------------------- settings
+    def _restore_settings(self):
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        saved = self.settings.value("model/params")
+        if isinstance(saved, str):
+            try:
+                import json
+
+                self.model_panel.restore_params(json.loads(saved))
+            except ValueError:
+                pass
+        method = self.settings.value("model/method")
+        if isinstance(method, str):
+            self.model_panel.select_method(method)
+
+    def _save_settings(self):
+        import json
+
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("model/params", json.dumps(self.model_panel.remembered_params()))
+        self.settings.setValue("model/method", self.model_panel.model_name)
+        self.settings.sync()
+
+    def last_folder(self) -> str:
+        folder = self.settings.value("files/last_folder", "")
+        return folder if isinstance(folder, str) and os.path.isdir(folder) else str(Path.home())
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("files/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [p for p in (value or []) if isinstance(p, str)]
+
+    def _remember(self, path: str):
+        if path.startswith("sample:"):
+            return
+        recent = [p for p in self.recent_files() if p != path]
+        self.settings.setValue("files/recent", [path, *recent][:MAX_RECENT])
+        self.settings.setValue("files/last_folder", str(Path(path).parent if Path(path).is_file() else Path(path)))
+        self._rebuild_recent()
+
+    def _rebuild_recent(self):
+        self.recent_menu.clear()
+        existing = [p for p in self.recent_files() if os.path.exists(p)]
+        if existing != self.recent_files():  # vanished paths are dropped
+            self.settings.setValue("files/recent", existing)
+        for path in existing:
+            self._action(self.recent_menu, path, lambda checked=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(existing))
+
+    # ------------------------------------------------------------ loading
+    def choose_file(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open data", self.last_folder(),
+                                              "Data (*.csv *.tsv *.dat *.data *.txt *.mtx *.npz *.npy *.png *.jpg);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def choose_folder(self):
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of documents, images or MovieLens", self.last_folder())
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> Task:
+        """Load a file, folder or ``sample:NAME`` on a worker; the current data stays until it succeeds."""
+        path = str(path)
+        if path.endswith(PROJECT_SUFFIX):
+            return self.open_project_file(path)
+        self.set_status(f"Loading {Path(path).name if not path.startswith('sample:') else path}...")
+        task = Task(open_data, path)
+        task.done.connect(lambda ds: self._on_loaded(ds, path))
+        task.failed.connect(self._on_load_failed)
+        self._start_task(task)
+        return task
+
+    def _start_task(self, task: Task):
+        self.tasks.add(task)
+        task.thread.finished.connect(lambda: self.tasks.discard(task))
+        task.start()
+
+    def _on_loaded(self, dataset, path: str):
+        self._remember(path)
+        self.set_dataset(dataset)
+        self.set_status(f"Loaded {dataset.name}: {dataset.n_rows:,} x {dataset.n_cols:,}, {dataset.nnz:,} entries")
+
+    def _on_load_failed(self, message: str, details: str):
+        self.set_status("Could not load the data")
+        self.show_error(message, details)
+
+    def set_dataset(self, dataset, runs: list[Run] | None = None):
+        """Show a dataset (and, from a project, its runs) in every panel and view."""
+        if self.worker is not None:
+            self.cancel_fit(wait=True)
+        self.dataset = dataset
+        self.runs = []
+        self.current_run = None
+        self.setWindowTitle(f"mfstudio — {dataset.name}")
+        self.data_panel.set_dataset(dataset)
+        self.model_panel.set_dataset_kind(dataset.kind)
+        for view in self.views:
+            view.set_dataset(dataset)
+        for run in runs or []:
+            self.runs.append(run)
+            self.training.add_run(run)
+        if runs:
+            self.select_run(runs[-1])
+        self._update_tab_states()
+        self.dataset_loaded.emit(dataset)
+
+    def download_movielens(self):
+        self.set_status("Downloading MovieLens 100K...")
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        task = Task(download_movielens_100k, with_progress=True)
+
+        def on_progress(done, total):
+            if total:
+                self.progress.setRange(0, 1000)
+                self.progress.setValue(int(1000 * done / total))
+            self.epoch_text.setText(f"{done / 2**20:.1f} MB" + (f" of {total / 2**20:.1f} MB" if total else ""))
+
+        def on_done(folder):
+            self.progress.setVisible(False)
+            self.epoch_text.setText("")
+            self.open_path(str(folder))
+
+        def on_failed(message, details):
+            self.progress.setVisible(False)
+            self.epoch_text.setText("")
+            self.set_status("Download failed")
+            self.show_error(message, details)
+
+        task.progress.connect(on_progress)
+        task.done.connect(on_done)
+        task.failed.connect(on_failed)
+        self._start_task(task)
+
+    # ------------------------------------------------------------- drag/drop
+    @staticmethod
+    def _local_paths(mime) -> list[str]:
+        if not mime.hasUrls():
+            return []
+        return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt API
+        paths = self._local_paths(event.mimeData())
+        # Refuse before the drop when no reader exists (Orange's File widget does this).
+        if paths and all(can_load(p) or p.endswith(PROJECT_SUFFIX) for p in paths):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    dragMoveEvent = dragEnterEvent
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = self._local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_path(paths[0])
+
+    # ---------------------------------------------------------------- fitting
+    def warm_up_kernels(self) -> Task:
+        """Compile numba kernels on a worker at start-up, with a visible status."""
+        from ..kernels.warmup import warm_up
+
+        self.set_status("Preparing kernels (first run only)...")
+        self.model_panel.run_button.setEnabled(False)
+        task = Task(warm_up, lock=ONE_FIT_AT_A_TIME)
+
+        def done(stats):
+            self.kernels_ready = True
+            self.model_panel.run_button.setEnabled(self.worker is None)
+            source = "from cache" if stats["compiled"] == 0 else f"compiled {stats['compiled']}"
+            self.set_status(f"Kernels ready in {stats['seconds']:.1f} s ({source})")
+
+        def failed(message, details):
+            self.kernels_ready = True
+            self.model_panel.run_button.setEnabled(self.worker is None)
+            self.set_status("Kernels could not be prepared in advance; they will compile on first use")
+
+        task.done.connect(done)
+        task.failed.connect(failed)
+        self._start_task(task)
+        return task
+
+    def start_fit(self, model_name: str, params: dict, split_spec: str, seed: int) -> Run | None:
+        """Split, fit the baseline, then fit the model on a worker, drawing as it learns."""
+        if self.dataset is None:
+            self.show_error("Load some data first (File > Open, or drop a file on the window).", "")
+            return None
+        if self.worker is not None:
+            return None
+        cls = MODELS[model_name]
+        if self.dataset.kind not in cls.kinds:
+            self.show_error(f"{cls.title} does not fit {self.dataset.kind} data; choose another method.", "")
+            return None
+        try:
+            model = cls(**params)
+        except TypeError as exc:
+            self.show_error(str(exc), "")
+            return None
+        number = sum(1 for r in self.runs if r.model.name == model_name) + 1
+        run = Run(name=f"{cls.title or model_name} #{number}", model=model)
+        dataset = self.dataset
+
+        def prepare():
+            split = split_from_spec(dataset, split_spec, seed=seed)[0]
+            run.split_description = split.report()
+            run.train_index, run.test_index = split.train_index, split.test_index
+            reference = Popularity() if cls.task == "ranking" else Baseline() if "explicit" in (split.train.kind,) else None
+            if reference is not None and split.train.kind in reference.kinds:
+                reference.fit(split.train)
+                run.baseline_metrics = reference.score(split.test)
+            return split.train, split.test
+
+        self.runs.append(run)
+        self.current_run = run
+        self.training.add_run(run)
+        self.tabs.setCurrentWidget(self.training)
+        self.worker = FitWorker(model, prepare=prepare)
+        self.worker.steps.connect(lambda steps: self._on_steps(run, steps))
+        self.worker.finished.connect(lambda cancelled: self._on_fit_done(run, cancelled))
+        self.worker.failed.connect(lambda message, details: self._on_fit_failed(run, message, details))
+        self.model_panel.set_running(True)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, int(params.get("n_epochs", 1)) or 1)
+        self.progress.setValue(0)
+        self._fit_started = time.perf_counter()
+        self.set_status(f"Fitting {run.name} on {dataset.name}...")
+        self.epoch_text.setText("")
+        self.worker.start()
+        return run
+
+    def _on_steps(self, run: Run, steps: list):
+        # The model appended the steps to its history already; just redraw soon.
+        self._dirty_runs.add(run)
+        last = steps[-1]
+        self.progress.setRange(0, last.n_epochs)
+        self.progress.setValue(last.epoch)
+        self.epoch_text.setText(f"epoch {last.epoch} of {last.n_epochs}  {time.perf_counter() - self._fit_started:.1f} s")
+
+    def _flush_redraw(self):
+        for run in list(self._dirty_runs):
+            self.training.refresh_run(run)
+        self._dirty_runs.clear()
+
+    def _finish_worker(self):
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.wait()
+        self.model_panel.set_running(False)
+        self.progress.setVisible(False)
+
+    def _on_fit_done(self, run: Run, cancelled: bool):
+        self._finish_worker()
+        run.status = "cancelled" if cancelled else "finished"
+        history = run.history
+        if history:
+            run.metrics = dict(history[-1].metrics)
+        self._dirty_runs.add(run)
+        self._flush_redraw()
+        elapsed = time.perf_counter() - self._fit_started
+        what = "Cancelled" if cancelled else "Finished"
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in list(run.metrics.items())[:2])
+        self.set_status(f"{what} {run.name} after {len(history)} epochs in {elapsed:.1f} s. {shown}")
+        if history:
+            self.select_run(run)
+        self.fit_finished.emit(run)
+
+    def _on_fit_failed(self, run: Run, message: str, details: str):
+        self._finish_worker()
+        run.status = "failed"
+        self._dirty_runs.add(run)
+        self._flush_redraw()
+        if run.history:  # keep the last good state on screen
+            self.select_run(run)
+        self.set_status(f"{run.name} failed")
+        self.show_error(message, details)
+        self.fit_failed.emit(message)
+
+    def cancel_fit(self, wait: bool = False):
+        """Stop the running fit after its current epoch."""
+        if self.worker is None:
+            return
+        self.set_status("Cancelling...")
+        self.worker.cancel()
+        if wait:
+            self.worker.wait()
+
+    def select_run(self, run: Run):
+        """Show a run's results in every view."""
+        self.current_run = run
+        self.training.select_run(run)
+        for view in self.views[1:]:
+            view.set_run(run)
+        self._update_tab_states()
+
+    def _update_tab_states(self):
+        for index, view in enumerate(self.views):
+            self.tabs.setTabEnabled(index, view.applies_to(self.dataset, self.current_run))
+
+    # ---------------------------------------------------------------- errors
+    def show_error(self, message: str, details: str):
+        """One clear sentence; the traceback behind 'Show Details'."""
+        self._last_error = (message, details)
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("mfstudio")
+        box.setText(message)
+        if details:
+            box.setDetailedText(details)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self._error_box = box
+
+    def set_status(self, text: str):
+        self.status_text.setText(text)
+
+    # ---------------------------------------------------------------- export
+    def current_view(self):
+        return self.tabs.currentWidget()
+
+    def _ask_path(self, title: str, suffix: str) -> str | None:
+        default = os.path.join(self.last_folder(), f"mfstudio-{self.current_view().title.lower()}.{suffix}")
+        path, _ = QFileDialog.getSaveFileName(self, title, default, f"*.{suffix}")
+        return path or None
+
+    def export_plot(self, fmt: str, path: str | None = None):
+        plot = self.current_view().export_plot()
+        if plot is None:
+            self.show_error("This tab has no plot to export; try another tab.", "")
+            return None
+        path = path or self._ask_path("Export plot", fmt)
+        if path:
+            export.export_plot(plot, path)
+            self.set_status(f"Saved {path}")
+        return path
+
+    def export_table(self, path: str | None = None):
+        table = self.current_view().export_table()
+        if table is None:
+            self.show_error("This tab has no table to export; try another tab.", "")
+            return None
+        path = path or self._ask_path("Export table", "csv")
+        if path:
+            export.export_table(table, path)
+            self.set_status(f"Saved {path}")
+        return path
+
+    def export_factors(self, fmt: str, path: str | None = None):
+        if self.current_run is None or not self.current_run.history:
+            self.show_error("Fit a model first: factors come from a finished run.", "")
+            return None
+        path = path or self._ask_path("Export factors", fmt)
+        if path:
+            try:
+                written = export.export_factors(self.current_run.model, path, fmt)
+            except (OSError, ValueError) as exc:
+                self.show_error(f"Could not write the factors: {exc}", "")
+                return None
+            self.set_status("Saved " + ", ".join(str(p) for p in written))
+        return path
+
+    # --------------------------------------------------------------- projects
+    def choose_save_project(self):
+        if self.dataset is None:
+            self.show_error("There is nothing to save yet: load some data first.", "")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", os.path.join(self.last_folder(), "session" + PROJECT_SUFFIX),
+                                              f"mfstudio project (*{PROJECT_SUFFIX})")
+        if path:
+            self.save_project_file(path)
+
+    def save_project_file(self, path: str):
+        view_state = {"tab": self.tabs.currentIndex(), "method": self.model_panel.model_name,
+                      "current_run": self.runs.index(self.current_run) if self.current_run in self.runs else None}
+        try:
+            written = save_project(path, self.dataset, self.runs, view_state)
+        except OSError as exc:
+            self.show_error(f"Could not save the project: {exc.strerror or exc}.", "")
+            return None
+        self._remember(str(written))
+        self.set_status(f"Saved project {written}")
+        return written
+
+    def choose_open_project(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self.last_folder(), f"mfstudio project (*{PROJECT_SUFFIX})")
+        if path:
+            self.open_project_file(path)
+
+    def open_project_file(self, path: str) -> Task:
+        self.set_status(f"Opening project {Path(path).name}...")
+        task = Task(open_project, path)
+
+        def done(result):
+            dataset, runs, view_state = result
+            self.set_dataset(dataset, runs)
+            self._remember(path)
+            index = view_state.get("current_run")
+            if index is not None and 0 <= index < len(runs):
+                self.select_run(runs[index])
+            if view_state.get("method"):
+                self.model_panel.select_method(view_state["method"])
+            if isinstance(view_state.get("tab"), int):
+                self.tabs.setCurrentIndex(view_state["tab"])
+            self.set_status(f"Opened project {Path(path).name}: {len(runs)} runs")
+
+        task.done.connect(done)
+        task.failed.connect(self._on_load_failed)
+        self._start_task(task)
+        return task
+
+    # ----------------------------------------------------------------- close
+    def closeEvent(self, event):  # noqa: N802
+        """Stop the worker cleanly, then save window state."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker.wait(60_000)
+            self.worker = None
+        for task in list(self.tasks):
+            task.cancel()
+            task.wait(60_000)
+        self._redraw.stop()
+        self._save_settings()
+        super().closeEvent(event)
+

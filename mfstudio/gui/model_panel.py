@@ -1,0 +1,243 @@
+"""The model panel: pick a method, read what it does, set its knobs, run it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..models import MODELS
+
+_SPLITS = [
+    ("random", "Random holdout"),
+    ("user", "Per-user holdout"),
+    ("time", "Latest ratings (global time)"),
+    ("time-user", "Latest ratings of each user"),
+]
+
+# Order in the method list: teaching first, then the workhorses.
+_ORDER = ["baseline", "popularity", "gd", "sgd", "svdpp", "als", "bpmf", "implicit-als", "bpr", "nmf", "svd"]
+
+
+def model_order() -> list[str]:
+    known = [name for name in _ORDER if name in MODELS]
+    return known + sorted(set(MODELS) - set(known))
+
+
+class ModelPanel(QWidget):
+    """Method choice, explanation, hyperparameter form, split, Run and Cancel.
+
+    Signals
+    -------
+    run_requested(str, dict, str, int)
+        Model name, parameters, split spec ("random:0.2"), seed.
+    cancel_requested()
+    """
+
+    run_requested = Signal(str, dict, str, int)
+    cancel_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._editors: dict = {}
+        self._saved_params: dict = {}
+        self.dataset_kind = None
+
+        self.method = QComboBox()
+        for name in model_order():
+            cls = MODELS[name]
+            self.method.addItem(cls.title or name, name)
+        self.method.currentIndexChanged.connect(self._on_method)
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        self.formula = QLabel()
+        self.formula.setWordWrap(True)
+        self.formula.setStyleSheet("font-family: monospace; color: palette(mid);")
+        self.param_box = QGroupBox("Hyperparameters")
+        self.param_form = QFormLayout(self.param_box)
+
+        self.split_kind = QComboBox()
+        for key, label in _SPLITS:
+            self.split_kind.addItem(label, key)
+        self.split_fraction = QDoubleSpinBox()
+        self.split_fraction.setRange(0.05, 0.5)
+        self.split_fraction.setSingleStep(0.05)
+        self.split_fraction.setValue(0.2)
+        self.split_fraction.setSuffix(" test")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        split_box = QGroupBox("Evaluation")
+        split_form = QFormLayout(split_box)
+        split_form.addRow("split:", self.split_kind)
+        split_form.addRow("test share:", self.split_fraction)
+        split_form.addRow("seed:", self.seed)
+
+        self.run_button = QPushButton("Run")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self._on_run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Method:"))
+        layout.addWidget(self.method)
+        layout.addWidget(self.explanation)
+        layout.addWidget(self.formula)
+        layout.addWidget(self.param_box)
+        layout.addWidget(split_box)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self._on_method()
+
+    # ----------------------------------------------------------- state
+    @property
+    def model_name(self) -> str:
+        return self.method.currentData()
+
+    def set_dataset_kind(self, kind: str | None) -> None:
+        """Enable the methods that fit this kind of data; pick a sensible one."""
+        self.dataset_kind = kind
+        model = self.method.model()
+        first_ok = None
+        for row in range(self.method.count()):
+            cls = MODELS[self.method.itemData(row)]
+            ok = kind is None or kind in cls.kinds
+            model.item(row).setEnabled(ok)
+            if ok and first_ok is None and cls.name not in ("baseline", "popularity", "gd"):
+                first_ok = row
+        current = MODELS[self.model_name]
+        if kind is not None and kind not in current.kinds and first_ok is not None:
+            self.method.setCurrentIndex(first_ok)
+        has_time = kind in ("explicit", "implicit")
+        for row in range(self.split_kind.count()):
+            if self.split_kind.itemData(row).startswith("time"):
+                self.split_kind.model().item(row).setEnabled(has_time)
+
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.method.setEnabled(not running)
+
+    def remembered_params(self) -> dict:
+        """Parameters typed per method (persisted by the main window)."""
+        self._saved_params[self.model_name] = self.params()
+        return dict(self._saved_params)
+
+    def restore_params(self, saved: dict) -> None:
+        self._saved_params = {k: v for k, v in saved.items() if k in MODELS and isinstance(v, dict)}
+        self._on_method()
+
+    def select_method(self, name: str) -> None:
+        index = self.method.findData(name)
+        if index >= 0:
+            self.method.setCurrentIndex(index)
+
+    # ----------------------------------------------------------- form
+    def _on_method(self) -> None:
+        if self._editors and getattr(self, "_shown", None):
+            self._saved_params[self._shown] = self.params()
+        cls = MODELS[self.model_name]
+        self._shown = cls.name
+        self.explanation.setText(cls.summary)
+        self.formula.setText(cls.objective)
+        while self.param_form.rowCount():
+            self.param_form.removeRow(0)
+        self._editors = {}
+        saved = self._saved_params.get(cls.name, {})
+        choices = getattr(cls, "param_choices", {})
+        for name, default in cls.defaults.items():
+            value = saved.get(name, default)
+            editor = _editor_for(name, default, value, choices.get(name))
+            editor.setToolTip(f"{cls.param_help.get(name, name)} (default {default!r})")
+            self.param_form.addRow(name + ":", editor)
+            self._editors[name] = (editor, default)
+
+    def params(self) -> dict:
+        out = {}
+        for name, (editor, default) in self._editors.items():
+            out[name] = _read(editor, default)
+        return out
+
+    def set_param(self, name: str, value) -> None:
+        """Set one field (tests, restoring a project)."""
+        editor, default = self._editors[name]
+        _write(editor, value)
+
+    def split_spec(self) -> str:
+        return f"{self.split_kind.currentData()}:{self.split_fraction.value():g}"
+
+    def _on_run(self) -> None:
+        self.run_requested.emit(self.model_name, self.params(), self.split_spec(), self.seed.value())
+
+
+def _editor_for(name, default, value, choices):
+    if isinstance(default, bool):
+        editor = QCheckBox()
+        editor.setChecked(bool(value))
+        return editor
+    if isinstance(default, int):
+        editor = QSpinBox()
+        editor.setRange(-1 if default < 0 else 0, 1_000_000)
+        editor.setValue(int(value))
+        return editor
+    if isinstance(default, float):
+        # Learning rates span decades (2e-4 .. 0.1): free text, validated.
+        editor = QLineEdit(f"{float(value):g}")
+        validator = QDoubleValidator()
+        validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
+        editor.setValidator(validator)
+        return editor
+    if choices:
+        editor = QComboBox()
+        for option in choices:
+            editor.addItem(str(option), option)
+        editor.setCurrentIndex(max(0, editor.findData(value)))
+        return editor
+    editor = QLineEdit("" if value is None else str(value))
+    return editor
+
+
+def _read(editor, default):
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    if isinstance(editor, QSpinBox):
+        return editor.value()
+    if isinstance(editor, QComboBox):
+        return editor.currentData()
+    text = editor.text().strip()
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            return default
+    if default is None:
+        return None if text in ("", "None") else text
+    return text
+
+
+def _write(editor, value):
+    if isinstance(editor, QCheckBox):
+        editor.setChecked(bool(value))
+    elif isinstance(editor, QSpinBox):
+        editor.setValue(int(value))
+    elif isinstance(editor, QComboBox):
+        editor.setCurrentIndex(max(0, editor.findData(value)))
+    else:
+        editor.setText(f"{value:g}" if isinstance(value, float) else str(value))

@@ -1,0 +1,1 @@
+"""Result views: each draws what the core computed; none computes itself."""

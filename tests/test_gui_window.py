@@ -1,0 +1,176 @@
+"""The real window, driven as a user would: drop, run, watch, cancel, close."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QThread, QTimer, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from mfstudio.models import MODELS  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from mfstudio.gui.app import create_app
+    from mfstudio.gui.main_window import MainWindow
+
+    create_app()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    if win.worker is not None:
+        win.cancel_fit(wait=True)
+
+
+def load(qtbot, window, path):
+    with qtbot.waitSignal(window.dataset_loaded, timeout=60_000):
+        window.open_path(str(path))
+    return window.dataset
+
+
+def fit(qtbot, window, name, timeout=120_000, **params):
+    panel = window.model_panel
+    panel.select_method(name)
+    for key, value in params.items():
+        panel.set_param(key, value)
+    with qtbot.waitSignal(window.fit_finished, timeout=timeout) as blocker:
+        panel.run_button.click()
+    return blocker.args[0]
+
+
+def drop(window, path) -> bool:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    if not enter.isAccepted():
+        return False
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    return True
+
+
+def test_sample_loads_through_the_open_path_and_titles_the_window(qtbot, window):
+    ds = load(qtbot, window, "sample:movies")
+    assert ds.n_users == 1000
+    assert window.windowTitle() == "mfstudio — Movies (sample)"
+    assert window.data_panel.table_model.rowCount() == ds.nnz
+
+
+def test_drop_of_a_ratings_file_loads_it_and_unsupported_drops_are_refused(qtbot, window, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating\n1,10,5\n1,11,3\n2,10,4\n")
+    with qtbot.waitSignal(window.dataset_loaded, timeout=30_000):
+        assert drop(window, path)
+    assert window.dataset.nnz == 3 and window.dataset.source == str(path)
+    assert str(path) in window.recent_files()
+    binary = tmp_path / "movie.mp4"
+    binary.write_bytes(b"\x00\x01")
+    assert not drop(window, binary)
+
+
+def test_fit_draws_one_point_per_epoch_and_fills_the_history(qtbot, window):
+    load(qtbot, window, "sample:movies")
+    run = fit(qtbot, window, "baseline", n_epochs=6)
+    assert run.status == "finished" and len(run.history) == 6
+    assert window.training.curve_points(run) == 6
+    assert run.metrics["rmse"] < 1.0 and "rmse" in run.baseline_metrics
+    assert window.training.table.rowCount() == 1
+
+
+def test_malformed_file_shows_one_sentence_and_keeps_the_data(qtbot, window, tmp_path):
+    before = load(qtbot, window, "sample:toy-5x4")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item,rating\n1,2,3\n4,5,abc\n")
+    task = window.open_path(str(bad))
+    qtbot.waitUntil(lambda: window._last_error is not None, timeout=30_000)
+    task.wait()
+    message, _ = window._last_error
+    assert message == "Bad.csv, line 3: column 'rating' holds 'abc', which is not a number; correct the value or delete the line."
+    assert window.dataset is before
+    boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
+    assert boxes and boxes[0].text() == message
+
+
+def test_diverging_fit_reports_why_and_keeps_running(qtbot, window):
+    if "sgd" not in MODELS:
+        pytest.skip("needs the SGD model")
+    load(qtbot, window, "sample:movies")
+    panel = window.model_panel
+    panel.select_method("sgd")
+    panel.set_param("lr", 50.0)
+    with qtbot.waitSignal(window.fit_failed, timeout=120_000) as blocker:
+        panel.run_button.click()
+    assert "learning rate" in blocker.args[0] and "lr" in blocker.args[0]
+    assert window.worker is None and panel.run_button.isEnabled()
+
+
+def _slow_model_name():
+    for name in ("sgd", "als", "bpmf"):
+        if name in MODELS:
+            return name
+    return "baseline"
+
+
+def test_cancel_mid_fit_keeps_the_last_good_state(qtbot, window):
+    load(qtbot, window, "sample:movies")
+    name = _slow_model_name()
+    panel = window.model_panel
+    panel.select_method(name)
+    panel.set_param("n_epochs", 100_000 if name == "baseline" else 5000)
+    with qtbot.waitSignal(window.fit_finished, timeout=120_000) as blocker:
+        panel.run_button.click()
+        qtbot.waitUntil(lambda: window.current_run is not None and len(window.current_run.history) >= 3, timeout=60_000)
+        window.cancel_fit()
+    run = blocker.args[0]
+    assert run.status == "cancelled" and 3 <= len(run.history) < 5000
+    assert window.training.curve_points(run) == len(run.history)
+    assert np.isfinite(run.model.predict([0, 1], [0, 1])).all()
+
+
+def test_closing_during_a_fit_stops_the_worker(qtbot, window):
+    load(qtbot, window, "sample:movies")
+    name = _slow_model_name()
+    window.model_panel.select_method(name)
+    window.model_panel.set_param("n_epochs", 100_000 if name == "baseline" else 5000)
+    window.model_panel.run_button.click()
+    qtbot.waitUntil(lambda: window.current_run is not None and len(window.current_run.history) >= 1, timeout=60_000)
+    thread: QThread = window.worker.thread
+    window.close()
+    assert window.worker is None
+    assert thread.isFinished() and not thread.isRunning()
+
+
+def test_event_loop_never_stalls_during_a_fit(qtbot, window, capsys):
+    load(qtbot, window, "sample:movies")
+    gaps = []
+    last = [time.perf_counter()]
+
+    def beat():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(beat)
+    timer.start()
+    name = _slow_model_name()
+    run = fit(qtbot, window, name, n_epochs=40 if name != "baseline" else 400)
+    timer.stop()
+    assert run.status == "finished"
+    worst = max(gaps[1:])
+    with capsys.disabled():
+        print(f"\n[heartbeat] {name}: {len(gaps)} beats, worst event-loop stall {worst * 1000:.0f} ms")
+    assert worst < 0.2
