@@ -262,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mfstudio",
         description="A workbench for matrix factorization. DATA is a file, a folder or sample:NAME. "
-        "Without a command, 'mfstudio [FILE]' opens the desktop app.",
+        "Without a command, 'mfstudio [FILE]' opens the desktop app; "
+        "'mfstudio --self-test [DIR]' checks an installation offscreen (renders into DIR).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -337,6 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .models.base import FitDiverged
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--self-test":
+        from .selftest import run_self_test
+
+        return run_self_test(argv[1] if len(argv) > 1 else None)
     if _wants_gui(argv):
         from .gui.app import main as gui_main
 
