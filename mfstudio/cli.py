@@ -167,9 +167,28 @@ def _model_params(model_cls, args) -> dict:
         key, sep, raw = item.partition("=")
         if not sep or key not in model_cls.defaults:
             raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {sorted(model_cls.defaults)}")
-        default = model_cls.defaults[key]
-        params[key] = type(default)(raw) if isinstance(default, (int, float)) and not isinstance(default, bool) else raw
+        params[key] = _param_value(key, raw, model_cls.defaults[key])
     return params
+
+
+def _param_value(name: str, raw: str, default):
+    """Text from ``--param NAME=VALUE`` as the type of the parameter's default."""
+    text = raw.strip()
+    if isinstance(default, bool):
+        if text.lower() in ("true", "yes", "on", "1"):
+            return True
+        if text.lower() in ("false", "no", "off", "0"):
+            return False
+        raise ValueError(f"--param {name}={raw}: {name} must be true or false")
+    if default is None or isinstance(default, (int, float)):
+        if default is None and text.lower() == "none":
+            return None
+        try:
+            return int(text) if isinstance(default, int) or (default is None and text.lstrip("-").isdigit()) else float(text)
+        except ValueError:
+            kind = "a whole number" if isinstance(default, int) else "a number"
+            raise ValueError(f"--param {name}={raw}: {name} must be {kind}") from None
+    return raw
 
 
 def cmd_fit(args) -> int:

@@ -84,8 +84,10 @@ def warm_up(progress=None) -> dict:
             if "n_factors" in cls.defaults:
                 params["n_factors"] = 2
             model = cls(**params)
-            for _ in model.iter_fit(_tiny(kind)):
+            data = _tiny(kind)
+            for _ in model.iter_fit(data):
                 break
+            model.predict(data.rows[:3], data.cols[:3])  # the validation path
         if progress is not None and progress(k, len(names)) is False:
             break
     return {"seconds": time.perf_counter() - started, **kernel_cache_stats()}

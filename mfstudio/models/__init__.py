@@ -1,9 +1,25 @@
 """Factorization models, all following the protocol of :mod:`mfstudio.models.base`."""
 
+from .als import ALS, ImplicitALS
 from .base import FactorModel, FitDiverged, FitStep, Model, NotFittedError, load_model
 from .baseline import Baseline, Popularity
+from .bpmf import BayesianMF
+from .bpr import BPR
+from .nmf import NMF
+from .sgd import BiasedSGD, GradientDescentMF, SVDpp
+from .svd import TruncatedSVD
 
-#: CLI name -> model class.
-MODELS: dict[str, type[Model]] = {cls.name: cls for cls in (Baseline, Popularity)}
+#: CLI name -> model class, in the order the model panel lists them.
+MODELS: dict[str, type[Model]] = {
+    cls.name: cls
+    for cls in (
+        TruncatedSVD, NMF, GradientDescentMF, BiasedSGD, SVDpp, ALS, ImplicitALS, BPR, BayesianMF,
+        Baseline, Popularity,
+    )
+}
 
-__all__ = ["MODELS", "Baseline", "Popularity", "FactorModel", "FitDiverged", "FitStep", "Model", "NotFittedError", "load_model"]
+__all__ = [
+    "MODELS", "ALS", "BPR", "Baseline", "BayesianMF", "BiasedSGD", "FactorModel", "FitDiverged", "FitStep",
+    "GradientDescentMF", "ImplicitALS", "Model", "NMF", "NotFittedError", "Popularity", "SVDpp",
+    "TruncatedSVD", "load_model",
+]

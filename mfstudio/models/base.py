@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
+from ..kernels.predict import add_pair_dots
 
 __all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions"]
 
@@ -115,6 +116,9 @@ class Model:
     defaults: ClassVar[dict] = {}
     #: One line per hyperparameter, for tooltips and --help.
     param_help: ClassVar[dict] = {}
+    #: For parameters that take one of a few words: the words, default first.
+    #: The model panel offers them in a drop-down; the contract test tries each.
+    param_choices: ClassVar[dict] = {}
     #: Data kinds the model accepts.
     kinds: ClassVar[tuple[str, ...]] = ("explicit",)
     #: "rating" models are scored by RMSE/MAE, "ranking" models by precision/NDCG@K,
@@ -300,11 +304,19 @@ class FactorModel(Model):
         if item_bias is not None and known_i.any():
             scores[known_i] += item_bias[items[known_i]]
         both = np.flatnonzero(known_u & known_i)
-        for start in range(0, both.size, 1 << 16):  # bounded temporaries
-            sel = both[start:start + (1 << 16)]
-            p = self._user_vectors(users[sel]).astype(np.float64)
-            q = self.item_factors_[items[sel]].astype(np.float64)
-            scores[sel] += np.einsum("ij,ij->i", p, q)
+        if both.size == 0 or self.item_factors_.shape[1] == 0:
+            return scores
+        pair_users = users[both].astype(np.int64)
+        if type(self)._user_vectors is FactorModel._user_vectors:
+            user_matrix = self.user_factors_
+        else:
+            # The user's vector is computed (SVD++: from what they rated), once per user.
+            unique_users, pair_users = np.unique(pair_users, return_inverse=True)
+            user_matrix = self._user_vectors(unique_users)
+        dots = np.zeros(both.size)
+        add_pair_dots(np.ascontiguousarray(user_matrix), np.ascontiguousarray(self.item_factors_),
+                      pair_users.reshape(-1), items[both].astype(np.int64), dots)
+        scores[both] += dots
         return scores
 
     def score_matrix(self, users) -> np.ndarray:

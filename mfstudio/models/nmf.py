@@ -1,0 +1,494 @@
+"""Non-negative matrix factorization: ``X ~ W H`` with ``W, H >= 0``.
+
+Because nothing can be subtracted, the ``k`` rows of ``H`` come out as
+*parts*: the topics of a document collection (each a weighting of terms),
+the strokes of a set of images, the "taste groups" of a ratings matrix; and
+each row of ``W`` says how much of each part a document, image or user has.
+
+Solvers (all on scipy sparse input without densifying it: every product
+is a parallel numba kernel over the stored entries, see
+:mod:`mfstudio.kernels.nmf`):
+
+``"cd"`` (default)
+    Coordinate descent on the rows of ``W`` and ``H^T`` (HALS; Cichocki &
+    Phan 2009, Hsieh & Dhillon 2011, scikit-learn's ``"cd"``), *accelerated*
+    as Gillis & Glineur (2012): the expensive part of an update, the sparse
+    product ``X H^T`` (or ``W^T X``), is reused for several cheap inner
+    sweeps, as many as pay off, each row stopping once its sweeps stop
+    moving it.
+``"hals"``
+    The same updates, one sweep per product: plain HALS.
+``"mu"``
+    Lee & Seung's (2001) multiplicative updates, the classic; the only
+    solver for ``beta_loss="kullback-leibler"``, where ``X ./ (W H)`` is
+    evaluated at the stored entries only.
+
+Missing entries. For ratings (``explicit``, and ``dense`` grids with
+empty cells) a missing entry is unknown, not zero: the objective sums over
+the observed entries only (masked HALS/CD, weighted MU). For documents,
+images, implicit counts and full grids every cell counts and unstored
+entries are zeros.
+
+Regularization (``l1``, ``reg``) follows scikit-learn's scaling: the L1 and
+L2 terms of a row of ``W`` are multiplied by the number of entries of that
+row (``n_cols``, or its observed count for ratings), those of a column of
+``H`` by ``n_rows`` (or its observed count), so their strength does not
+depend on the matrix size: ``l1=a*r, reg=a*(1-r)`` here is scikit-learn's
+``alpha_W=alpha_H=a, l1_ratio=r``.
+
+Conventions: ``user_factors_ = W`` (n_rows x k), ``item_factors_ = H^T``
+(n_cols x k), ``components_ = H`` (k x n_cols).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data.dataset import Dataset
+from ..kernels import nmf as kernels
+from .base import FactorModel
+from .svd import SparseOperator, _clip_ratings, randomized_svd_steps, score_reconstruction, single_threaded_blas
+
+__all__ = ["NMF", "nndsvd"]
+
+_EPS = float(np.finfo(np.float32).eps)
+# Above this density (and below _DENSE_CELLS cells) a fully observed matrix
+# is held dense and its products go to BLAS.
+_DENSE_FRACTION = 0.3
+_DENSE_CELLS = 1 << 27
+# Accelerated HALS (Gillis & Glineur 2012): inner sweeps up to 1 + ALPHA * rho,
+# rho = cost(product + Gram) / cost(one sweep); a row stops when a sweep moves it
+# by less than INNER_TOL times its first sweep.
+_ALPHA = 0.5
+_INNER_TOL = 0.1
+_MAX_INNER = 20
+# Power iterations of the randomized SVD behind NNDSVD.
+_INIT_POWER_ITER = 2
+_EXTRAPOLATE = True
+
+
+def nndsvd(X, k: int, variant: str, rng: np.random.Generator, masked: bool = False, Xt=None, n_iter: int = 2):
+    """Non-negative double SVD initialisation (Boutsidis & Gallopoulos 2008).
+
+    Each singular pair ``(u_j, v_j)`` is split into its positive and negative
+    parts and the larger of ``(u+ v+^T, u- v-^T)`` becomes component ``j``;
+    the first is ``(|u_1|, |v_1|)``. The SVD is the randomized one of
+    :mod:`mfstudio.models.svd` (2 power iterations: an initialisation needs
+    no more). ``variant``: "nndsvd" leaves the zeros, "nndsvda" fills them
+    with the mean of ``X`` (as scikit-learn does; with ``masked``, the mean
+    of the observed entries scaled as ``sqrt(mean / k)``).
+
+    For ratings (``masked``) the SVD is taken of the zero-filled matrix
+    scaled by ``cells / observed``, the usual spectral start of matrix
+    completion, so the factors have the scale of the ratings.
+
+    Returns
+    -------
+    W : ndarray (n, k) float32, Ht : ndarray (m, k) float32
+    """
+    n, m = X.shape
+    scale = (n * m) / max(X.nnz, 1) if masked else 1.0
+    op = SparseOperator(sp.csr_matrix(X, dtype=np.float32), Xt=Xt)
+    U = s = V = None
+    for tag, value in randomized_svd_steps(op, k, 10, n_iter, rng, np.float32):
+        if tag == "final":
+            U, s, V = value
+    U = U.astype(np.float64)
+    V = V.astype(np.float64)
+    s = s * scale
+    W = np.zeros((n, k))
+    Ht = np.zeros((m, k))
+    r = s.size
+    if r:
+        W[:, 0] = math.sqrt(s[0]) * np.abs(U[:, 0])
+        Ht[:, 0] = math.sqrt(s[0]) * np.abs(V[:, 0])
+    for j in range(1, r):
+        x, y = U[:, j], V[:, j]
+        xp, yp = np.maximum(x, 0), np.maximum(y, 0)
+        xn, yn = np.abs(np.minimum(x, 0)), np.abs(np.minimum(y, 0))
+        xpn, ypn, xnn, ynn = (float(np.linalg.norm(v)) for v in (xp, yp, xn, yn))
+        mp, mn = xpn * ypn, xnn * ynn
+        if mp > mn:
+            u, v, sigma = xp / xpn, yp / ypn, mp
+        elif mn > 0:
+            u, v, sigma = xn / xnn, yn / ynn, mn
+        else:
+            continue
+        lbd = math.sqrt(s[j] * sigma)
+        W[:, j] = lbd * u
+        Ht[:, j] = lbd * v
+    W[W < _EPS] = 0
+    Ht[Ht < _EPS] = 0
+    if variant == "nndsvda":
+        if masked:
+            avg = math.sqrt(float(X.data.mean()) / k)
+        else:
+            avg = float(X.data.sum(dtype=np.float64)) / (n * m)
+        W[W == 0] = avg
+        Ht[Ht == 0] = avg
+    return W.astype(np.float32), Ht.astype(np.float32)
+
+
+class NMF(FactorModel):
+    """Non-negative matrix factorization ``X ~ W H`` (topics, parts, taste groups).
+
+    Parameters
+    ----------
+    n_factors : int, default 10
+        Number of parts ``k`` (topics, image parts).
+    n_epochs : int, default 200
+        Iterations; one iteration updates ``H`` then ``W`` once.
+    solver : {"cd", "hals", "mu"}, default "cd"
+        Accelerated coordinate descent (HALS with several inner sweeps per
+        product), plain HALS, or multiplicative updates.
+    beta_loss : {"frobenius", "kullback-leibler"}, default "frobenius"
+        The divergence minimised; Kullback-Leibler (the Poisson likelihood,
+        natural for word counts) needs ``solver="mu"``.
+    init : {"nndsvda", "nndsvd", "random"}, default "nndsvda"
+        Start: non-negative double SVD (zeros filled with the mean, or left),
+        or ``sqrt(mean / k) * |N(0, 1)|`` entries.
+    reg : float, default 0
+        L2 strength on ``W`` and ``H`` (scikit-learn scaling, see the module notes).
+    l1 : float, default 0
+        L1 strength on ``W`` and ``H``: sparser parts and weights.
+    tol : float, default 0
+        Stop when an iteration lowers the loss by less than ``tol`` times
+        the first iteration's loss; 0 runs all ``n_epochs``.
+    seed : int, default 0
+        Seed of the initialisation (the random start, or the randomized SVD).
+
+    Attributes
+    ----------
+    user_factors_ : ndarray (n_rows, k) float32
+        ``W``.
+    item_factors_ : ndarray (n_cols, k) float32
+        ``H^T``.
+    components_ : ndarray (k, n_cols)
+        ``H`` (property): row ``t`` is part ``t`` (a topic's term weights,
+        an image part's pixels).
+    masked_ : bool
+        Whether the fit counted observed entries only (ratings).
+    reconstruction_err_ : float
+        Final ``||X - W H||_F`` (over observed entries when masked).
+    relative_error_ : float
+        ``reconstruction_err_ / ||X||_F``.
+
+    Notes
+    -----
+    Each :class:`~mfstudio.models.base.FitStep` carries the objective as
+    ``train_loss`` (``0.5 ||X - WH||^2 + penalties``, or the generalised KL
+    divergence ``sum x log(x / v) - x + v``) and
+    ``extra["relative_error"]``.
+    """
+
+    name = "nmf"
+    title = "Non-negative matrix factorization"
+    summary = "Explains the data as sums of a few non-negative parts, such as topics in documents or strokes in images."
+    objective = (
+        "min 0.5 ||X - W H||_F^2 (or KL(X || W H)) + l1 (|W|_1 + |H|_1) + 0.5 reg (||W||_F^2 + ||H||_F^2), "
+        "W, H >= 0; ratings: observed entries only"
+    )
+    defaults = {
+        "n_factors": 10,
+        "n_epochs": 200,
+        "solver": "cd",
+        "beta_loss": "frobenius",
+        "init": "nndsvda",
+        "reg": 0.0,
+        "l1": 0.0,
+        "tol": 0.0,
+        "seed": 0,
+    }
+    param_help = {
+        "n_factors": "number of parts (topics, image parts)",
+        "n_epochs": "iterations (each updates both factors once)",
+        "solver": "cd (fast coordinate descent), hals (one sweep per product) or mu (multiplicative updates)",
+        "beta_loss": "frobenius (squared error) or kullback-leibler (for counts; needs solver mu)",
+        "init": "nndsvda, nndsvd (from the SVD) or random",
+        "reg": "L2 penalty on both factors (scaled like scikit-learn's alpha)",
+        "l1": "L1 penalty on both factors: sparser topics and weights",
+        "tol": "stop when an iteration improves the loss by less than this fraction; 0 never stops early",
+        "seed": "seed of the initialisation; same seed, same factors",
+    }
+    param_choices = {
+        "solver": ("cd", "hals", "mu"),
+        "beta_loss": ("frobenius", "kullback-leibler"),
+        "init": ("nndsvda", "nndsvd", "random"),
+    }
+    kinds = ("documents", "images", "dense", "implicit", "explicit")
+    task = "reconstruction"
+
+    # ---------------------------------------------------------------- params
+    def _checked_params(self, train: Dataset) -> dict:
+        p = self.params
+        k = p["n_factors"]
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"n_factors must be a whole number >= 1, not {k!r}")
+        n_epochs = p["n_epochs"]
+        if isinstance(n_epochs, bool) or not isinstance(n_epochs, (int, np.integer)) or n_epochs < 1:
+            raise ValueError(f"n_epochs must be a whole number >= 1, not {n_epochs!r}")
+        solver = p["solver"]
+        if solver not in ("cd", "hals", "mu"):
+            raise ValueError(f"solver must be 'cd', 'hals' or 'mu', not {solver!r}")
+        beta = p["beta_loss"]
+        if beta not in ("frobenius", "kullback-leibler"):
+            raise ValueError(f"beta_loss must be 'frobenius' or 'kullback-leibler', not {beta!r}")
+        if beta == "kullback-leibler" and solver != "mu":
+            raise ValueError(f"beta_loss 'kullback-leibler' needs solver 'mu' (solver is {solver!r})")
+        init = p["init"]
+        if init not in ("nndsvda", "nndsvd", "random"):
+            raise ValueError(f"init must be 'nndsvda', 'nndsvd' or 'random', not {init!r}")
+        if init != "random" and k > min(train.shape):
+            raise ValueError(
+                f"n_factors must be at most min(n_rows, n_cols) = {min(train.shape)} with init {init!r} "
+                f"(or use init 'random'), not {k}"
+            )
+        for name in ("reg", "l1", "tol"):
+            v = p[name]
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not v >= 0 or not math.isfinite(v):
+                raise ValueError(f"{name} must be a number >= 0, not {v!r}")
+        seed = p["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"seed must be a whole number or None, not {seed!r}")
+        vmin = float(train.values.min())
+        if vmin < 0:
+            raise ValueError(
+                f"NMF needs non-negative data, but this dataset has values down to {vmin:g}; "
+                "shift or clip the values, or use TruncatedSVD"
+            )
+        return {"k": int(k), "n_epochs": int(n_epochs), "solver": solver, "beta": beta, "init": init,
+                "reg": float(p["reg"]), "l1": float(p["l1"]), "tol": float(p["tol"]), "seed": seed}
+
+    @staticmethod
+    def is_masked(train: Dataset) -> bool:
+        """Ratings (and grids with empty cells): missing entries are unknown, fit observed ones only."""
+        return train.kind == "explicit" or (train.kind == "dense" and not train.fully_observed)
+
+    # ------------------------------------------------------------------ fit
+    def _fit_steps(self, train: Dataset):
+        p = self._checked_params(train)
+        k = p["k"]
+        n, m = train.shape
+        masked = self.is_masked(train)
+        self.masked_ = masked
+        X = train.to_csr(np.float32)
+        X.sum_duplicates()
+        Xt = X.T.tocsr()  # CSC of X, as CSR of X^T: rows = columns of X
+        xx = float(np.dot(X.data.astype(np.float64), X.data.astype(np.float64)))
+        rng = np.random.default_rng(p["seed"])
+
+        with single_threaded_blas():
+            W, Ht = self._initial_factors(X, Xt, k, p["init"], rng, masked)
+        self.user_factors_ = W
+        self.item_factors_ = Ht
+
+        l1, l2 = p["l1"], p["reg"]
+        if masked:
+            row_count = np.diff(X.indptr).astype(np.float64)
+            col_count = np.diff(Xt.indptr).astype(np.float64)
+        else:
+            row_count = np.full(n, float(m))
+            col_count = np.full(m, float(n))
+
+        def penalty():
+            if l1 == 0 and l2 == 0:
+                return 0.0
+            W64, H64 = W.astype(np.float64), Ht.astype(np.float64)
+            total = row_count @ (l1 * W64.sum(axis=1) + 0.5 * l2 * (W64**2).sum(axis=1))
+            total += col_count @ (l1 * H64.sum(axis=1) + 0.5 * l2 * (H64**2).sum(axis=1))
+            return float(total)
+
+        dense = (not masked and X.nnz >= _DENSE_FRACTION * n * m and n * m <= _DENSE_CELLS)
+        Xd = X.toarray() if dense else None
+        Xdt = np.ascontiguousarray(Xd.T) if dense else None
+        if dense or masked:
+            rho_w = rho_h = 0.0
+        else:
+            rho_w = (X.nnz / k + m) / n  # (product + Gram) / one sweep, for W
+            rho_h = (X.nnz / k + n) / m
+        if p["solver"] == "hals":
+            inner_w = inner_h = 1
+        elif masked:
+            inner_w = inner_h = 10
+        elif dense:
+            inner_w = 1 + int(_ALPHA * (m / k + m / n))  # dense product: m k per row of W, vs k^2
+            inner_h = 1 + int(_ALPHA * (n / k + n / m))
+        else:
+            inner_w = 1 + int(_ALPHA * rho_w)
+            inner_h = 1 + int(_ALPHA * rho_h)
+        inner_w, inner_h = min(inner_w, _MAX_INNER), min(inner_h, _MAX_INNER)
+
+        def times_X(F):  # X @ F, F (m x k) -> (n x k)
+            if dense:
+                return Xd @ F
+            out = np.empty((n, k), dtype=np.float32)
+            kernels.spmm(X.indptr, X.indices, X.data, F, out)
+            return out
+
+        def times_Xt(F):  # X^T @ F, F (n x k) -> (m x k)
+            if dense:
+                return Xdt @ F
+            out = np.empty((m, k), dtype=np.float32)
+            kernels.spmm(Xt.indptr, Xt.indices, Xt.data, F, out)
+            return out
+
+        def gram(F):
+            return (F.T @ F).astype(np.float64)
+
+        Wy, W_last, H_last = W, W, Ht
+        ex = {"beta": 0.5, "beta_max": 1.0, "err": None}
+        first = prev = None
+        for epoch in range(p["n_epochs"]):
+            with single_threaded_blas():
+                if p["beta"] == "kullback-leibler":
+                    kernels.kl_mu_rows(Xt.indptr, Xt.indices, Xt.data, W, Ht, W.sum(axis=0).astype(np.float64),
+                                       masked, l1 * (1.0 if masked else n), l2 * (1.0 if masked else n), _EPS)
+                    kernels.kl_mu_rows(X.indptr, X.indices, X.data, Ht, W, Ht.sum(axis=0).astype(np.float64),
+                                       masked, l1 * (1.0 if masked else m), l2 * (1.0 if masked else m), _EPS)
+                    loss = kernels.kl_loss_rows(X.indptr, X.indices, X.data, W, Ht, masked, _EPS)
+                    if not masked:
+                        loss += float(W.sum(axis=0, dtype=np.float64) @ Ht.sum(axis=0, dtype=np.float64))
+                    loss += penalty()
+                    sq_err = self._squared_error(X, W, Ht, xx, masked, times_X)
+                elif masked:
+                    if p["solver"] == "mu":
+                        kernels.masked_mu_rows(Xt.indptr, Xt.indices, Xt.data, W, Ht, l1, l2, _EPS)
+                        sq_err = kernels.masked_mu_rows(X.indptr, X.indices, X.data, Ht, W, l1, l2, _EPS)
+                    else:
+                        kernels.masked_cd_rows(Xt.indptr, Xt.indices, Xt.data, W, Ht, l1, l2, inner_h, _INNER_TOL)
+                        sq_err = kernels.masked_cd_rows(X.indptr, X.indices, X.data, Ht, W, l1, l2, inner_w, _INNER_TOL)
+                    loss = 0.5 * sq_err + penalty()
+                else:
+                    B = times_Xt(W)
+                    if p["solver"] == "mu":
+                        kernels.mu_rows(B, gram(W), Ht, l1 * n, l2 * n, _EPS)
+                        B = times_X(Ht)
+                        G = gram(Ht)
+                        inner = kernels.mu_rows(B, G, W, l1 * m, l2 * m, _EPS)
+                    elif p["solver"] == "hals" or not _EXTRAPOLATE:
+                        kernels.hals_rows(B, gram(W), Ht, l1 * n, l2 * n, inner_h, _INNER_TOL)
+                        B = times_X(Ht)
+                        G = gram(Ht)
+                        inner = kernels.hals_rows(B, G, W, l1 * m, l2 * m, inner_w, _INNER_TOL)
+                    else:
+                        # Extrapolated accelerated HALS (Ang & Gillis 2019, "HER"):
+                        # H from its last iterate against W_y, then
+                        # H_y = max(0, H + beta (H - H_last)); W from its last
+                        # iterate against H_y, W_y likewise. The model holds
+                        # (W, H_y), the pair the W update was exact for, so the
+                        # loss below is that pair's. An error increase restarts
+                        # (no extrapolation next time) and shrinks beta.
+                        B = times_Xt(Wy)
+                        H_new = H_last.copy()
+                        kernels.hals_rows(B, gram(Wy), H_new, l1 * n, l2 * n, inner_h, _INNER_TOL)
+                        Ht = np.maximum(H_new + np.float32(ex["beta"]) * (H_new - H_last), 0, dtype=np.float32)
+                        B = times_X(Ht)
+                        G = gram(Ht)
+                        W = W_last.copy()
+                        inner = kernels.hals_rows(B, G, W, l1 * m, l2 * m, inner_w, _INNER_TOL)
+                    sq_err = max(xx - 2.0 * inner + float(np.sum(gram(W) * G)), 0.0)
+                    if p["solver"] == "cd" and _EXTRAPOLATE:
+                        if ex["err"] is not None and sq_err > ex["err"]:
+                            Wy = W  # restart
+                            ex["beta_max"] = ex["beta"]
+                            ex["beta"] = ex["beta"] / 1.5
+                        else:
+                            Wy = np.maximum(W + np.float32(ex["beta"]) * (W - W_last), 0, dtype=np.float32)
+                            ex["beta"] = min(ex["beta_max"], 1.05 * ex["beta"])
+                            ex["beta_max"] = min(1.0, 1.01 * ex["beta_max"])
+                        ex["err"] = sq_err
+                        W_last, H_last = W, H_new
+                        self.user_factors_, self.item_factors_ = W, Ht
+                    loss = 0.5 * sq_err + penalty()
+                rel = math.sqrt(sq_err / xx) if xx > 0 else 0.0
+                self.reconstruction_err_ = math.sqrt(sq_err)
+                self.relative_error_ = rel
+            yield loss, {"relative_error": rel}
+            if first is None:
+                first = loss
+            elif p["tol"] > 0 and prev - loss < p["tol"] * abs(first):
+                break
+            prev = loss
+
+    @staticmethod
+    def _squared_error(X, W, Ht, xx, masked, times_X) -> float:
+        """``||X - W H||^2`` (observed entries only when masked), for the KL solver's report."""
+        if masked:
+            from ..metrics import masked_reconstruction_error
+
+            coo = X.tocoo()
+            return masked_reconstruction_error(coo.row, coo.col, coo.data, W, Ht.T)["absolute"] ** 2
+        B = times_X(Ht)
+        inner = float(np.sum(W.astype(np.float64) * B))
+        G = (Ht.T @ Ht).astype(np.float64)
+        return max(xx - 2.0 * inner + float(np.sum((W.T @ W).astype(np.float64) * G)), 0.0)
+
+    def _initial_factors(self, X, Xt, k, init, rng, masked):
+        n, m = X.shape
+        if init == "random":
+            mean = float(X.data.mean()) if masked else float(X.data.sum(dtype=np.float64)) / (n * m)
+            avg = math.sqrt(max(mean, 0.0) / k)
+            Ht = np.abs(avg * rng.standard_normal((m, k))).astype(np.float32)
+            W = np.abs(avg * rng.standard_normal((n, k))).astype(np.float32)
+            return np.ascontiguousarray(W), np.ascontiguousarray(Ht)
+        return nndsvd(X, k, init, rng, masked=masked, Xt=Xt, n_iter=_INIT_POWER_ITER)
+
+    # ------------------------------------------------------------ results
+    @property
+    def components_(self) -> np.ndarray:
+        """``H``, shape (k, n_cols): one part (topic, image part) per row."""
+        return self.item_factors_.T
+
+    def top_columns(self, n: int = 10):
+        """Indices and weights of the ``n`` strongest columns (terms, pixels) of each part.
+
+        Returns
+        -------
+        index : ndarray (k, n) int64; weight : ndarray (k, n) float32
+        """
+        H = self.components_
+        n = min(n, H.shape[1])
+        order = np.argsort(-H, axis=1, kind="stable")[:, :n]
+        return order, np.take_along_axis(H, order, axis=1)
+
+    def _predict(self, users, items):
+        return _clip_ratings(self, super()._predict(users, items))
+
+    def score(self, test: Dataset, k: int = 10, sample_users: int | None = None) -> dict:
+        """RMSE/MAE (+ relative error) on ratings; relative reconstruction error on other data.
+
+        See :func:`mfstudio.models.svd.score_reconstruction` for which entries count.
+        """
+        return score_reconstruction(self, test)
+
+    def fold_in(self, items, values=None):
+        """Non-negative weights of a new row (document, image, user) given its entries.
+
+        Solves ``min_{w >= 0} ||x - H^T w||`` (non-negative least squares with
+        ``H`` fixed): over the given entries only for ratings, over every
+        column (unlisted ones being zeros) otherwise.
+
+        Returns
+        -------
+        (vector, bias)
+            ``w`` (k,) float32 and 0.0 (NMF has no biases).
+        """
+        from scipy.optimize import nnls
+
+        self._check_fitted()
+        items = np.asarray(items, dtype=np.int64)
+        values = np.ones(items.size) if values is None else np.asarray(values, dtype=np.float64)
+        Ht = self.item_factors_.astype(np.float64)
+        if items.size == 0:
+            return np.zeros(Ht.shape[1], dtype=np.float32), 0.0
+        if getattr(self, "masked_", self.is_masked(self.train_)):
+            A, b = Ht[items], values
+        else:
+            b = np.zeros(Ht.shape[0])
+            np.add.at(b, items, values)
+            A = Ht
+        w, _ = nnls(A, b)
+        return w.astype(np.float32), 0.0
