@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QThread, QTimer, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QThread, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
@@ -152,25 +150,30 @@ def test_closing_during_a_fit_stops_the_worker(qtbot, window):
     assert thread.isFinished() and not thread.isRunning()
 
 
-def test_event_loop_never_stalls_during_a_fit(qtbot, window, capsys):
+def test_fit_computes_off_the_gui_thread_and_delivers_steps_in_batches(qtbot, window, monkeypatch):
+    """The structure that keeps the window live; the stall itself is measured in
+    benchmarks/bench_gui_stall.py (timing stays out of the test suite)."""
+    import threading
+
     load(qtbot, window, "sample:movies")
-    gaps = []
-    last = [time.perf_counter()]
+    cls = MODELS["baseline"]
+    threads = set()
+    original = cls._fit_steps
 
-    def beat():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
+    def recording(self, train):
+        for item in original(self, train):
+            threads.add(threading.get_ident())
+            yield item
 
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(beat)
-    timer.start()
-    name = _slow_model_name()
-    run = fit(qtbot, window, name, n_epochs=40 if name != "baseline" else 400)
-    timer.stop()
-    assert run.status == "finished"
-    worst = max(gaps[1:])
-    with capsys.disabled():
-        print(f"\n[heartbeat] {name}: {len(gaps)} beats, worst event-loop stall {worst * 1000:.0f} ms")
-    assert worst < 0.2
+    monkeypatch.setattr(cls, "_fit_steps", recording)
+    deliveries = []
+    window.model_panel.select_method("baseline")
+    window.model_panel.set_param("n_epochs", 3000)
+    with qtbot.waitSignal(window.fit_finished, timeout=120_000) as blocker:
+        window.model_panel.run_button.click()
+        window.worker.steps.connect(lambda steps: deliveries.append(len(steps)))
+    run = blocker.args[0]
+    assert run.status == "finished" and len(run.history) == 3000
+    assert threads and threading.get_ident() not in threads
+    # Thousands of epochs arrive in a few dozen batches, not one signal each.
+    assert sum(deliveries) <= 3000 and len(deliveries) < 300

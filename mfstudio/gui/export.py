@@ -18,12 +18,38 @@ def export_plot(plot, path) -> Path:
     item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
     if isinstance(item, pg.GraphicsLayoutWidget):
         item = item.ci
-    exporter = pg_exporters.SVGExporter(item) if path.suffix.lower() == ".svg" else pg_exporters.ImageExporter(item)
-    if isinstance(exporter, pg_exporters.ImageExporter):
-        width = int(item.boundingRect().width()) or 800
-        exporter.parameters()["width"] = max(width * 2, 800)  # crisp on high-DPI screens and print
+    if path.suffix.lower() == ".svg":
+        _export_svg(item, path)
+        return path
+    exporter = pg_exporters.ImageExporter(item)
+    width = int(item.boundingRect().width()) or 800
+    exporter.parameters()["width"] = max(width * 2, 800)  # crisp on high-DPI screens and print
     exporter.export(str(path))
     return path
+
+
+def _export_svg(item, path: Path) -> None:
+    """Vector export through Qt's own SVG generator.
+
+    pyqtgraph 0.14's SVGExporter fails on current Qt ("not enough values to
+    unpack" in correctCoordinates, pyqtgraph issue 3485); painting the scene
+    region into a QSvgGenerator gives the same picture as the screen.
+    """
+    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    source = item.sceneBoundingRect()
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(QSize(int(source.width()), int(source.height())))
+    generator.setViewBox(QRectF(0, 0, source.width(), source.height()))
+    generator.setTitle("mfstudio")
+    painter = QPainter(generator)
+    try:
+        item.scene().render(painter, QRectF(0, 0, source.width(), source.height()), source)
+    finally:
+        painter.end()
 
 
 def export_table(table, path) -> Path:

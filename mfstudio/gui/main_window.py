@@ -31,7 +31,7 @@ from .views.training import TrainingView
 from .worker import ONE_FIT_AT_A_TIME, FitWorker, Task
 
 MAX_RECENT = 10
-REDRAW_INTERVAL_MS = 33  # at most ~30 redraws a second
+REDRAW_INTERVAL_MS = 100  # live curves at 10 frames a second leave the event loop idle most of the time
 
 
 def result_views():
@@ -75,8 +75,14 @@ class MainWindow(QMainWindow):
         self.training = TrainingView()
         self.training.run_selected.connect(self.select_run)
         self.views = [self.training] + [cls() for cls in result_views()]
+        self.spectrum = next(v for v in self.views if v.title == "Spectrum")
+        self.metrics_view = next(v for v in self.views if v.title == "Metrics")
         for view in self.views:
             self.tabs.addTab(view, view.title)
+        # Result views are drawn when first shown, not all at once when a fit
+        # ends: drawing six tabs in one go froze the window for a third of a second.
+        self._stale_views: set = set()
+        self.tabs.currentChanged.connect(lambda _index: self._refresh_current_view())
         self.setCentralWidget(self.tabs)
 
         # Data on the left, method on the right.
@@ -266,11 +272,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"mfstudio — {dataset.name}")
         self.data_panel.set_dataset(dataset)
         self.model_panel.set_dataset_kind(dataset.kind)
+        self._stale_views = set()
         for view in self.views:
             view.set_dataset(dataset)
         for run in runs or []:
             self.runs.append(run)
             self.training.add_run(run)
+        self.metrics_view.set_runs(self.runs)
         if runs:
             self.select_run(runs[-1])
         self._update_tab_states()
@@ -387,6 +395,7 @@ class MainWindow(QMainWindow):
         self.runs.append(run)
         self.current_run = run
         self.training.add_run(run)
+        self.training.fit_started(int(params.get("n_epochs", 1)))
         self.tabs.setCurrentWidget(self.training)
         self.worker = FitWorker(model, prepare=prepare)
         self.worker.steps.connect(lambda steps: self._on_steps(run, steps))
@@ -413,6 +422,11 @@ class MainWindow(QMainWindow):
     def _flush_redraw(self):
         for run in list(self._dirty_runs):
             self.training.refresh_run(run)
+            last = run.history[-1] if run.history else None
+            if run.status == "running" and last is not None and "singular_values" in last.extra:
+                # The spectrum fills in live while a randomized SVD iterates.
+                self.spectrum.show_step(last, rank=run.params.get("n_factors"))
+                self.tabs.setTabEnabled(self.views.index(self.spectrum), True)
         self._dirty_runs.clear()
 
     def _finish_worker(self):
@@ -421,6 +435,7 @@ class MainWindow(QMainWindow):
             worker.wait()
         self.model_panel.set_running(False)
         self.progress.setVisible(False)
+        self.training.fit_ended()
 
     def _on_fit_done(self, run: Run, cancelled: bool):
         self._finish_worker()
@@ -434,6 +449,7 @@ class MainWindow(QMainWindow):
         what = "Cancelled" if cancelled else "Finished"
         shown = ", ".join(f"{k} {v:.4f}" for k, v in list(run.metrics.items())[:2])
         self.set_status(f"{what} {run.name} after {len(history)} epochs in {elapsed:.1f} s. {shown}")
+        self.metrics_view.set_runs(self.runs)
         if history:
             self.select_run(run)
         self.fit_finished.emit(run)
@@ -443,6 +459,7 @@ class MainWindow(QMainWindow):
         run.status = "failed"
         self._dirty_runs.add(run)
         self._flush_redraw()
+        self.metrics_view.set_runs(self.runs)
         if run.history:  # keep the last good state on screen
             self.select_run(run)
         self.set_status(f"{run.name} failed")
@@ -462,9 +479,22 @@ class MainWindow(QMainWindow):
         """Show a run's results in every view."""
         self.current_run = run
         self.training.select_run(run)
-        for view in self.views[1:]:
-            view.set_run(run)
+        self._stale_views = set(self.views[1:])
+        self._refresh_current_view()
         self._update_tab_states()
+
+    def _refresh_current_view(self):
+        view = self.tabs.currentWidget()
+        if view in self._stale_views:
+            self._stale_views.discard(view)
+            view.set_run(self.current_run)
+
+    def show_view(self, title: str):
+        """Bring the result tab with this title to the front (drawn if it was stale)."""
+        view = next(v for v in self.views if v.title == title)
+        self.tabs.setCurrentWidget(view)
+        self._refresh_current_view()
+        return view
 
     def _update_tab_states(self):
         for index, view in enumerate(self.views):

@@ -28,6 +28,7 @@ class TrainingView(ResultView):
         super().__init__(parent)
         self.runs: list = []
         self._curves: dict = {}  # run -> (loss curve, metric curve, baseline line)
+        self._metric_name = None
         self._dirty: set = set()
 
         self.loss_plot = pg.PlotWidget(title="Training loss")
@@ -67,6 +68,7 @@ class TrainingView(ResultView):
     # ----------------------------------------------------------- runs
     def set_dataset(self, dataset) -> None:
         super().set_dataset(dataset)
+        self._metric_name = None
         for run in list(self.runs):
             self._remove_curves(run)
         self.runs = []
@@ -90,20 +92,41 @@ class TrainingView(ResultView):
                     if item.scene() is plot.scene():
                         plot.removeItem(item)
 
+    def fit_started(self, n_epochs: int) -> None:
+        """Fix the epoch axis for a live fit.
+
+        With the x range known up front the epoch axes keep their cached
+        tick labels: on a loaded two-core machine regenerating both axes at
+        every redraw cost the window a frame in three.
+        """
+        top = max([n_epochs] + [len(r.history) for r in self.runs if r.visible])
+        for plot in (self.loss_plot, self.metric_plot):
+            plot.enableAutoRange(x=False)
+            plot.setXRange(0, max(top, 1), padding=0.02)
+
+    def fit_ended(self) -> None:
+        """Back to fitting the x range to the curves (a cancelled run stops early)."""
+        for plot in (self.loss_plot, self.metric_plot):
+            plot.enableAutoRange(x=True)
+
     def refresh_run(self, run) -> None:
         """Redraw one run's curves from its history (called at most ~30 times a second)."""
         curves = self._curves.get(run)
         if curves is None:
             return
-        history = run.history
+        # The worker thread appends to the history while we draw; one snapshot
+        # keeps the x and y arrays the same length.
+        history = list(run.history)
         epochs = np.array([s.epoch for s in history], dtype=float)
         curves[0].setData(epochs, np.array([s.train_loss for s in history], dtype=float))
         name = main_metric(history[-1].metrics) if history else None
         if name:
             values = np.array([s.metrics.get(name, np.nan) for s in history], dtype=float)
             curves[1].setData(epochs, values)
-            self.metric_plot.setLabel("left", name)
-            self.metric_plot.setTitle(f"Validation {name} (test set)")
+            if name != self._metric_name:  # a new title re-lays out the plot: only on change
+                self._metric_name = name
+                self.metric_plot.setLabel("left", name)
+                self.metric_plot.setTitle(f"Validation {name} (test set)")
         baseline_value = run.baseline_metrics.get(name) if name else None
         if baseline_value is not None and curves[2] is None:
             line = pg.InfiniteLine(
@@ -148,8 +171,9 @@ class TrainingView(ResultView):
             self.table.item(row, col).setText(text)
             self.table.item(row, col).setToolTip(text)
         self.table.blockSignals(False)
-        for col in range(1, 6):
-            self.table.resizeColumnToContents(col)
+        if run.status != "running":  # measuring text is slow; the widths settle when the fit ends
+            for col in range(1, 6):
+                self.table.resizeColumnToContents(col)
 
     def _on_item_changed(self, item) -> None:
         if item.column() != 0:

@@ -1,0 +1,584 @@
+"""Recommendations: what a model would suggest to a user, or to you.
+
+"Existing user": pick a user by id; the table of what they rated sits beside
+the top-N the model predicts for them, and choosing a movie in either shows
+the movies nearest to it in factor space. "New user": rate a handful of
+items (popular ones first, or search the titles) and the list updates at
+once, by folding your ratings into the fitted model.
+
+Every row comes from :mod:`mfstudio.recommend` (raw ids, titles, scores):
+the CLI and the tests see the same rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QStringListModel, Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...data.errors import DataError
+from ...recommend import known_ratings, recommendations_for, recommendations_for_new_user, similar_items_to
+from .base import ResultView
+
+__all__ = ["RecommendationsView"]
+
+N_POPULAR = 60  # items offered to rate in new-user mode
+N_SEARCH = 150  # most search matches listed
+N_SIMILAR = 10
+ITEM_ROLE = Qt.ItemDataRole.UserRole  # raw item id of a row
+NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _table(headers: list[str], stretch: int) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.setWordWrap(False)
+    table.setAlternatingRowColors(True)
+    table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def _cell(text, raw_item=None, number=None, right=False) -> QTableWidgetItem:
+    item = QTableWidgetItem(str(text))
+    if raw_item is not None:
+        item.setData(ITEM_ROLE, raw_item)
+    if number is not None:
+        item.setData(NUMBER_ROLE, float(number))
+    if right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+def _genres(text: str) -> str:
+    return text.replace("|", ", ")
+
+
+def _value(v: float) -> str:
+    return f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
+
+
+class RecommendationsView(ResultView):
+    """Top-N lists for a chosen user or for ratings typed in, with similar items."""
+
+    title = "Recommendations"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model = None
+        self.current_user = None
+        self.new_ratings: dict = {}
+        self._users: list[str] = []
+        self._seen_values: dict = {}
+
+        self.stack = QStackedWidget()
+        self.message = QLabel()
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.stack.addWidget(self.message)
+
+        page = QWidget()
+        self.n_spin = QSpinBox()
+        self.n_spin.setRange(1, 200)
+        self.n_spin.setValue(10)
+        self.n_spin.setToolTip("How many items each list shows")
+        self.n_spin.valueChanged.connect(self._refresh)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_user_page(), "Existing user")
+        self.tabs.addTab(self._build_new_user_page(), "New user: rate a few yourself")
+        self.tabs.currentChanged.connect(self._refresh)
+        self.tabs.setCornerWidget(self._corner(), Qt.Corner.TopRightCorner)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.tabs)
+        self.stack.addWidget(page)
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+        self._show_message()
+
+    def _corner(self) -> QWidget:
+        corner = QWidget()
+        row = QHBoxLayout(corner)
+        row.setContentsMargins(0, 0, 4, 2)
+        row.addWidget(QLabel("Show top"))
+        row.addWidget(self.n_spin)
+        return corner
+
+    # ------------------------------------------------------------- layout
+    def _build_user_page(self) -> QWidget:
+        page = QWidget()
+        self.user_edit = QLineEdit()
+        self.user_edit.setPlaceholderText("type a user id…")
+        self.user_edit.setClearButtonEnabled(True)
+        self.user_edit.setMaximumWidth(200)
+        self.user_model = QStringListModel()
+        self.completer = QCompleter(self.user_model, self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setMaxVisibleItems(12)
+        self.user_edit.setCompleter(self.completer)
+        self.completer.activated.connect(self.show_user)
+        self.user_edit.returnPressed.connect(lambda: self.show_user(self.user_edit.text()))
+        self.previous_button = QToolButton()
+        self.previous_button.setArrowType(Qt.ArrowType.LeftArrow)
+        self.previous_button.setToolTip("Previous user")
+        self.previous_button.clicked.connect(lambda: self._step_user(-1))
+        self.next_button = QToolButton()
+        self.next_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.next_button.setToolTip("Next user")
+        self.next_button.clicked.connect(lambda: self._step_user(+1))
+        self.exclude_seen = QCheckBox("Hide items they already rated")
+        self.exclude_seen.setChecked(True)
+        self.exclude_seen.toggled.connect(self._refresh)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("User:"))
+        bar.addWidget(self.user_edit)
+        bar.addWidget(self.previous_button)
+        bar.addWidget(self.next_button)
+        bar.addSpacing(12)
+        bar.addWidget(self.exclude_seen)
+        bar.addStretch(1)
+        self.user_info = _heading("")
+
+        self.known_label = _heading("<b>What they rated</b>")
+        self.known_table = _table(["title", "rating", "genres"], stretch=0)
+        self.recs_label = _heading("<b>Recommended for them</b>")
+        self.recs_table = _table(["rank", "title", "predicted", "they rated", "genres"], stretch=1)
+        self.recs_table.horizontalHeaderItem(3).setToolTip("Their rating, for items they already rated")
+        self.similar_label = _heading("")
+        self.similar_table = _table(["title", "similarity", "genres"], stretch=0)
+        for table in (self.known_table, self.recs_table):
+            table.itemSelectionChanged.connect(lambda t=table: self._on_item_chosen(t))
+
+        def boxed(label, table):
+            box = QWidget()
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(0, 4, 0, 0)
+            lay.addWidget(label)
+            lay.addWidget(table)
+            return box
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(boxed(self.known_label, self.known_table))
+        top.addWidget(boxed(self.recs_label, self.recs_table))
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 3)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(boxed(self.similar_label, self.similar_table))
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.user_info)
+        layout.addWidget(split, 1)
+        return page
+
+    def _build_new_user_page(self) -> QWidget:
+        page = QWidget()
+        self.new_info = _heading("")
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("search titles…  (empty: the most rated items)")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.textChanged.connect(lambda _: self._fill_rate_table())
+        self.clear_button = QPushButton("Clear my ratings")
+        self.clear_button.clicked.connect(self.clear_new_ratings)
+        self.rate_table = _table(["title", "genres", "ratings", "your rating"], stretch=0)
+        self.rate_table.horizontalHeaderItem(2).setToolTip("How many users in the training data rated it")
+        self.rate_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.rate_table.itemChanged.connect(self._on_check_changed)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.search_edit, 1)
+        row.addWidget(self.clear_button)
+        left_layout.addWidget(_heading("<b>Rate what you know</b> — recommendations update at once"))
+        left_layout.addLayout(row)
+        left_layout.addWidget(self.rate_table)
+
+        self.new_recs_label = _heading("<b>Recommended for you</b>")
+        self.new_recs_table = _table(["rank", "title", "predicted", "genres"], stretch=1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.new_recs_label)
+        right_layout.addWidget(self.new_recs_table)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.new_info)
+        layout.addWidget(split, 1)
+        return page
+
+    # ---------------------------------------------------------- ResultView
+    def set_dataset(self, dataset) -> None:
+        super().set_dataset(dataset)
+        self.model = None
+        self.current_user = None
+        self.new_ratings = {}
+        for table in (self.known_table, self.recs_table, self.similar_table, self.rate_table, self.new_recs_table):
+            table.setRowCount(0)
+        self._show_message()
+
+    def set_run(self, run) -> None:
+        previous = self.model
+        super().set_run(run)
+        if not self.applies_to(self.dataset, run):
+            self.model = None
+            self._show_message()
+            return
+        self.model = run.model
+        train = self.model.train_
+        self._users = [str(u) for u in train.row_ids.tolist()]
+        self.user_model.setStringList(self._users)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchStartsWith if train.row_ids.dtype.kind in "iu"
+                                     else Qt.MatchFlag.MatchContains)
+        self._configure_labels()
+        self.stack.setCurrentIndex(1)
+        if previous is None or previous.train_.shape != train.shape:
+            self.new_ratings = {}
+            self.current_user = None
+        self._fill_rate_table()
+        user = self.current_user if self.current_user is not None else train.row_ids[0].item()
+        self.show_user(str(user))
+
+    def applies_to(self, dataset, run) -> bool:
+        if dataset is None or run is None or dataset.kind not in ("explicit", "implicit"):
+            return False
+        model = run.model
+        if getattr(model, "train_", None) is None or not hasattr(model, "recommend"):
+            return False
+        factors = getattr(model, "item_factors_", None)
+        if factors is None or getattr(model, "user_factors_", None) is None:
+            return False
+        return factors.shape[1] > 0 or getattr(model, "item_bias_", None) is not None
+
+    def export_table(self):
+        return self.new_recs_table if self.stack.currentIndex() == 1 and self.tabs.currentIndex() == 1 else self.recs_table
+
+    # ------------------------------------------------------------ helpers
+    def _show_message(self) -> None:
+        if self.dataset is not None and self.dataset.kind not in ("explicit", "implicit"):
+            text = f"Recommendations are for ratings or interactions; this dataset holds {self.dataset.kind} data."
+        else:
+            text = ("Fit a model on ratings or interactions to see what it would recommend.\n"
+                    "Try File > Open Sample > Movies, then Run.")
+        self.message.setText(text)
+        self.stack.setCurrentIndex(0)
+
+    @property
+    def implicit(self) -> bool:
+        """Whether the model learned from interactions (liked / not) rather than rating values."""
+        return self.model is not None and (self.model.task == "ranking" or self.model.train_.kind == "implicit")
+
+    @property
+    def has_factors(self) -> bool:
+        return self.model is not None and self.model.item_factors_.shape[1] > 0
+
+    def _labels(self) -> tuple[str, str]:
+        train = self.model.train_
+        return train.row_label, train.col_label
+
+    def _configure_labels(self) -> None:
+        user, item = self._labels()
+        value = "rating" if self.dataset.kind == "explicit" else "count"
+        score = "score" if self.model.task == "ranking" else "predicted"
+        self.known_table.setHorizontalHeaderLabels(["title", value, "genres"])
+        self.recs_table.setHorizontalHeaderLabels(["rank", "title", score, "they rated", "genres"])
+        self.new_recs_table.setHorizontalHeaderLabels(["rank", "title", score, "genres"])
+        self.rate_table.setHorizontalHeaderLabels(["title", "genres", "ratings", "liked it" if self.implicit else "your rating"])
+        self.exclude_seen.setText(f"Hide {item}s they already {'rated' if value == 'rating' else 'used'}")
+        genres = self.model.train_.item_genres is not None
+        for table, col in ((self.known_table, 2), (self.recs_table, 4), (self.similar_table, 2), (self.rate_table, 1),
+                           (self.new_recs_table, 3)):
+            table.setColumnHidden(col, not genres)
+        kind = "Tick what you liked" if self.implicit else "Give a few of them a rating"
+        self.new_info.setText(
+            f"{kind} ({N_POPULAR} most rated {item}s listed; search for others). The model folds your choices "
+            f"into its fitted {item} factors and recommends from them — it is not retrained."
+        )
+
+    def _score_cell(self, score: float) -> QTableWidgetItem:
+        """A predicted rating as the model's ``predict`` reports it: within the rating scale."""
+        scale = self.model.train_.rating_scale
+        shown = score
+        if scale is not None and self.model.task == "rating":
+            shown = min(max(score, scale[0]), scale[1])
+        cell = _cell(f"{shown:.2f}", number=score, right=True)
+        if shown != score:
+            cell.setToolTip(f"raw score {score:.3f}; predictions are capped at the rating scale {_value(scale[0])}–{_value(scale[1])}")
+        return cell
+
+    def _model_name(self) -> str:
+        model = self.model
+        return model.title or model.name
+
+    # ------------------------------------------------------- existing user
+    def _step_user(self, step: int) -> None:
+        if not self._users:
+            return
+        try:
+            index = self._users.index(str(self.current_user))
+        except ValueError:
+            index = -step
+        self.show_user(self._users[(index + step) % len(self._users)])
+
+    def show_user(self, raw_user) -> None:
+        """Show a user's ratings and recommendations (``raw_user`` as typed: "196" finds user 196)."""
+        if self.model is None:
+            return
+        text = str(raw_user).strip()
+        if self.user_edit.text() != text:
+            self.user_edit.setText(text)
+        train = self.model.train_
+        index = int(train.row_of([text])[0]) if text else -1
+        if index < 0:
+            example = ", ".join(self._users[:3])
+            user_word = self._labels()[0]
+            self.user_info.setText(f"<span style='color:#b00'>There is no {user_word} “{text}” in the training data "
+                                   f"(ids look like {example}).</span>")
+            return
+        self.current_user = train.row_ids[index].item()
+        self._refresh_user()
+
+    def _refresh_user(self) -> None:
+        model, user = self.model, self.current_user
+        if model is None or user is None:
+            return
+        train = model.train_
+        user_word, item_word = self._labels()
+        known = known_ratings(model, user)
+        self._seen_values = {row["item"]: row["value"] for row in known}
+        self._fill(self.known_table, [
+            [_cell(r["title"], r["item"]), _cell(_value(r["value"]), number=r["value"], right=True), _cell(_genres(r["genres"]))]
+            for r in known
+        ])
+        n = self.n_spin.value()
+        exclude = self.exclude_seen.isChecked()
+        recs = recommendations_for(model, user, n, exclude_seen=exclude)
+        bold = QFont()
+        bold.setBold(True)
+        rows = []
+        for r in recs:
+            seen = self._seen_values.get(r["item"])
+            cells = [_cell(r["rank"], number=r["rank"], right=True), _cell(r["title"], r["item"]),
+                     self._score_cell(r["score"]),
+                     _cell("" if seen is None else _value(seen), right=True), _cell(_genres(r["genres"]))]
+            if seen is not None:
+                for cell in cells:
+                    cell.setForeground(QColor("#777"))
+                cells[3].setToolTip("already rated: shown because 'hide' is off")
+            rows.append(cells)
+        self.recs_table.setColumnHidden(3, exclude)
+        self._fill(self.recs_table, rows)
+        values = np.asarray(list(self._seen_values.values()), dtype=float)
+        mean = f", mean {values.mean():.2f}" if values.size and self.dataset.kind == "explicit" else ""
+        unseen = train.n_cols - len(known)
+        self.known_label.setText(f"<b>What {user_word} {user} rated</b> ({len(known)} {item_word}s{mean})")
+        where = f"among the {unseen:,} they have not rated" if exclude else f"among all {train.n_cols:,}"
+        self.recs_label.setText(f"<b>Recommended for {user_word} {user}</b>: top {len(recs)} by {self._model_name()}, {where}")
+        self.user_info.setText(f"{user_word.capitalize()} <b>{user}</b> of {train.n_rows:,}. "
+                               f"Select {_a(item_word)} in either table to see the {item_word}s most like it.")
+        self._show_similar(None)
+
+    # -------------------------------------------------------- similar items
+    def _on_item_chosen(self, table: QTableWidget) -> None:
+        rows = {index.row() for index in table.selectedIndexes()}
+        if not rows:
+            return
+        other = self.recs_table if table is self.known_table else self.known_table
+        other.blockSignals(True)
+        other.clearSelection()
+        other.blockSignals(False)
+        column = 0 if table is self.known_table else 1
+        item = table.item(min(rows), column)
+        self._show_similar(item.data(ITEM_ROLE), item.text())
+
+    def _show_similar(self, raw_item, title: str = "") -> None:
+        item_word = self._labels()[1] if self.model is not None else "item"
+        if raw_item is None:
+            self.similar_table.setRowCount(0)
+            self.similar_label.setText(f"<b>Similar {item_word}s</b>: select {_a(item_word)} above.")
+            return
+        if not self.has_factors:
+            self.similar_table.setRowCount(0)
+            self.similar_label.setText(
+                f"<b>Similar to “{title}”</b>: {self._model_name()} has no {item_word} factors, so it cannot say which "
+                f"{item_word}s are alike; fit a factor model (SGD, ALS…) for this.")
+            return
+        rows = similar_items_to(self.model, raw_item, N_SIMILAR)
+        self._fill(self.similar_table, [
+            [_cell(r["title"], r["item"]), _cell(f"{r['similarity']:.3f}", number=r["similarity"], right=True),
+             _cell(_genres(r["genres"]))]
+            for r in rows
+        ])
+        self.similar_label.setText(f"<b>Similar to “{title}”</b> (cosine of the {item_word} factor vectors)")
+
+    # ------------------------------------------------------------ new user
+    def _candidates(self) -> np.ndarray:
+        train = self.model.train_
+        counts = train.col_counts()
+        query = self.search_edit.text().strip().lower()
+        if query:
+            titles = np.char.lower(train.title_of(np.arange(train.n_cols)).astype(str))
+            matches = np.flatnonzero(np.char.find(titles, query) >= 0)
+            return matches[np.argsort(-counts[matches], kind="stable")][:N_SEARCH]
+        return np.argsort(-counts, kind="stable")[:N_POPULAR]
+
+    def _fill_rate_table(self) -> None:
+        if self.model is None:
+            return
+        train = self.model.train_
+        counts = train.col_counts()
+        rated = train.col_of(list(self.new_ratings)) if self.new_ratings else np.zeros(0, np.int64)
+        rated = rated[rated >= 0]
+        candidates = self._candidates()
+        items = np.concatenate([rated, candidates[~np.isin(candidates, rated)]]).astype(np.int64)
+        titles = train.title_of(items)
+        genres = train.item_genres[items] if train.item_genres is not None else [""] * items.size
+        table = self.rate_table
+        table.blockSignals(True)
+        table.setRowCount(0)
+        table.setRowCount(items.size)
+        for row, (i, title, genre) in enumerate(zip(items.tolist(), titles, genres)):
+            raw = train.col_ids[i].item()
+            table.setItem(row, 0, _cell(title, raw))
+            table.setItem(row, 1, _cell(_genres(str(genre))))
+            table.setItem(row, 2, _cell(f"{counts[i]:,}", number=counts[i], right=True))
+            current = self.new_ratings.get(raw)
+            if self.implicit:
+                check = QTableWidgetItem("")
+                check.setData(ITEM_ROLE, raw)
+                check.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+                check.setCheckState(Qt.CheckState.Checked if current else Qt.CheckState.Unchecked)
+                table.setItem(row, 3, check)
+            else:
+                table.setItem(row, 3, QTableWidgetItem(""))
+                table.setCellWidget(row, 3, self._rating_combo(raw, current))
+        table.blockSignals(False)
+        table.resizeColumnToContents(2)
+        table.resizeColumnToContents(3)
+        self._update_new_user()
+
+    def _rating_levels(self) -> list[float]:
+        lo, hi = self.model.train_.rating_scale or (1.0, 5.0)
+        step = 1.0 if float(lo).is_integer() and float(hi).is_integer() else 0.5
+        return [float(v) for v in np.arange(lo, hi + step / 2, step)]
+
+    def _rating_combo(self, raw_item, current) -> QComboBox:
+        combo = QComboBox()
+        combo.addItem("—", None)
+        for level in self._rating_levels():
+            combo.addItem(_value(level), level)
+        if current is not None:
+            index = combo.findData(float(current))
+            combo.setCurrentIndex(max(index, 0))
+        combo.setToolTip("Your rating; — means not rated")
+        combo.currentIndexChanged.connect(lambda _, c=combo, r=raw_item: self.set_new_rating(r, c.currentData()))
+        return combo
+
+    def _on_check_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() == 3 and self.implicit:
+            liked = item.checkState() == Qt.CheckState.Checked
+            self.set_new_rating(item.data(ITEM_ROLE), 1.0 if liked else None)
+
+    def set_new_rating(self, raw_item, value) -> None:
+        """Rate an item as the new user (``None`` takes the rating back); the list updates at once."""
+        if value is None:
+            self.new_ratings.pop(raw_item, None)
+        else:
+            self.new_ratings[raw_item] = float(value)
+        self._update_new_user()
+
+    def clear_new_ratings(self) -> None:
+        self.new_ratings = {}
+        self._fill_rate_table()
+
+    def _update_new_user(self) -> None:
+        if self.model is None:
+            return
+        item_word = self._labels()[1]
+        count = len(self.new_ratings)
+        self.clear_button.setEnabled(count > 0)
+        if not count:
+            self.new_recs_table.setRowCount(0)
+            self.new_recs_label.setText(f"<b>Recommended for you</b>: rate a few {item_word}s on the left to start.")
+            return
+        try:
+            recs = recommendations_for_new_user(self.model, self.new_ratings, self.n_spin.value())
+        except DataError as exc:
+            self.new_recs_table.setRowCount(0)
+            self.new_recs_label.setText(f"<b>Recommended for you</b>: {exc}")
+            return
+        self._fill(self.new_recs_table, [
+            [_cell(r["rank"], number=r["rank"], right=True), _cell(r["title"], r["item"]),
+             self._score_cell(r["score"]), _cell(_genres(r["genres"]))]
+            for r in recs
+        ])
+        what = "liked" if self.implicit else "rated"
+        self.new_recs_label.setText(f"<b>Recommended for you</b> from the {count} {item_word}"
+                                    f"{'s' if count != 1 else ''} you {what} ({self._model_name()})")
+
+    # --------------------------------------------------------------- shared
+    def _refresh(self, *_) -> None:
+        if self.model is None:
+            return
+        self._refresh_user()
+        self._update_new_user()
+
+    @staticmethod
+    def _fill(table: QTableWidget, rows: list[list[QTableWidgetItem]]) -> None:
+        table.blockSignals(True)
+        table.clearSelection()
+        table.setRowCount(0)
+        table.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            for c, cell in enumerate(cells):
+                table.setItem(r, c, cell)
+        table.blockSignals(False)
+        header = table.horizontalHeader()
+        for c in range(table.columnCount()):
+            if header.sectionResizeMode(c) != QHeaderView.ResizeMode.Stretch:
+                table.resizeColumnToContents(c)

@@ -1,0 +1,674 @@
+"""Topics & parts: what NMF (or truncated SVD) found in documents and images.
+
+Documents: one card per component with its heaviest words as bars, and the
+share of documents it leads; clicking a card (or picking the topic in the
+list) lists the documents most about it. Images: every component as a small
+image, and for a chosen image its original, its reconstruction ``W[i] @ H``
+and the parts that build it.
+
+The model's ``user_factors_`` (W, rows x k) and ``components_`` (H, k x
+columns; ``item_factors_.T`` where a model has no ``components_``) are
+shown as they are: ranking a row, taking an argmax or one row-times-matrix
+product is presentation, not fitting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .base import ResultView, color
+
+__all__ = ["TopicsView", "factors_of"]
+
+TEXT_PREVIEW = 120  # characters of each document shown in the table
+MAX_DOCUMENTS = 100  # rows of the "documents about this topic" table
+N_STRONGEST = 4  # parts shown beside an image
+
+
+def factors_of(model) -> tuple[np.ndarray, np.ndarray] | None:
+    """(W, H) of a fitted factorization, or None when it has no usable factors."""
+    if model is None:
+        return None
+    W = getattr(model, "user_factors_", None)
+    H = getattr(model, "components_", None)
+    if H is None:
+        Q = getattr(model, "item_factors_", None)
+        H = None if Q is None else np.asarray(Q).T
+    if W is None or H is None:
+        return None
+    W, H = np.asarray(W), np.asarray(H)
+    if W.ndim != 2 or H.ndim != 2 or W.shape[1] == 0 or W.shape[1] != H.shape[0]:
+        return None
+    return W, H
+
+
+class _Grid(pg.GraphicsLayoutWidget):
+    """A grid of small plots that lives in a scroll area: the wheel scrolls the page."""
+
+    #: The grid got a new size (its scroll area was resized, or a scroll bar came or went).
+    resized = Signal()
+
+    def wheelEvent(self, ev):  # noqa: N802 - Qt API
+        ev.ignore()
+
+    def resizeEvent(self, ev):  # noqa: N802 - Qt API
+        super().resizeEvent(ev)
+        self.resized.emit()
+
+
+def _small_plot(plot: pg.PlotItem) -> None:
+    plot.setMouseEnabled(x=False, y=False)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+
+
+def _image_plot(plot: pg.PlotItem) -> pg.ImageItem:
+    _small_plot(plot)
+    plot.hideAxis("left")
+    plot.hideAxis("bottom")
+    plot.invertY(True)  # row 0 at the top, as images are read
+    plot.setAspectLocked(True)
+    image = pg.ImageItem(axisOrder="row-major")
+    plot.addItem(image)
+    return image
+
+
+# Ink on paper: 0 is white (the app's background), strong is dark.
+_INK = pg.ColorMap([0.0, 1.0], [(255, 255, 255), (20, 20, 30)])
+
+
+def _table(headers: list[str], stretch: int | None = None) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.setWordWrap(False)
+    if stretch is not None:
+        table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def _item(text, number: float | None = None, align_right: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(str(text))
+    if number is not None:
+        item.setData(Qt.ItemDataRole.UserRole, float(number))
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class TopicsView(ResultView):
+    """Topics of documents, or parts of images, found by a factorization."""
+
+    title = "Topics & parts"
+    #: A topic (0-based) was chosen by a click on its card or in the list.
+    topic_selected = Signal(int)
+
+    CARD_WIDTH = 250
+    PART_SIZE = 118
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.W: np.ndarray | None = None
+        self.H: np.ndarray | None = None
+        self.mode: str | None = None  # "documents", "images" or None
+        self.current_topic = 0
+        self.current_image = 0
+        self.cards: list[pg.PlotItem] = []
+        self.part_plots: list[pg.PlotItem] = []
+        self._leads = np.zeros(0)
+        self._columns_used = 0
+        self._csr = None
+
+        self.stack = QStackedWidget()
+        self.message = QLabel()
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.stack.addWidget(self.message)
+        self.stack.addWidget(self._build_documents_page())
+        self.stack.addWidget(self._build_images_page())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self._show_message()
+
+    # ------------------------------------------------------------- layout
+    def _build_documents_page(self) -> QWidget:
+        page = QWidget()
+        self.doc_heading = QLabel()
+        self.doc_heading.setWordWrap(True)
+        self.n_words = QSpinBox()
+        self.n_words.setRange(3, 30)
+        self.n_words.setValue(8)
+        self.n_words.setToolTip("How many of each topic's heaviest words its card shows")
+        self.n_words.valueChanged.connect(lambda _: self._draw_documents())
+        self.topic_combo = QComboBox()
+        self.topic_combo.setMinimumContentsLength(30)
+        self.topic_combo.currentIndexChanged.connect(self._on_combo)
+        bar = QHBoxLayout()
+        bar.addWidget(self.doc_heading, 1)
+        bar.addWidget(QLabel("Words per topic:"))
+        bar.addWidget(self.n_words)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Topic:"))
+        bar.addWidget(self.topic_combo)
+
+        self.card_grid = _Grid()
+        self.card_grid.ci.setSpacing(6)
+        self.card_grid.scene().sigMouseClicked.connect(self._on_card_click)
+        self.card_scroll = QScrollArea()
+        self.card_scroll.setWidget(self.card_grid)
+        self.card_scroll.setWidgetResizable(True)
+        self.card_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.card_grid.resized.connect(self._on_grid_resized)
+
+        self.docs_label = QLabel()
+        self.docs_label.setWordWrap(True)
+        self.docs_table = _table(["#", "document", "weight", "share of doc", "text"], stretch=4)
+        self.docs_table.setToolTip("weight: the document's W value for this topic; "
+                                   "share of doc: that weight over all of the document's weights")
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 4, 0, 0)
+        lower_layout.addWidget(self.docs_label)
+        lower_layout.addWidget(self.docs_table)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.card_scroll)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+
+        # Not shown: the table File > Export > Current table writes (top words per topic).
+        self.words_table = _table(["topic", "rank", "word", "weight", "leads (share of documents)"])
+
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+        return page
+
+    def _build_images_page(self) -> QWidget:
+        page = QWidget()
+        self.parts_heading = QLabel()
+        self.parts_heading.setWordWrap(True)
+        self.parts_grid = _Grid()
+        self.parts_grid.ci.setSpacing(4)
+        self.parts_scroll = QScrollArea()
+        self.parts_scroll.setWidget(self.parts_grid)
+        self.parts_scroll.setWidgetResizable(True)
+        self.parts_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.parts_grid.resized.connect(self._on_grid_resized)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.parts_heading)
+        left_layout.addWidget(self.parts_scroll, 1)
+
+        self.image_spin = QSpinBox()
+        self.image_spin.setMinimum(1)
+        self.image_spin.setToolTip("Which image (row of the data) to take apart")
+        self.image_spin.valueChanged.connect(lambda v: self.select_image(v - 1))
+        self.image_id = QLabel()
+        self.image_info = QLabel()
+        self.image_info.setWordWrap(True)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Image:"))
+        controls.addWidget(self.image_spin)
+        controls.addWidget(self.image_id, 1)
+        self.detail = _Grid()
+        self.detail.ci.setSpacing(4)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(controls)
+        right_layout.addWidget(self.image_info)
+        right_layout.addWidget(self.detail, 1)
+        self._build_detail()
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+
+        self.parts_table = _table(["part", "leads (share of images)", "mean weight"])
+
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(split)
+        return page
+
+    def _build_detail(self) -> None:
+        ci = self.detail.ci
+        self.original_plot = ci.addPlot(row=0, col=0, colspan=2)
+        self.original_item = _image_plot(self.original_plot)
+        self.reconstruction_plot = ci.addPlot(row=0, col=2, colspan=2)
+        self.reconstruction_item = _image_plot(self.reconstruction_plot)
+        for plot in (self.original_plot, self.reconstruction_plot):
+            plot.getViewBox().setBorder(pg.mkPen("#bbb", width=1))
+        label = ci.addLabel("Strongest parts in this image (× how strongly each appears; 1 = the part at full strength)",
+                            row=1, col=0, colspan=N_STRONGEST, size="9pt")
+        label.setMaximumHeight(24)
+        self.strong_plots, self.strong_images = [], []
+        for j in range(N_STRONGEST):
+            plot = ci.addPlot(row=2, col=j)
+            self.strong_plots.append(plot)
+            self.strong_images.append(_image_plot(plot))
+        ci.layout.setRowStretchFactor(0, 2)
+        ci.layout.setRowStretchFactor(2, 1)
+
+    # ---------------------------------------------------------- ResultView
+    def set_dataset(self, dataset) -> None:
+        super().set_dataset(dataset)
+        self._csr = None
+        self._clear()
+        self._show_message()
+
+    def set_run(self, run) -> None:
+        super().set_run(run)
+        self._clear()
+        if not self.applies_to(self.dataset, run):
+            self._show_message()
+            return
+        self.W, self.H = factors_of(run.model)
+        if self.dataset.kind == "images":
+            self.mode = "images"
+            self._draw_images()
+            self.stack.setCurrentIndex(2)
+        else:
+            self.mode = "documents"
+            self._draw_documents()
+            self.stack.setCurrentIndex(1)
+
+    def applies_to(self, dataset, run) -> bool:
+        if dataset is None or run is None or dataset.kind not in ("documents", "images"):
+            return False
+        if dataset.kind == "images" and dataset.image_shape is None:
+            return False
+        factors = factors_of(run.model)
+        if factors is None:
+            return False
+        W, H = factors
+        return W.shape[0] == dataset.n_rows and H.shape[1] == dataset.n_cols
+
+    def export_plot(self):
+        if self.mode == "documents":
+            return self.card_grid
+        if self.mode == "images":
+            return self.parts_grid
+        return None
+
+    def export_table(self):
+        if self.mode == "documents":
+            return self.words_table
+        if self.mode == "images":
+            return self.parts_table
+        return None
+
+    # ------------------------------------------------------------ helpers
+    def _clear(self) -> None:
+        self.W = self.H = None
+        self.mode = None
+        self.cards = []
+        self.part_plots = []
+        self.card_grid.clear()
+        self.parts_grid.clear()
+        self.docs_table.setRowCount(0)
+        self.words_table.setRowCount(0)
+        self.parts_table.setRowCount(0)
+        self.topic_combo.blockSignals(True)
+        self.topic_combo.clear()
+        self.topic_combo.blockSignals(False)
+
+    def _show_message(self) -> None:
+        if self.dataset is not None and self.dataset.kind not in ("documents", "images"):
+            text = ("Topics and parts are for documents and images. "
+                    f"This dataset holds {self.dataset.kind} data.")
+        else:
+            text = ("Fit NMF (or truncated SVD) on documents or images to see the topics or parts it finds.\n"
+                    "Try File > Open Sample > Topics or Bars.")
+        self.message.setText(text)
+        self.stack.setCurrentIndex(0)
+
+    @property
+    def n_components(self) -> int:
+        return 0 if self.H is None else self.H.shape[0]
+
+    def _train(self):
+        train = getattr(self.run.model, "train_", None) if self.run is not None else None
+        return train if train is not None and train.shape == self.dataset.shape else self.dataset
+
+    def lead_shares(self) -> np.ndarray:
+        """Share of rows whose largest weight is each component's (rows of all zeros lead nothing)."""
+        W = self.W
+        active = np.abs(W).sum(axis=1) > 0
+        lead = np.argmax(W[active], axis=1)
+        return np.bincount(lead, minlength=W.shape[1]) / max(W.shape[0], 1)
+
+    def _columns(self, cell_width: int) -> int:
+        """Cards per row: as many as fit, then evened out (6 cards: 3 + 3, not 4 + 2)."""
+        scroll = self.card_scroll if self.mode == "documents" else self.parts_scroll
+        fit = max(1, int(scroll.viewport().width()) // cell_width)
+        k = max(self.n_components, 1)
+        rows = -(-k // fit)
+        return -(-k // rows)
+
+    @property
+    def card_height(self) -> int:
+        return max(140, 19 * self.n_words.value() + 58)
+
+    def _on_grid_resized(self) -> None:
+        # A signal, not an event filter: a Python eventFilter is called while Qt destroys the
+        # view and crashes the process at exit.
+        if self.mode == "documents" and self._columns(self.CARD_WIDTH) != self._columns_used:
+            self._draw_cards()
+        elif self.mode == "images" and self._columns(self.PART_SIZE) != self._columns_used:
+            self._draw_part_grid()
+
+    # ---------------------------------------------------------- documents
+    def top_words(self, topic: int, n: int | None = None) -> list[tuple[str, float]]:
+        """The ``n`` heaviest words of a topic with their weights, heaviest first."""
+        n = self.n_words.value() if n is None else n
+        weights = self.H[topic]
+        order = np.argsort(-weights, kind="stable")[:n]
+        terms = self._train().col_ids
+        return [(str(terms[j]), float(weights[j])) for j in order]
+
+    def _draw_documents(self) -> None:
+        if self.mode != "documents":
+            return
+        k = self.n_components
+        self._leads = self.lead_shares()
+        model = self.run.model
+        self.doc_heading.setText(
+            f"<b>{k} topics</b> found by {model.title or model.name} in {self.dataset.n_rows:,} documents. "
+            "Each card shows a topic's heaviest words. <i>Click a card</i> to list the documents most about it."
+        )
+        self.topic_combo.blockSignals(True)
+        self.topic_combo.clear()
+        for t in range(k):
+            words = ", ".join(w for w, _ in self.top_words(t, 3))
+            self.topic_combo.addItem(f"Topic {t + 1}: {words}")
+        self.topic_combo.blockSignals(False)
+        self._fill_words_table()
+        self._draw_cards()
+        self.select_topic(min(self.current_topic, k - 1))
+
+    def _draw_cards(self) -> None:
+        self.card_grid.clear()
+        self.cards = []
+        k = self.n_components
+        columns = self._columns(self.CARD_WIDTH)
+        self._columns_used = columns
+        n = self.n_words.value()
+        font = QFont()
+        font.setPointSize(9)
+        for t in range(k):
+            plot = self.card_grid.ci.addPlot(row=t // columns, col=t % columns)
+            _small_plot(plot)
+            words = self.top_words(t, n)
+            y = np.arange(len(words))[::-1].astype(float)  # heaviest word on top
+            widths = np.array([max(w, 0.0) for _, w in words])
+            plot.addItem(pg.BarGraphItem(x0=np.zeros_like(y), y=y, height=0.72, width=widths,
+                                         brush=pg.mkBrush(color(t)), pen=pg.mkPen(None)))
+            left = plot.getAxis("left")
+            left.setTicks([[(float(yy), word) for yy, (word, _) in zip(y, words)]])
+            left.setStyle(tickLength=0, tickFont=font)
+            left.setWidth(92)
+            plot.hideAxis("bottom")
+            top = float(widths.max()) if widths.size and widths.max() > 0 else 1.0
+            plot.setXRange(0, top, padding=0.03)
+            plot.setYRange(-0.6, len(words) - 0.4, padding=0)
+            plot.setTitle(self._card_title(t, selected=False), size="10pt")
+            plot.setToolTip(f"Topic {t + 1}: " + ", ".join(f"{w} ({v:.3g})" for w, v in words))
+            self.cards.append(plot)
+        rows = (k + columns - 1) // columns
+        self.card_grid.setMinimumHeight(rows * self.card_height)
+        self._highlight_card()
+
+    def card_words(self, topic: int) -> list[str]:
+        """The words on a topic's card, top to bottom, as drawn (read back from its axis)."""
+        ticks = self.cards[topic].getAxis("left")._tickLevels[0]
+        return [label for _, label in sorted(ticks, key=lambda tick: -tick[0])]
+
+    def _card_title(self, t: int, selected: bool) -> str:
+        share = self._leads[t] if t < len(self._leads) else 0.0
+        name = f"Topic {t + 1}"
+        name = f"<b><u>{name}</u></b>" if selected else f"<b>{name}</b>"
+        return f"{name} <span style='color:#555'>· leads {share:.0%} of docs</span>"
+
+    def _highlight_card(self) -> None:
+        for t, plot in enumerate(self.cards):
+            selected = t == self.current_topic
+            plot.getViewBox().setBorder(pg.mkPen(color(t), width=3) if selected else pg.mkPen("#ddd", width=1))
+            plot.setTitle(self._card_title(t, selected), size="10pt")
+
+    def _fill_words_table(self) -> None:
+        table = self.words_table
+        n = self.n_words.value()
+        table.setRowCount(0)
+        for t in range(self.n_components):
+            for rank, (word, weight) in enumerate(self.top_words(t, n), start=1):
+                row = table.rowCount()
+                table.insertRow(row)
+                values = [f"Topic {t + 1}", str(rank), word, f"{weight:.6g}", f"{self._leads[t]:.4f}"]
+                for col, text in enumerate(values):
+                    table.setItem(row, col, QTableWidgetItem(text))
+
+    def _on_card_click(self, event) -> None:
+        pos = event.scenePos()
+        for t, plot in enumerate(self.cards):
+            if plot.sceneBoundingRect().contains(pos):
+                self.select_topic(t)
+                self.topic_selected.emit(t)
+                return
+
+    def _on_combo(self, index: int) -> None:
+        if index >= 0 and self.mode == "documents":
+            self.select_topic(index)
+            self.topic_selected.emit(index)
+
+    def select_topic(self, topic: int) -> None:
+        """Show the documents most about ``topic`` (0-based), strongest first."""
+        if self.mode != "documents" or not 0 <= topic < self.n_components:
+            return
+        self.current_topic = topic
+        self.topic_combo.blockSignals(True)
+        self.topic_combo.setCurrentIndex(topic)
+        self.topic_combo.blockSignals(False)
+        self._highlight_card()
+        train = self._train()
+        texts = self.dataset.texts if self.dataset.texts is not None else train.texts
+        weights = self.W[:, topic]
+        order = np.argsort(-weights, kind="stable")
+        order = order[weights[order] > 0][:MAX_DOCUMENTS]
+        totals = np.abs(self.W[order]).sum(axis=1)
+        table = self.docs_table
+        table.setRowCount(0)
+        table.setRowCount(order.size)
+        for row, (i, total) in enumerate(zip(order.tolist(), totals.tolist())):
+            text = texts[i] if texts is not None else ""
+            preview = " ".join(text.split())
+            preview = preview[:TEXT_PREVIEW] + ("…" if len(preview) > TEXT_PREVIEW else "")
+            share = weights[i] / total if total > 0 else 0.0
+            table.setItem(row, 0, _item(row + 1, row + 1, align_right=True))
+            table.setItem(row, 1, _item(train.row_ids[i]))
+            table.setItem(row, 2, _item(f"{weights[i]:.3f}", weights[i], align_right=True))
+            table.setItem(row, 3, _item(f"{share:.0%}", share, align_right=True))
+            item = _item(preview)
+            item.setToolTip(text[:2000])
+            table.setItem(row, 4, item)
+        table.setColumnHidden(4, texts is None)
+        for col in range(4):
+            table.resizeColumnToContents(col)
+        words = ", ".join(w for w, _ in self.top_words(topic, 5))
+        n_positive = int((weights > 0).sum())
+        self.docs_label.setText(
+            f"<b>Documents most about Topic {topic + 1}</b> ({words}…): "
+            f"the {order.size} heaviest of {n_positive:,} that use it, strongest first."
+        )
+
+    def document_rows(self) -> list[tuple[str, float]]:
+        """(document id, weight) of the rows of the documents table, top to bottom (for tests)."""
+        table = self.docs_table
+        return [(table.item(r, 1).text(), table.item(r, 2).data(Qt.ItemDataRole.UserRole))
+                for r in range(table.rowCount())]
+
+    # ------------------------------------------------------------- images
+    def _draw_images(self) -> None:
+        k = self.n_components
+        W = self.W
+        self._leads = self.lead_shares()
+        model = self.run.model
+        h, w = self.dataset.image_shape
+        self.parts_heading.setText(
+            f"<b>{k} parts</b> found by {model.title or model.name} in {self.dataset.n_rows:,} images of "
+            f"{h}×{w} pixels. Each image ≈ a weighted sum of these parts."
+        )
+        self.image_spin.blockSignals(True)
+        self.image_spin.setMaximum(self.dataset.n_rows)
+        self.image_spin.setValue(min(self.current_image, self.dataset.n_rows - 1) + 1)
+        self.image_spin.blockSignals(False)
+        table = self.parts_table
+        table.setRowCount(k)
+        means = W.mean(axis=0)
+        for t in range(k):
+            table.setItem(t, 0, QTableWidgetItem(f"Part {t + 1}"))
+            table.setItem(t, 1, QTableWidgetItem(f"{self._leads[t]:.4f}"))
+            table.setItem(t, 2, QTableWidgetItem(f"{means[t]:.6g}"))
+        self._draw_part_grid()
+        self.select_image(self.image_spin.value() - 1)
+
+    def part_image(self, t: int) -> np.ndarray:
+        """Component ``t`` as an image (height x width)."""
+        return self.H[t].reshape(self.dataset.image_shape)
+
+    @staticmethod
+    def _show(image_item: pg.ImageItem, image: np.ndarray, levels=None) -> None:
+        image = np.asarray(image, dtype=np.float32)
+        if levels is None:
+            lo, hi = float(image.min()), float(image.max())
+            if lo < -1e-6 * max(abs(hi), 1e-12):  # signed (SVD) parts: blue < 0 < red, white at zero
+                m = max(-lo, hi, 1e-12)
+                image_item.setColorMap(pg.colormap.get("CET-D1A"))
+                levels = (-m, m)
+            else:
+                image_item.setColorMap(_INK)
+                levels = (0.0, hi if hi > 0 else 1.0)
+        else:
+            image_item.setColorMap(_INK)
+        image_item.setImage(image, levels=levels)
+        view = image_item.getViewBox()
+        if view is not None:
+            view.setRange(xRange=(0, image.shape[1]), yRange=(0, image.shape[0]), padding=0)
+
+    def _draw_part_grid(self) -> None:
+        self.parts_grid.clear()
+        self.part_plots = []
+        columns = self._columns(self.PART_SIZE)
+        self._columns_used = columns
+        for t in range(self.n_components):
+            plot = self.parts_grid.ci.addPlot(row=t // columns, col=t % columns)
+            image = _image_plot(plot)
+            self._show(image, self.part_image(t))
+            plot.setTitle(f"Part {t + 1}", size="9pt")
+            plot.setToolTip(f"Part {t + 1}: leads {self._leads[t]:.0%} of images")
+            self.part_plots.append(plot)
+        rows = (self.n_components + columns - 1) // columns
+        self.parts_grid.setMinimumHeight(rows * self.PART_SIZE)
+        self._highlight_parts()
+
+    def strongest_parts(self, index: int, n: int = N_STRONGEST) -> list[tuple[int, float]]:
+        """The parts that contribute most to image ``index``: (part, weight), largest contribution first.
+
+        A part's contribution is ``|W[i, k]| * ||H[k]||`` (the size of what it adds to the image);
+        parts adding less than 5% of the largest contribution are left out.
+        """
+        weights = self.W[index]
+        contribution = np.abs(weights) * np.linalg.norm(self.H, axis=1)
+        order = np.argsort(-contribution, kind="stable")[:n]
+        floor = 0.05 * float(contribution.max()) if contribution.size else 0.0
+        return [(int(t), float(weights[t])) for t in order if contribution[t] > max(floor, 0.0)]
+
+    def original_image(self, index: int) -> np.ndarray:
+        if self._csr is None:
+            self._csr = self.dataset.to_csr()
+        return self._csr[index].toarray().reshape(self.dataset.image_shape)
+
+    def reconstruction(self, index: int) -> np.ndarray:
+        return (self.W[index].astype(np.float64) @ self.H.astype(np.float64)).reshape(self.dataset.image_shape)
+
+    def select_image(self, index: int) -> None:
+        """Show image ``index`` (0-based), its reconstruction and its strongest parts."""
+        if self.mode != "images" or not 0 <= index < self.dataset.n_rows:
+            return
+        self.current_image = index
+        if self.image_spin.value() != index + 1:
+            self.image_spin.blockSignals(True)
+            self.image_spin.setValue(index + 1)
+            self.image_spin.blockSignals(False)
+        raw_id = self.dataset.row_ids[index]
+        self.image_id.setText(f"id <b>{raw_id}</b> of {self.dataset.n_rows:,}")
+        original = self.original_image(index)
+        rebuilt = self.reconstruction(index)
+        top = max(float(original.max()), 1e-12)
+        self._show(self.original_item, original, levels=(0.0, top))
+        self._show(self.reconstruction_item, rebuilt, levels=(0.0, top))
+        norm = float(np.linalg.norm(original))
+        error = float(np.linalg.norm(original - rebuilt)) / norm if norm > 0 else 0.0
+        self.original_plot.setTitle(f"Original ({raw_id})", size="10pt")
+        self.reconstruction_plot.setTitle(f"Reconstruction W[i]·H (error {error:.1%})", size="10pt")
+        strong = self.strongest_parts(index)
+        for j, (plot, image) in enumerate(zip(self.strong_plots, self.strong_images)):
+            if j < len(strong):
+                t, weight = strong[j]
+                self._show(image, self.part_image(t))
+                strength = weight * float(np.abs(self.H[t]).max())
+                plot.setTitle(f"Part {t + 1} × {strength:.2f}", size="9pt", color=color(j))
+                plot.getViewBox().setBorder(pg.mkPen(color(j), width=3))
+                plot.setVisible(True)
+            else:
+                image.clear()
+                plot.setTitle("")
+                plot.getViewBox().setBorder(None)
+        self.image_info.setText(
+            f"The model rebuilds this image from its {self.n_components} parts; "
+            f"the {len(strong)} below carry most of it (framed in the same colours on the left)."
+        )
+        self._highlight_parts()
+
+    def _highlight_parts(self) -> None:
+        if self.mode != "images" or not self.part_plots:
+            return
+        strong = [t for t, _ in self.strongest_parts(self.current_image)]
+        for t, plot in enumerate(self.part_plots):
+            if t in strong:
+                j = strong.index(t)
+                plot.getViewBox().setBorder(pg.mkPen(color(j), width=3))
+                plot.setTitle(f"<b>Part {t + 1}</b>", size="9pt", color=color(j))
+            else:
+                plot.getViewBox().setBorder(pg.mkPen("#ccc", width=1))
+                plot.setTitle(f"Part {t + 1}", size="9pt", color="#222")
