@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
         self.runs.append(run)
         self.current_run = run
         self.training.add_run(run)
-        self.training.fit_started(int(params.get("n_epochs", 1)))
+        self.training.fit_started(model.expected_steps())
         self.tabs.setCurrentWidget(self.training)
         self.worker = FitWorker(model, prepare=prepare)
         self.worker.steps.connect(lambda steps: self._on_steps(run, steps))
@@ -403,7 +403,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(lambda message, details: self._on_fit_failed(run, message, details))
         self.model_panel.set_running(True)
         self.progress.setVisible(True)
-        self.progress.setRange(0, int(params.get("n_epochs", 1)) or 1)
+        self.progress.setRange(0, max(model.expected_steps(), 1))
         self.progress.setValue(0)
         self._fit_started = time.perf_counter()
         self.set_status(f"Fitting {run.name} on {dataset.name}...")

@@ -171,7 +171,7 @@ class Model:
         self.history_ = []
         self.fit_seconds_ = 0.0
         first_loss = None
-        n_epochs = int(self.params.get("n_epochs", 1))
+        n_epochs = self.expected_steps()
         started = time.perf_counter()
         for epoch, (loss, extra) in enumerate(self._fit_steps(self.train_), start=1):
             self.fit_seconds_ = time.perf_counter() - started
@@ -186,6 +186,10 @@ class Model:
             self.history_.append(step)
             yield step
             started = time.perf_counter() - self.fit_seconds_  # validation time does not count
+
+    def expected_steps(self) -> int:
+        """How many steps :meth:`iter_fit` yields (``FitStep.n_epochs``; the progress bar's end)."""
+        return int(self.params.get("n_epochs", 1))
 
     def fit(self, train: Dataset, validation: Dataset | None = None) -> "Model":
         """Fit to completion; returns self."""

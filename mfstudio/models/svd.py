@@ -468,6 +468,12 @@ class TruncatedSVD(FactorModel):
                     extra = {"singular_values": self.singular_values_.copy(), "relative_error": loss}
             yield loss, extra
 
+    def expected_steps(self) -> int:
+        """One step per power iteration plus the final Rayleigh-Ritz step (lanczos: one)."""
+        if self.params["algorithm"] == "lanczos":
+            return 1
+        return int(self.params["n_iter"]) + 1
+
     # ------------------------------------------------------------ results
     @property
     def components_(self) -> np.ndarray:
