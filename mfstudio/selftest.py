@@ -152,7 +152,9 @@ def _render_views(samples, fitted, out_dir) -> None:
             if not window.tabs.isTabEnabled(index):
                 continue
             window.tabs.setCurrentIndex(index)
-            app.processEvents()
+            for _ in range(4):  # layout, resize, redraw: a few rounds until the view settles
+                app.processEvents()
+                time.sleep(0.02)
             image = window.grab()
             if image.isNull() or image.width() < 100:
                 raise RuntimeError(f"the {view.title} view did not render")

@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.spectrum = next(v for v in self.views if v.title == "Spectrum")
         self.metrics_view = next(v for v in self.views if v.title == "Metrics")
         for view in self.views:
-            self.tabs.addTab(view, view.title)
+            self.tabs.addTab(view, view.title.replace("&", "&&"))  # a lone & would underline a shortcut
         # Result views are drawn when first shown, not all at once when a fit
         # ends: drawing six tabs in one go froze the window for a third of a second.
         self._stale_views: set = set()
@@ -90,8 +90,11 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel()
         self.model_panel.run_requested.connect(self.start_fit)
         self.model_panel.cancel_requested.connect(self.cancel_fit)
-        self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        # The results are the product: the side panels start narrow (a saved
+        # layout, restored later, wins).
+        self.resizeDocks([data_dock, model_dock], [300, 310], Qt.Orientation.Horizontal)
 
         # Status bar: what runs, epoch x of N, elapsed, progress.
         self.status_text = QLabel("Ready")
@@ -114,12 +117,13 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # panels reflow instead
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title}")
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
-        dock.setMinimumWidth(330)
+        dock.setMinimumWidth(240)
         return dock
 
     # ------------------------------------------------------------------ menus

@@ -57,6 +57,8 @@ class ModelPanel(QWidget):
         self.dataset_kind = None
 
         self.method = QComboBox()
+        self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.method.setMinimumContentsLength(16)  # long method names must not widen the panel
         for name in model_order():
             cls = MODELS[name]
             self.method.addItem(cls.title or name, name)

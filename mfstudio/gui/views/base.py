@@ -5,10 +5,11 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QTableWidget, QWidget
 
-# Colours for runs and categories: colour-blind-safe (Okabe-Ito), then tab10.
+# Colours for runs and categories: colour-blind-safe (Okabe-Ito), then tab10
+# colours that no Okabe-Ito colour resembles (a second blue read as the same run).
 PALETTE = [
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#000000", "#8c564b", "#9467bd", "#7f7f7f", "#bcbd22", "#d62728", "#17becf",
 ]
 
 

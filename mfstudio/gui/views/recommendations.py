@@ -64,6 +64,8 @@ def _table(headers: list[str], stretch: int) -> QTableWidget:
 
 def _cell(text, raw_item=None, number=None, right=False) -> QTableWidgetItem:
     item = QTableWidgetItem(str(text))
+    if len(str(text)) > 12:
+        item.setToolTip(str(text))  # columns are capped; the whole text on hover
     if raw_item is not None:
         item.setData(ITEM_ROLE, raw_item)
     if number is not None:
@@ -582,3 +584,5 @@ class RecommendationsView(ResultView):
         for c in range(table.columnCount()):
             if header.sectionResizeMode(c) != QHeaderView.ResizeMode.Stretch:
                 table.resizeColumnToContents(c)
+                # Long genre lists must not squeeze the title (tooltips show all).
+                table.setColumnWidth(c, min(table.columnWidth(c), 150))

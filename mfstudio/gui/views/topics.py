@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSizeF, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -72,6 +72,14 @@ class _Grid(pg.GraphicsLayoutWidget):
     def resizeEvent(self, ev):  # noqa: N802 - Qt API
         super().resizeEvent(ev)
         self.resized.emit()
+        # A redraw triggered by the signal may change our minimum height while
+        # this resize is being handled; pyqtgraph then keeps the old pixel range
+        # and stretches the grid past the scroll area. Re-sync once it settles.
+        QTimer.singleShot(0, self._sync_range)
+
+    def _sync_range(self) -> None:
+        if not self.closed and self.range.size() != QSizeF(self.size()):
+            pg.GraphicsView.resizeEvent(self, None)
 
 
 def _small_plot(plot: pg.PlotItem) -> None:
@@ -174,6 +182,9 @@ class TopicsView(ResultView):
         bar.addWidget(self.topic_combo)
 
         self.card_grid = _Grid()
+        # An explicit minimum overrides the plots' own (their titles' widths
+        # added up), so the grid follows the scroll area instead of overflowing it.
+        self.card_grid.setMinimumWidth(120)
         self.card_grid.ci.setSpacing(6)
         self.card_grid.scene().sigMouseClicked.connect(self._on_card_click)
         self.card_scroll = QScrollArea()
@@ -214,6 +225,7 @@ class TopicsView(ResultView):
         self.parts_heading = QLabel()
         self.parts_heading.setWordWrap(True)
         self.parts_grid = _Grid()
+        self.parts_grid.setMinimumWidth(120)
         self.parts_grid.ci.setSpacing(4)
         self.parts_scroll = QScrollArea()
         self.parts_scroll.setWidget(self.parts_grid)

@@ -29,17 +29,18 @@ class TrainingView(ResultView):
         self.runs: list = []
         self._curves: dict = {}  # run -> (loss curve, metric curve, baseline line)
         self._metric_name = None
+        self._focus = None  # the run whose metric the validation plot shows
         self._dirty: set = set()
 
         self.loss_plot = pg.PlotWidget(title="Training loss")
         self.loss_plot.setLabel("bottom", "epoch")
         self.loss_plot.setLabel("left", "loss")
         self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 215), pen=pg.mkPen("#c8c8c8"))
         self.metric_plot = pg.PlotWidget(title="Validation")
         self.metric_plot.setLabel("bottom", "epoch")
         self.metric_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.metric_plot.addLegend(offset=(-10, 10))
+        self.metric_plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 215), pen=pg.mkPen("#c8c8c8"))
         for plot in (self.loss_plot, self.metric_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)  # "rmse (x0.001)" reads as a different number
 
@@ -69,6 +70,7 @@ class TrainingView(ResultView):
     def set_dataset(self, dataset) -> None:
         super().set_dataset(dataset)
         self._metric_name = None
+        self._focus = None
         for run in list(self.runs):
             self._remove_curves(run)
         self.runs = []
@@ -77,6 +79,7 @@ class TrainingView(ResultView):
     def add_run(self, run) -> None:
         """A new run appears in the history; its curves fill as steps arrive."""
         self.runs.append(run)
+        self._focus = run
         k = len(self.runs) - 1
         pen = pg.mkPen(color(k), width=2)
         loss = self.loss_plot.plot([], [], pen=pen, name=run.name, symbol="o", symbolSize=4, symbolBrush=color(k), symbolPen=None)
@@ -123,10 +126,8 @@ class TrainingView(ResultView):
         if name:
             values = np.array([s.metrics.get(name, np.nan) for s in history], dtype=float)
             curves[1].setData(epochs, values)
-            if name != self._metric_name:  # a new title re-lays out the plot: only on change
-                self._metric_name = name
-                self.metric_plot.setLabel("left", name)
-                self.metric_plot.setTitle(f"Validation {name} (test set)")
+            if self._metric_name is None or run is self._focus:
+                self._show_metric(name)
         baseline_value = run.baseline_metrics.get(name) if name else None
         if baseline_value is not None and curves[2] is None:
             line = pg.InfiniteLine(
@@ -137,10 +138,29 @@ class TrainingView(ResultView):
             )
             self.metric_plot.addItem(line)
             curves[2] = line
-        for item in curves:
-            if item is not None:
-                item.setVisible(run.visible)
+        self._apply_visibility(run, name)
         self._update_row(run)
+
+    def _show_metric(self, name: str) -> None:
+        """The validation plot shows one metric: RMSE and precision@10 share no axis."""
+        if name == self._metric_name:  # a new title re-lays out the plot: only on change
+            return
+        self._metric_name = name
+        self.metric_plot.setLabel("left", name)
+        self.metric_plot.setTitle(f"Validation {name} (test set)")
+        for other in self.runs:
+            history = other.history
+            self._apply_visibility(other, main_metric(history[-1].metrics) if history else None)
+
+    def _apply_visibility(self, run, metric_name) -> None:
+        curves = self._curves.get(run)
+        if curves is None:
+            return
+        same_metric = metric_name is not None and metric_name == self._metric_name
+        curves[0].setVisible(run.visible)
+        for item in curves[1:]:
+            if item is not None:
+                item.setVisible(run.visible and same_metric)
 
     # ----------------------------------------------------------- table
     def _append_row(self, run) -> None:
@@ -190,6 +210,10 @@ class TrainingView(ResultView):
 
     def select_run(self, run) -> None:
         if run in self.runs:
+            self._focus = run
+            history = run.history
+            if history and main_metric(history[-1].metrics):
+                self._show_metric(main_metric(history[-1].metrics))
             self.table.blockSignals(True)
             self.table.selectRow(self.runs.index(run))
             self.table.blockSignals(False)
