@@ -62,15 +62,15 @@ def run_self_test(out_dir: str | None = None) -> int:
         return result
 
     _say(f"mfstudio self-test, Python {sys.version.split()[0]}, frozen={getattr(sys, 'frozen', False)}")
-    _say(f"numba cache: {os.environ.get('NUMBA_CACHE_DIR')}")
     step("import core", lambda: __import__("mfstudio.models"))
 
-    from .kernels.warmup import warm_up
+    from .kernels.warmup import kernel_cache_dir, warm_up
 
     stats = step("prepare kernels", warm_up)
     if stats is not None:
         source = "from cache" if stats["compiled"] == 0 else "compiled"
         _say(f"     kernels: {stats['from_cache']} from cache, {stats['compiled']} compiled -> kernels {source}")
+        _say(f"     numba cache: {kernel_cache_dir()}")
 
     from .data import load_sample
     from .data.splits import random_split

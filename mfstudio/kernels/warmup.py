@@ -10,12 +10,13 @@ came from the on-disk cache (``cache=True``) or had to be compiled.
 from __future__ import annotations
 
 import importlib
+import itertools
 import pkgutil
 import time
 
 import numpy as np
 
-__all__ = ["warm_up", "kernel_cache_stats"]
+__all__ = ["warm_up", "kernel_cache_stats", "kernel_cache_dir"]
 
 
 def _dispatchers():
@@ -30,6 +31,20 @@ def _dispatchers():
         for value in vars(module).values():
             if isinstance(value, CPUDispatcher):
                 yield f"{info.name}.{value.py_func.__name__}", value
+
+
+def kernel_cache_dir() -> str | None:
+    """Where numba keeps the compiled kernels, as numba itself resolved it.
+
+    ``NUMBA_CACHE_DIR`` when numba can see the kernels' source files; in a
+    frozen bundle (no sources) numba falls back to its user-wide cache
+    folder (``~/.cache/numba`` on Linux), keyed by the executable.
+    """
+    for _, dispatcher in _dispatchers():
+        path = getattr(getattr(dispatcher, "_cache", None), "cache_path", None)
+        if path:
+            return str(path)
+    return None
 
 
 def kernel_cache_stats() -> dict:
@@ -79,15 +94,23 @@ def warm_up(progress=None) -> dict:
     names = sorted(MODELS)
     for k, name in enumerate(names, start=1):
         cls = MODELS[name]
-        for kind in cls.kinds:
-            params = {"n_epochs": 1} if "n_epochs" in cls.defaults else {}
-            if "n_factors" in cls.defaults:
-                params["n_factors"] = 2
-            model = cls(**params)
-            data = _tiny(kind)
-            for _ in model.iter_fit(data):
-                break
-            model.predict(data.rows[:3], data.cols[:3])  # the validation path
+        base = {"n_epochs": 1} if "n_epochs" in cls.defaults else {}
+        if "n_factors" in cls.defaults:
+            base["n_factors"] = 2
+        # Every combination of the word parameters (solver, loss, optimizer...):
+        # each may run its own kernel, and a first use must not freeze the window.
+        choices = cls.param_choices
+        for combination in itertools.product(*choices.values()):
+            params = {**base, **dict(zip(choices, combination))}
+            for kind in cls.kinds:
+                data = _tiny(kind)
+                model = cls(**params)
+                try:
+                    for _ in model.iter_fit(data):
+                        break
+                except ValueError:  # a combination the model refuses (KL needs "mu")
+                    break
+                model.predict(data.rows[:3], data.cols[:3])  # the validation path
         if progress is not None and progress(k, len(names)) is False:
             break
     return {"seconds": time.perf_counter() - started, **kernel_cache_stats()}
