@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..kernels import als as kernels
-from .base import FactorModel, as_interactions
+from .base import FactorModel, positives_for
 from .params import choice_param, float_param, int_param, seed_param
 
 __all__ = ["ALS", "ImplicitALS"]
@@ -249,11 +249,7 @@ class ImplicitALS(FactorModel):
     task = "ranking"
 
     def _prepare(self, train: Dataset) -> Dataset:
-        threshold = float_param(self.params, "threshold", -np.inf)
-        self.fitted_on_ratings_ = int(train.kind == "explicit")
-        prepared = as_interactions(train, threshold)
-        if prepared.nnz == 0:
-            raise ValueError(f"no rating reaches threshold={threshold:g}: lower the threshold")
+        prepared = positives_for(self, train)
         if (prepared.values < 0).any():
             raise ValueError("implicit ALS needs interaction values >= 0 (counts, durations, ratings)")
         return prepared

@@ -96,6 +96,23 @@ def as_interactions(ds: Dataset, threshold: float) -> Dataset:
     return out
 
 
+def positives_for(model: "Model", train: Dataset) -> Dataset:
+    """``train`` as interactions for a ranking model with a ``threshold`` parameter.
+
+    Records on the model whether it was fitted on ratings (scoring then
+    applies the same threshold to the test ratings) and refuses a threshold
+    that leaves nothing to learn from.
+    """
+    from .params import float_param
+
+    threshold = float_param(model.params, "threshold", -np.inf)
+    model.fitted_on_ratings_ = int(train.kind == "explicit")
+    prepared = as_interactions(train, threshold)
+    if prepared.nnz == 0:
+        raise ValueError(f"no rating reaches threshold={threshold:g}: lower the threshold")
+    return prepared
+
+
 class Model:
     """Base class: parameters, the fit loop, prediction and scoring.
 

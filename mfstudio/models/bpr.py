@@ -16,7 +16,7 @@ from ..data.dataset import Dataset
 from ..kernels import bpr as kernels
 from .als import _csr_pair
 from .params import float_param, int_param, seed_param
-from .base import FactorModel, as_interactions
+from .base import FactorModel, positives_for
 
 __all__ = ["BPR"]
 
@@ -75,11 +75,7 @@ class BPR(FactorModel):
     task = "ranking"
 
     def _prepare(self, train: Dataset) -> Dataset:
-        threshold = float_param(self.params, "threshold", -np.inf)
-        self.fitted_on_ratings_ = int(train.kind == "explicit")
-        prepared = as_interactions(train, threshold)
-        if prepared.nnz == 0:
-            raise ValueError(f"no rating reaches threshold={threshold:g}: lower the threshold")
+        prepared = positives_for(self, train)
         return prepared
 
     def _settings(self) -> dict:

@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from ..data.dataset import Dataset
 from ..kernels import nmf as kernels
 from .base import FactorModel
+from .params import choice_param, int_param
 from .svd import SparseOperator, _clip_ratings, randomized_svd_steps, score_reconstruction, single_threaded_blas
 
 __all__ = ["NMF", "nndsvd"]
@@ -224,23 +225,13 @@ class NMF(FactorModel):
     # ---------------------------------------------------------------- params
     def _checked_params(self, train: Dataset) -> dict:
         p = self.params
-        k = p["n_factors"]
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"n_factors must be a whole number >= 1, not {k!r}")
-        n_epochs = p["n_epochs"]
-        if isinstance(n_epochs, bool) or not isinstance(n_epochs, (int, np.integer)) or n_epochs < 1:
-            raise ValueError(f"n_epochs must be a whole number >= 1, not {n_epochs!r}")
-        solver = p["solver"]
-        if solver not in ("cd", "hals", "mu"):
-            raise ValueError(f"solver must be 'cd', 'hals' or 'mu', not {solver!r}")
-        beta = p["beta_loss"]
-        if beta not in ("frobenius", "kullback-leibler"):
-            raise ValueError(f"beta_loss must be 'frobenius' or 'kullback-leibler', not {beta!r}")
+        k = int_param(p, "n_factors")
+        n_epochs = int_param(p, "n_epochs")
+        solver = choice_param(p, "solver", self.param_choices["solver"])
+        beta = choice_param(p, "beta_loss", self.param_choices["beta_loss"])
         if beta == "kullback-leibler" and solver != "mu":
             raise ValueError(f"beta_loss 'kullback-leibler' needs solver 'mu' (solver is {solver!r})")
-        init = p["init"]
-        if init not in ("nndsvda", "nndsvd", "random"):
-            raise ValueError(f"init must be 'nndsvda', 'nndsvd' or 'random', not {init!r}")
+        init = choice_param(p, "init", self.param_choices["init"])
         if init != "random" and k > min(train.shape):
             raise ValueError(
                 f"n_factors must be at most min(n_rows, n_cols) = {min(train.shape)} with init {init!r} "

@@ -32,6 +32,13 @@ N_BLOCKS = 64
 _SEED_HIGH = 2**63 - 1
 
 
+def _biased_settings(p: dict) -> tuple:
+    """The parameters biased SGD and SVD++ share, validated, in a fixed order."""
+    return (int_param(p, "n_factors"), int_param(p, "n_epochs"), float_param(p, "lr", strict=True),
+            float_param(p, "lr_bias"), float_param(p, "reg"), float_param(p, "reg_bias"),
+            float_param(p, "lr_decay", below=1.0), float_param(p, "init_std"))
+
+
 def _csr(rows, cols, values, n_rows):
     """CSR arrays (indptr int64, indices int32, values float32) of COO triples, rows stable-sorted."""
     order = np.argsort(rows, kind="stable")
@@ -272,14 +279,7 @@ class BiasedSGD(FactorModel):
 
     def _fit_steps(self, train: Dataset):
         p = self.params
-        k = int_param(p, "n_factors")
-        n_epochs = int_param(p, "n_epochs")
-        lr = float_param(p, "lr", strict=True)
-        lr_bias = float_param(p, "lr_bias")
-        reg = float_param(p, "reg")
-        reg_bias = float_param(p, "reg_bias")
-        lr_decay = float_param(p, "lr_decay", below=1.0)
-        init_std = float_param(p, "init_std")
+        k, n_epochs, lr, lr_bias, reg, reg_bias, lr_decay, init_std = _biased_settings(p)
         optimizer = choice_param(p, "optimizer", self.param_choices["optimizer"])
         batch_size = int_param(p, "batch_size")
         rng = np.random.default_rng(seed_param(p))
@@ -414,14 +414,7 @@ class SVDpp(FactorModel):
 
     def _fit_steps(self, train: Dataset):
         p = self.params
-        k = int_param(p, "n_factors")
-        n_epochs = int_param(p, "n_epochs")
-        lr = float_param(p, "lr", strict=True)
-        lr_bias = float_param(p, "lr_bias")
-        reg = float_param(p, "reg")
-        reg_bias = float_param(p, "reg_bias")
-        lr_decay = float_param(p, "lr_decay", below=1.0)
-        init_std = float_param(p, "init_std")
+        k, n_epochs, lr, lr_bias, reg, reg_bias, lr_decay, init_std = _biased_settings(p)
         rng = np.random.default_rng(seed_param(p))
 
         rows, cols, values = train.rows, train.cols, train.values

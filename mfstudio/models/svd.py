@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from ..data.dataset import Dataset
 from ..kernels.nmf import spmm, spmm_t
 from .base import FactorModel
+from .params import int_param
 
 __all__ = ["TruncatedSVD", "SparseOperator", "randomized_svd_steps", "single_threaded_blas", "CENTER_CHOICES"]
 
@@ -318,9 +319,7 @@ class TruncatedSVD(FactorModel):
     # ---------------------------------------------------------------- params
     def _checked_params(self, train: Dataset) -> dict:
         p = self.params
-        k = p["n_factors"]
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"n_factors must be a whole number >= 1, not {k!r}")
+        k = int_param(p, "n_factors")
         algorithm = p["algorithm"]
         if algorithm not in ("randomized", "lanczos"):
             raise ValueError(f"algorithm must be 'randomized' or 'lanczos', not {algorithm!r}")
