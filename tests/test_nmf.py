@@ -45,21 +45,13 @@ def test_topics_are_the_planted_word_lists():
     assert sorted(found) == list(range(len(topic_words)))  # each topic found once
 
 
-@pytest.mark.parametrize("solver, beta", [("hals", "frobenius"), ("mu", "frobenius"), ("mu", "kullback-leibler")])
+@pytest.mark.parametrize("solver, beta", [("cd", "frobenius"), ("hals", "frobenius"), ("mu", "frobenius"),
+                                          ("mu", "kullback-leibler")])
 def test_the_objective_never_increases(bar_images, solver, beta):
     losses = [s.train_loss for s in NMF(n_factors=8, solver=solver, beta_loss=beta, n_epochs=60,
                                         init="random").iter_fit(bar_images)]
     assert losses[-1] < 0.7 * losses[0]
     assert np.all(np.diff(losses) <= 1e-6 * abs(losses[0])), np.diff(losses).max()
-
-
-def test_extrapolated_cd_may_step_up_but_ends_lower_than_plain_hals(bar_images):
-    # "cd" extrapolates (Ang & Gillis 2019): a step may raise the loss, which
-    # triggers a restart; what it must deliver is a lower loss for the same work.
-    plain = [s.train_loss for s in NMF(n_factors=8, solver="hals", n_epochs=60, init="random").iter_fit(bar_images)]
-    fast = [s.train_loss for s in NMF(n_factors=8, solver="cd", n_epochs=60, init="random").iter_fit(bar_images)]
-    assert fast[-1] <= plain[-1] * (1 + 1e-4)
-    assert fast[-1] <= min(fast) * (1 + 1e-3)
 
 
 def test_objective_matches_scikit_learn_from_the_same_start():

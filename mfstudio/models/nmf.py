@@ -68,7 +68,6 @@ _INNER_TOL = 0.1
 _MAX_INNER = 20
 # Power iterations of the randomized SVD behind NNDSVD.
 _INIT_POWER_ITER = 2
-_EXTRAPOLATE = True
 
 
 def nndsvd(X, k: int, variant: str, rng: np.random.Generator, masked: bool = False, Xt=None, n_iter: int = 2):
@@ -329,8 +328,6 @@ class NMF(FactorModel):
         def gram(F):
             return (F.T @ F).astype(np.float64)
 
-        Wy, W_last, H_last = W, W, Ht
-        ex = {"beta": 0.5, "beta_max": 1.0, "err": None}
         first = prev = None
         for epoch in range(p["n_epochs"]):
             with single_threaded_blas():
@@ -359,40 +356,12 @@ class NMF(FactorModel):
                         B = times_X(Ht)
                         G = gram(Ht)
                         inner = kernels.mu_rows(B, G, W, l1 * m, l2 * m, _EPS)
-                    elif p["solver"] == "hals" or not _EXTRAPOLATE:
+                    else:  # "cd" and "hals" differ in their inner sweeps (inner_h, inner_w)
                         kernels.hals_rows(B, gram(W), Ht, l1 * n, l2 * n, inner_h, _INNER_TOL)
                         B = times_X(Ht)
                         G = gram(Ht)
                         inner = kernels.hals_rows(B, G, W, l1 * m, l2 * m, inner_w, _INNER_TOL)
-                    else:
-                        # Extrapolated accelerated HALS (Ang & Gillis 2019, "HER"):
-                        # H from its last iterate against W_y, then
-                        # H_y = max(0, H + beta (H - H_last)); W from its last
-                        # iterate against H_y, W_y likewise. The model holds
-                        # (W, H_y), the pair the W update was exact for, so the
-                        # loss below is that pair's. An error increase restarts
-                        # (no extrapolation next time) and shrinks beta.
-                        B = times_Xt(Wy)
-                        H_new = H_last.copy()
-                        kernels.hals_rows(B, gram(Wy), H_new, l1 * n, l2 * n, inner_h, _INNER_TOL)
-                        Ht = np.maximum(H_new + np.float32(ex["beta"]) * (H_new - H_last), 0, dtype=np.float32)
-                        B = times_X(Ht)
-                        G = gram(Ht)
-                        W = W_last.copy()
-                        inner = kernels.hals_rows(B, G, W, l1 * m, l2 * m, inner_w, _INNER_TOL)
                     sq_err = max(xx - 2.0 * inner + float(np.sum(gram(W) * G)), 0.0)
-                    if p["solver"] == "cd" and _EXTRAPOLATE:
-                        if ex["err"] is not None and sq_err > ex["err"]:
-                            Wy = W  # restart
-                            ex["beta_max"] = ex["beta"]
-                            ex["beta"] = ex["beta"] / 1.5
-                        else:
-                            Wy = np.maximum(W + np.float32(ex["beta"]) * (W - W_last), 0, dtype=np.float32)
-                            ex["beta"] = min(ex["beta_max"], 1.05 * ex["beta"])
-                            ex["beta_max"] = min(1.0, 1.01 * ex["beta_max"])
-                        ex["err"] = sq_err
-                        W_last, H_last = W, H_new
-                        self.user_factors_, self.item_factors_ = W, Ht
                     loss = 0.5 * sq_err + penalty()
                 rel = math.sqrt(sq_err / xx) if xx > 0 else 0.0
                 self.reconstruction_err_ = math.sqrt(sq_err)
