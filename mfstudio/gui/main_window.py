@@ -90,11 +90,12 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel()
         self.model_panel.run_requested.connect(self.start_fit)
         self.model_panel.cancel_requested.connect(self.cancel_fit)
-        data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea, min_width=240)
+        # The model form does not reflow below its labels plus editors.
+        model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea, min_width=330)
         # The results are the product: the side panels start narrow (a saved
         # layout, restored later, wins).
-        self.resizeDocks([data_dock, model_dock], [300, 310], Qt.Orientation.Horizontal)
+        self.resizeDocks([data_dock, model_dock], [300, 330], Qt.Orientation.Horizontal)
 
         # Status bar: what runs, epoch x of N, elapsed, progress.
         self.status_text = QLabel("Ready")
@@ -113,7 +114,7 @@ class MainWindow(QMainWindow):
         self._redraw.start()
         self._restore_settings()
 
-    def _dock(self, title, widget, area):
+    def _dock(self, title, widget, area, min_width: int):
         scroll = QScrollArea()
         scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
@@ -123,7 +124,7 @@ class MainWindow(QMainWindow):
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
-        dock.setMinimumWidth(240)
+        dock.setMinimumWidth(min_width)
         return dock
 
     # ------------------------------------------------------------------ menus

@@ -132,7 +132,7 @@ class TopicsView(ResultView):
     #: A topic (0-based) was chosen by a click on its card or in the list.
     topic_selected = Signal(int)
 
-    CARD_WIDTH = 250
+    CARD_WIDTH = 300  # a card with its title and word axis needs ~285 px
     PART_SIZE = 118
 
     def __init__(self, parent=None):
