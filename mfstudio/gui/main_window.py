@@ -348,18 +348,18 @@ class MainWindow(QMainWindow):
         from ..kernels.warmup import warm_up
 
         self.set_status("Preparing kernels (first run only)...")
-        self.model_panel.run_button.setEnabled(False)
+        self.model_panel.set_preparing(True)
         task = Task(warm_up, lock=ONE_FIT_AT_A_TIME)
 
         def done(stats):
             self.kernels_ready = True
-            self.model_panel.run_button.setEnabled(self.worker is None)
+            self.model_panel.set_preparing(False)
             source = "from cache" if stats["compiled"] == 0 else f"compiled {stats['compiled']}"
             self.set_status(f"Kernels ready in {stats['seconds']:.1f} s ({source})")
 
         def failed(message, details):
             self.kernels_ready = True
-            self.model_panel.run_button.setEnabled(self.worker is None)
+            self.model_panel.set_preparing(False)
             self.set_status("Kernels could not be prepared in advance; they will compile on first use")
 
         task.done.connect(done)

@@ -132,6 +132,14 @@ class ModelPanel(QWidget):
             if self.split_kind.itemData(row).startswith("time"):
                 self.split_kind.model().item(row).setEnabled(has_time)
 
+    def set_preparing(self, preparing: bool) -> None:
+        """While the kernels compile, Run says so (a status line is overwritten by the next message)."""
+        self.run_button.setEnabled(not preparing)
+        self.run_button.setText("Preparing kernels..." if preparing else "Run")
+        self.run_button.setToolTip(
+            "numba compiles the fitting kernels on the first start (about a minute); later starts load them "
+            "from the cache" if preparing else "Fit the chosen method on the data")
+
     def set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
