@@ -349,7 +349,15 @@ class MainWindow(QMainWindow):
 
         self.set_status("Preparing kernels (first run only)...")
         self.model_panel.set_preparing(True)
-        task = Task(warm_up, lock=ONE_FIT_AT_A_TIME)
+        # The selected method first, the lock per method: Run works as soon as
+        # that one is ready, and a fit waits at most for the method in progress.
+        task = Task(warm_up, first=self.model_panel.model_name, lock=ONE_FIT_AT_A_TIME, with_progress=True)
+
+        def progress(done_count, total):
+            if done_count >= 1:
+                self.model_panel.set_preparing(False)
+            if done_count < total:
+                self.set_status(f"Preparing kernels (first run only): {int(done_count)} of {int(total)} methods ready")
 
         def done(stats):
             self.kernels_ready = True
@@ -362,6 +370,7 @@ class MainWindow(QMainWindow):
             self.model_panel.set_preparing(False)
             self.set_status("Kernels could not be prepared in advance; they will compile on first use")
 
+        task.progress.connect(progress)
         task.done.connect(done)
         task.failed.connect(failed)
         self._start_task(task)

@@ -56,6 +56,8 @@ class ModelPanel(QWidget):
         self._saved_params: dict = {}
         self.dataset_kind = None
 
+        self._running = False
+        self._preparing = False
         self.method = QComboBox()
         self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.method.setMinimumContentsLength(16)  # long method names must not widen the panel
@@ -134,14 +136,16 @@ class ModelPanel(QWidget):
 
     def set_preparing(self, preparing: bool) -> None:
         """While the kernels compile, Run says so (a status line is overwritten by the next message)."""
-        self.run_button.setEnabled(not preparing)
+        self._preparing = preparing
+        self.run_button.setEnabled(not preparing and not self._running)
         self.run_button.setText("Preparing kernels..." if preparing else "Run")
         self.run_button.setToolTip(
             "numba compiles the fitting kernels on the first start (about a minute); later starts load them "
             "from the cache" if preparing else "Fit the chosen method on the data")
 
     def set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
+        self._running = running
+        self.run_button.setEnabled(not running and not self._preparing)
         self.cancel_button.setEnabled(running)
         self.method.setEnabled(not running)
 

@@ -9,6 +9,7 @@ came from the on-disk cache (``cache=True``) or had to be compiled.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import pkgutil
@@ -74,13 +75,19 @@ def _tiny(kind: str):
                    rating_scale=(1, 5) if kind == "explicit" else None)
 
 
-def warm_up(progress=None) -> dict:
+def warm_up(progress=None, first: str | None = None, lock=None) -> dict:
     """Run every model once on tiny data so that all kernels are ready.
 
     Parameters
     ----------
     progress : callable(done, total) -> bool, optional
         Called after each model; returning False stops early.
+    first : str, optional
+        Name of the model to prepare first (the one the user has selected),
+        so that it is ready after seconds rather than after all of them.
+    lock : context manager, optional
+        Held for each model in turn, not for the whole warm-up: a fit that
+        waits on it starts after the model being prepared, not after all.
 
     Returns
     -------
@@ -91,26 +98,31 @@ def warm_up(progress=None) -> dict:
     from ..models import MODELS
 
     started = time.perf_counter()
-    names = sorted(MODELS)
+    names = sorted(MODELS, key=lambda name: (name != first, name))
     for k, name in enumerate(names, start=1):
-        cls = MODELS[name]
-        base = {"n_epochs": 1} if "n_epochs" in cls.defaults else {}
-        if "n_factors" in cls.defaults:
-            base["n_factors"] = 2
-        # Every combination of the word parameters (solver, loss, optimizer...):
-        # each may run its own kernel, and a first use must not freeze the window.
-        choices = cls.param_choices
-        for combination in itertools.product(*choices.values()):
-            params = {**base, **dict(zip(choices, combination))}
-            for kind in cls.kinds:
-                data = _tiny(kind)
-                model = cls(**params)
-                try:
-                    for _ in model.iter_fit(data):
-                        break
-                except ValueError:  # a combination the model refuses (KL needs "mu")
-                    break
-                model.predict(data.rows[:3], data.cols[:3])  # the validation path
+        with lock if lock is not None else contextlib.nullcontext():
+            _warm_model(MODELS[name])
         if progress is not None and progress(k, len(names)) is False:
             break
     return {"seconds": time.perf_counter() - started, **kernel_cache_stats()}
+
+
+def _warm_model(cls) -> None:
+    """Fit ``cls`` one step on tiny data of each kind, with every combination of its word parameters."""
+    base = {"n_epochs": 1} if "n_epochs" in cls.defaults else {}
+    if "n_factors" in cls.defaults:
+        base["n_factors"] = 2
+    # Every combination of the word parameters (solver, loss, optimizer...):
+    # each may run its own kernel, and a first use must not freeze the window.
+    choices = cls.param_choices
+    for combination in itertools.product(*choices.values()):
+        params = {**base, **dict(zip(choices, combination))}
+        for kind in cls.kinds:
+            data = _tiny(kind)
+            model = cls(**params)
+            try:
+                for _ in model.iter_fit(data):
+                    break
+            except ValueError:  # a combination the model refuses (KL needs "mu")
+                break
+            model.predict(data.rows[:3], data.cols[:3])  # the validation path
