@@ -61,10 +61,20 @@ def main(files=(), *, warm_up: bool = True) -> int:
 
     window = MainWindow()
     window.show()
-    if files:
-        window.open_path(str(Path(files[0]).expanduser().resolve()))
-    else:
-        window.open_path("sample:movies")
+    task = window.open_path(str(Path(files[0]).expanduser().resolve()) if files else "sample:movies")
     if warm_up:
-        window.warm_up_kernels()
+        # After the first load: compiling holds the GIL for long stretches and
+        # made the sample take 6 s to appear instead of half a second.
+        started = []
+
+        def warm(*_):
+            if not started:
+                started.append(True)
+                window.warm_up_kernels()
+
+        if task is None:
+            warm()
+        else:
+            task.done.connect(warm)
+            task.failed.connect(warm)
     return app.exec()

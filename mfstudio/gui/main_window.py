@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self._redraw.timeout.connect(self._flush_redraw)
         self._redraw.start()
         self._restore_settings()
+        self._update_tab_states()  # no data yet: the result tabs start greyed
 
     def _dock(self, title, widget, area, min_width: int):
         scroll = QScrollArea()
