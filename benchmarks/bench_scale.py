@@ -25,12 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-CHILD = r"""
+CHILD_BODY = r"""
 import json, sys, time
-def peak_kb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
 from mfstudio.data import load
 from mfstudio.kernels.warmup import warm_up
 from mfstudio.models import MODELS
@@ -51,20 +47,19 @@ print(json.dumps({"seconds": seconds, "fit_seconds": step.seconds, "loss": step.
 
 
 def main() -> int:
-    from load_25m import generate
+    from load_25m import PEAK, ensure_csv
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=25_000_000)
     parser.add_argument("--path", type=Path, default=HERE / "_data" / "ratings_25m.csv")
     args = parser.parse_args()
-    if not args.path.exists():
-        generate(args.path, args.rows)
+    ensure_csv(args.path, args.rows)
     jobs = [
         ("sgd", {"n_factors": 100, "n_epochs": 1}, "one epoch"),
         ("implicit-als", {"n_factors": 64, "n_epochs": 1}, "one iteration"),
     ]
     for name, params, what in jobs:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(args.path), name, json.dumps(params)],
+        out = subprocess.run([sys.executable, "-c", PEAK + CHILD_BODY, str(args.path), name, json.dumps(params)],
                              capture_output=True, text=True)
         if out.returncode != 0:
             print(f"{name}: failed\n{out.stderr[-2000:]}")

@@ -98,6 +98,14 @@ def generate(path: Path, n_rows: int, seed: int = 0) -> None:
                                          "rating": ratings, "timestamp": stamps}, schema=schema))
 
 
+def ensure_csv(path: Path, rows: int) -> None:
+    """Generate the ratings CSV unless it is already there (it is reused across runs)."""
+    if not path.exists():
+        t = time.perf_counter()
+        generate(path, rows)
+        print(f"generated {path} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
+
+
 def child(code: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -108,10 +116,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=25_000_000)
     parser.add_argument("--path", type=Path, default=HERE / "_data" / "ratings_25m.csv")
     args = parser.parse_args()
-    if not args.path.exists():
-        t = time.perf_counter()
-        generate(args.path, args.rows)
-        print(f"generated {args.path} ({args.path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
+    ensure_csv(args.path, args.rows)
     size_mib = args.path.stat().st_size / 2**20
     base = child(CHILD_IMPORT)
     ours = child(CHILD_LOAD, str(args.path))

@@ -100,6 +100,45 @@ def spmm_t(indptr, indices, data, B, out, n_chunks):
             out[j, t] = s
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _cd_row(f, b, G, inv, l1, l2, max_inner, inner_tol, grad):
+    # Exact coordinate descent for one row (shared by hals_rows and
+    # masked_cd_rows):
+    #     min_{f >= 0} 0.5 f^T (G + l2 I) f - (b - l1)^T f,
+    #     f_t <- max(0, f_t - grad_t * inv_t),  inv_t = 1 / (G_tt + l2) (0: dead component),
+    # grad updated in O(k) after each change; up to max_inner sweeps, stopping
+    # once a sweep moves f by less than inner_tol times the first sweep.
+    # f is updated in place; grad is scratch.
+    k = f.shape[0]
+    for t in range(k):
+        s = l1 - b[t] + l2 * f[t]
+        for r in range(k):
+            s += G[t, r] * f[r]
+        grad[t] = s
+    first = 0.0
+    for sweep in range(max_inner):
+        change = 0.0
+        for t in range(k):
+            ft = f[t]
+            g = grad[t]
+            if inv[t] == 0.0 or (ft == 0.0 and g >= 0.0):
+                continue  # dead, or at the bound and pushed against it: stays
+            new = ft - g * inv[t]
+            if new < 0.0:
+                new = 0.0
+            d = new - ft
+            if d != 0.0:
+                f[t] = new
+                for r in range(k):
+                    grad[r] += d * G[t, r]
+                grad[t] += d * l2
+                change += d * d
+        if sweep == 0:
+            first = change
+        if change <= inner_tol * inner_tol * first:
+            break
+
+
 @njit(parallel=True, cache=True, nogil=True, fastmath=True)
 def hals_rows(B, G, F, l1, l2, max_inner, inner_tol):
     # Full-matrix Frobenius NMF, coordinate descent on the rows of F: HALS
@@ -135,33 +174,7 @@ def hals_rows(B, G, F, l1, l2, max_inner, inner_tol):
         for i in range(blk * 64, min(n, blk * 64 + 64)):
             for t in range(k):
                 f[t] = F[i, t]
-            for t in range(k):
-                s = l1 - B[i, t] + l2 * f[t]
-                for r in range(k):
-                    s += G[t, r] * f[r]
-                grad[t] = s
-            first = 0.0
-            for sweep in range(max_inner):
-                change = 0.0
-                for t in range(k):
-                    ft = f[t]
-                    g = grad[t]
-                    if ft == 0.0 and g >= 0.0:
-                        continue  # at the bound and pushed against it: stays 0
-                    new = ft - g * inv[t]
-                    if new < 0.0:
-                        new = 0.0
-                    d = new - ft
-                    if d != 0.0 and inv[t] > 0.0:
-                        f[t] = new
-                        for r in range(k):
-                            grad[r] += d * G[t, r]
-                        grad[t] += d * l2
-                        change += d * d
-                if sweep == 0:
-                    first = change
-                if change <= inner_tol * inner_tol * first:
-                    break
+            _cd_row(f, B[i], G, inv, l1, l2, max_inner, inner_tol, grad)
             for t in range(k):
                 F[i, t] = f[t]
                 dot += f[t] * B[i, t]
@@ -220,6 +233,7 @@ def masked_cd_rows(indptr, indices, data, Fo, F, l1, l2, max_inner, inner_tol):
         b = np.empty(k)
         f = np.empty(k)
         grad = np.empty(k)
+        inv = np.empty(k)
         acc = 0.0
         for i in range(blk * 64, min(n, blk * 64 + 64)):
             start = indptr[i]
@@ -246,32 +260,9 @@ def masked_cd_rows(indptr, indices, data, Fo, F, l1, l2, max_inner, inner_tol):
             lam2 = l2 * cnt
             for t in range(k):
                 f[t] = F[i, t]
-            for t in range(k):
-                s = lam1 - b[t] + lam2 * f[t]
-                for r in range(k):
-                    s += G[t, r] * f[r]
-                grad[t] = s
-            first = 0.0
-            for sweep in range(max_inner):
-                change = 0.0
-                for t in range(k):
-                    hess = G[t, t] + lam2
-                    if hess <= 0.0:
-                        continue
-                    new = f[t] - grad[t] / hess
-                    if new < 0.0:
-                        new = 0.0
-                    d = new - f[t]
-                    if d != 0.0:
-                        f[t] = new
-                        for r in range(k):
-                            grad[r] += d * G[t, r]
-                        grad[t] += d * lam2
-                        change += d * d
-                if sweep == 0:
-                    first = change
-                if change <= inner_tol * inner_tol * first:
-                    break
+                hess = G[t, t] + lam2
+                inv[t] = 1.0 / hess if hess > 0.0 else 0.0
+            _cd_row(f, b, G, inv, lam1, lam2, max_inner, inner_tol, grad)
             # residual^2 = x.x - 2 f.b + f^T G f (f as stored, float32)
             quad = 0.0
             fb = 0.0

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..kernels.predict import add_pair_dots
+from .params import float_param
 
 __all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions"]
 
@@ -103,8 +104,6 @@ def positives_for(model: "Model", train: Dataset) -> Dataset:
     applies the same threshold to the test ratings) and refuses a threshold
     that leaves nothing to learn from.
     """
-    from .params import float_param
-
     threshold = float_param(model.params, "threshold", -np.inf)
     model.fitted_on_ratings_ = int(train.kind == "explicit")
     prepared = as_interactions(train, threshold)

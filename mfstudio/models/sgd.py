@@ -39,6 +39,24 @@ def _biased_settings(p: dict) -> tuple:
             float_param(p, "lr_decay", below=1.0), float_param(p, "init_std"))
 
 
+def _init_biased_model(model, train: Dataset, rng: np.random.Generator, k: int, init_std: float):
+    """Global mean, zero biases and small random factors (zero for users/items without ratings).
+
+    Returns the ratings per user and per item (float64), which the loss weights by.
+    """
+    n_users, n_items = train.shape
+    user_count = np.bincount(train.rows, minlength=n_users).astype(np.float64)
+    item_count = np.bincount(train.cols, minlength=n_items).astype(np.float64)
+    model.global_mean_ = float(train.values.mean(dtype=np.float64))
+    model.user_bias_ = np.zeros(n_users, dtype=np.float32)
+    model.item_bias_ = np.zeros(n_items, dtype=np.float32)
+    model.user_factors_ = _normal(rng, init_std, (n_users, k))
+    model.item_factors_ = _normal(rng, init_std, (n_items, k))
+    model.user_factors_[user_count == 0] = 0.0
+    model.item_factors_[item_count == 0] = 0.0
+    return user_count, item_count
+
+
 def _csr(rows, cols, values, n_rows):
     """CSR arrays (indptr int64, indices int32, values float32) of COO triples, rows stable-sorted."""
     order = np.argsort(rows, kind="stable")
@@ -287,15 +305,7 @@ class BiasedSGD(FactorModel):
         rows, cols, values = train.rows, train.cols, train.values
         n_users, n_items = train.shape
         nnz = values.size
-        user_count = np.bincount(rows, minlength=n_users).astype(np.float64)
-        item_count = np.bincount(cols, minlength=n_items).astype(np.float64)
-        self.global_mean_ = float(values.mean(dtype=np.float64))
-        self.user_bias_ = np.zeros(n_users, dtype=np.float32)
-        self.item_bias_ = np.zeros(n_items, dtype=np.float32)
-        self.user_factors_ = _normal(rng, init_std, (n_users, k))
-        self.item_factors_ = _normal(rng, init_std, (n_items, k))
-        self.user_factors_[user_count == 0] = 0.0
-        self.item_factors_[item_count == 0] = 0.0
+        user_count, item_count = _init_biased_model(self, train, rng, k, init_std)
         P, Q, bu, bi = self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_
         mu = self.global_mean_
         rows, cols, values = rows.copy(), cols.copy(), values.copy()  # shuffled in place each epoch
@@ -421,16 +431,8 @@ class SVDpp(FactorModel):
         n_users, n_items = train.shape
         nnz = values.size
         indptr, indices, csr_values = _csr(rows, cols, values, n_users)
-        user_count = np.diff(indptr).astype(np.float64)
-        item_count = np.bincount(cols, minlength=n_items).astype(np.float64)
-        self.global_mean_ = float(values.mean(dtype=np.float64))
-        self.user_bias_ = np.zeros(n_users, dtype=np.float32)
-        self.item_bias_ = np.zeros(n_items, dtype=np.float32)
-        self.user_factors_ = _normal(rng, init_std, (n_users, k))
-        self.item_factors_ = _normal(rng, init_std, (n_items, k))
+        user_count, item_count = _init_biased_model(self, train, rng, k, init_std)
         self.implicit_factors_ = _normal(rng, init_std, (n_items, k))
-        self.user_factors_[user_count == 0] = 0.0
-        self.item_factors_[item_count == 0] = 0.0
         self.implicit_factors_[item_count == 0] = 0.0
         self.user_implicit_ = np.zeros((n_users, k), dtype=np.float32)
         P, Q, Y = self.user_factors_, self.item_factors_, self.implicit_factors_
