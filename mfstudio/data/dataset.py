@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Dataset", "DatasetSummary", "KINDS"]
+__all__ = ["Dataset", "DatasetSummary", "KINDS", "default_kind_choices"]
 
 #: The kinds of data, and what their rows and columns are called.
 KINDS = {
@@ -66,6 +66,8 @@ class DatasetSummary:
     has_titles: bool
     has_timestamps: bool
     notes: tuple[str, ...]
+    kind_reason: str = ""
+    kind_choices: tuple[str, ...] = ()  # kinds ``load(..., kind=...)`` accepts for this data
 
     def as_dict(self) -> dict:
         """JSON-ready dict; row/column counts are also named after the kind."""
@@ -88,6 +90,8 @@ class DatasetSummary:
             "has_titles": self.has_titles,
             "has_timestamps": self.has_timestamps,
             "notes": list(self.notes),
+            "kind_reason": self.kind_reason,
+            "kind_choices": list(self.kind_choices),
         }
         if self.kind == "documents":
             out["n_docs"] = self.n_rows
@@ -131,6 +135,24 @@ class Dataset:
         Things the loader did that the user should know (duplicates merged...).
     truth : dict of str to ndarray
         Ground truth of generated samples, for tests and teaching.
+    kind_reason : str
+        One sentence saying why the loader chose ``kind`` (shown in the data
+        panel and ``mfstudio info``), e.g. "whole numbers 1 to 6, mostly 1:
+        read as interaction counts".
+    row_labels : array of str, optional
+        A category per row that the file carried beside the data (a document
+        CSV's label column); used to colour plots and to score topics (NMI).
+    row_label_name : str, optional
+        The name of that label column (e.g. ``"category"``).
+    missing_cells : ndarray of int64, optional
+        Sorted flat indices ``row * n_cols + col`` of cells that are unknown
+        although absent cells of this kind otherwise mean zero (documents): the
+        training side of a cell holdout. Models that treat absent cells as
+        zeros must leave these out of their loss.
+    kind_choices : tuple of str
+        The kinds this data may be treated as (what ``load(path, kind=...)``
+        accepts for its source); empty means "derive from the kind" (see
+        :func:`default_kind_choices`).
 
     Notes
     -----
@@ -154,6 +176,11 @@ class Dataset:
     source: str | None = None
     notes: list[str] = field(default_factory=list)
     truth: dict = field(default_factory=dict)
+    kind_reason: str = ""
+    row_labels: np.ndarray | None = None
+    row_label_name: str | None = None
+    missing_cells: np.ndarray | None = None
+    kind_choices: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -189,6 +216,12 @@ class Dataset:
                 if arr.shape != (len(self.col_ids),):
                     raise ValueError(f"{name} must have one entry per column")
                 setattr(self, name, arr)
+        if self.row_labels is not None:
+            self.row_labels = np.asarray(self.row_labels, dtype=str)
+            if self.row_labels.shape != (len(self.row_ids),):
+                raise ValueError("row_labels must have one entry per row")
+        if self.missing_cells is not None:
+            self.missing_cells = np.ascontiguousarray(self.missing_cells, dtype=np.int64)
         if self.texts is not None and len(self.texts) != len(self.row_ids):
             raise ValueError("texts must have one entry per row")
         if self.image_shape is not None:
@@ -361,6 +394,8 @@ class Dataset:
             has_titles=self.item_titles is not None,
             has_timestamps=self.timestamps is not None,
             notes=tuple(self.notes),
+            kind_reason=self.kind_reason,
+            kind_choices=tuple(self.kind_choices) or default_kind_choices(self),
         )
 
     def __repr__(self) -> str:
@@ -368,6 +403,26 @@ class Dataset:
             f"Dataset({self.name!r}, kind={self.kind!r}, {self.n_rows} {self.row_label}s x "
             f"{self.n_cols} {self.col_label}s, nnz={self.nnz})"
         )
+
+
+def default_kind_choices(dataset: Dataset) -> tuple[str, ...]:
+    """The kinds a dataset's entries can be read as, when its loader did not say.
+
+    Ratings and interactions swap freely (the same triples); a dense grid can
+    also be read as ratings or, when nothing is negative, interactions;
+    images are also a plain dense matrix; documents are only documents.
+    """
+    if dataset.kind in ("explicit", "implicit"):
+        choices = {"explicit", "implicit"}
+    elif dataset.kind == "dense":
+        choices = {"dense", "explicit"}
+        if not dataset.nnz or float(dataset.values.min()) >= 0:
+            choices.add("implicit")
+    elif dataset.kind == "images":
+        choices = {"images", "dense"}
+    else:
+        choices = {dataset.kind}
+    return tuple(k for k in KINDS if k in choices)
 
 
 def _extend_ids(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,12 +33,12 @@ import pandas as pd
 
 from . import movielens
 from .columns import assign_roles
-from .dataset import KINDS, Dataset
+from .dataset import KINDS, Dataset, default_kind_choices
 from .errors import DataError
-from .tables import TableLayout, first_bad_row, physical_line, read_table, sniff_table
+from .tables import _QUOTING_DELIMITERS, TableLayout, first_bad_row, physical_line, read_table, sniff_table
 from .text import vectorize_texts
 
-__all__ = ["load", "open_data", "can_load", "TABLE_SUFFIXES", "IMAGE_SUFFIXES"]
+__all__ = ["load", "open_data", "can_load", "treat_as", "explicit_or_implicit", "TABLE_SUFFIXES", "IMAGE_SUFFIXES"]
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".tab", ".dat", ".data", ".txt", ".base", ".test", ".psv", ""}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
@@ -81,8 +81,12 @@ def load(
     path : str or os.PathLike
         File or folder.
     kind : {"explicit", "implicit", "documents", "dense", "images"}, optional
-        Insist on a kind where the layout leaves a choice (e.g. a
-        ``user,item,value`` file whose values could be ratings or counts).
+        Read the data as this kind instead of the detected one. Honoured for
+        every layout where it makes sense (the dataset's
+        ``summary().kind_choices`` lists them), refused with a
+        :class:`DataError` elsewhere, never ignored. ``"explicit"`` on a grid
+        reads 0 as unknown (unless blank cells mark the unknown ones),
+        ``"dense"`` keeps every cell, 0 included.
     weighting, stop_words, min_df, max_features
         How documents are vectorised; see :func:`mfstudio.data.text.vectorize_texts`.
 
@@ -93,7 +97,14 @@ def load(
     Raises
     ------
     DataError
-        One sentence naming the file, the line and the fix.
+        One sentence naming the file, the line and the fix; also when
+        ``kind`` does not fit the data (documents from a table without text).
+
+    Notes
+    -----
+    The detected kind and the reason for it are in ``Dataset.kind_reason``;
+    how ratings are told from counts is described in
+    :func:`explicit_or_implicit`.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, not {kind!r}")
@@ -128,8 +139,86 @@ def open_data(spec, **options) -> Dataset:
     if isinstance(text, str) and text.startswith("sample:"):
         from .samples import load_sample
 
-        return load_sample(text.split(":", 1)[1])
+        kind = options.get("kind")
+        dataset = load_sample(text.split(":", 1)[1])
+        return dataset if kind is None else treat_as(dataset, kind)
     return load(spec, **options)
+
+
+def treat_as(dataset: Dataset, kind: str) -> Dataset:
+    """The same entries read as another kind, where no file needs re-reading.
+
+    Used for built-in samples (which have no file) and by anyone holding a
+    dataset: ratings <-> interactions, images -> a dense matrix, a grid with
+    0 for unknown -> the full grid (from ``truth["matrix"]``) and back.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    kind : str
+        One of ``dataset.summary().kind_choices``.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataError
+        ``kind`` is not among the dataset's choices.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, not {kind!r}")
+    if kind == dataset.kind:
+        return dataset
+    choices = tuple(dataset.kind_choices) or default_kind_choices(dataset)
+    where = dataset.source or dataset.name
+    if kind not in choices:
+        raise DataError(
+            f"it holds {_KIND_WORDS[dataset.kind]}, which cannot be read as {_KIND_WORDS[kind]}",
+            where,
+            fix=f"choose one of: {', '.join(choices)}",
+        )
+    asked = f"read as {_KIND_WORDS[kind]} as asked (detected: {_KIND_WORDS[dataset.kind]})"
+    grid = dataset.truth.get("matrix")
+    if grid is not None and np.shape(grid) == dataset.shape:
+        # A small grid kept whole (the tutorial toys): re-read it like a typed grid.
+        converted = _dataset_from_grid(Path(where), np.asarray(grid, dtype=np.float64), kind=kind,
+                                       row_ids=dataset.row_ids, col_ids=dataset.col_ids, name=dataset.name)
+        return replace(converted, source=dataset.source, notes=list(dataset.notes), truth=dict(dataset.truth))
+    values = dataset.values
+    if kind == "implicit" and dataset.nnz and float(values.min()) < 0:
+        raise DataError("it has negative values, and interaction counts cannot be", where,
+                        fix="read it as ratings or as a dense grid")
+    rating_scale = None
+    if kind == "explicit":
+        rating_scale = dataset.rating_scale or _scale_of(values)
+    return replace(dataset, kind=kind, rating_scale=rating_scale, kind_reason=asked,
+                   kind_choices=choices, notes=list(dataset.notes), truth=dict(dataset.truth))
+
+
+_KIND_WORDS = {
+    "explicit": "explicit ratings",
+    "implicit": "interactions (implicit)",
+    "documents": "documents",
+    "dense": "a dense grid of numbers",
+    "images": "images",
+}
+
+
+def _scale_of(values: np.ndarray) -> tuple[float, float] | None:
+    if not values.size:
+        return None
+    lo, hi = float(values.min()), float(values.max())
+    return (lo, hi) if lo < hi else None
+
+
+def _refuse(p, what: str, kind: str, choices) -> DataError:
+    return DataError(
+        f"it is {what}, which cannot be read as {_KIND_WORDS[kind]}",
+        p,
+        fix=f"choose one of: {', '.join(choices)}",
+    )
 
 
 # ---------------------------------------------------------------- dispatch
@@ -144,26 +233,31 @@ def _load_file(p: Path, kind, doc_options) -> Dataset:
     if suffix == ".npz":
         return _load_npz(p, kind)
     if suffix == ".npy":
-        return _load_npy(p)
+        return _load_npy(p, kind)
     if suffix in IMAGE_SUFFIXES:
-        return _load_single_image(p)
+        return _load_single_image(p, kind)
     return _load_table(p, kind, doc_options)
 
 
 def _load_folder(p: Path, kind, doc_options) -> Dataset:
     ratings = movielens.find_ratings_file(p)
-    if ratings is not None and kind not in ("documents", "images"):
+    if ratings is not None and kind in (None, "explicit", "implicit"):
         return _load_table(ratings, kind, doc_options)
     files = sorted((f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")), key=_natural_key)
     if not files:
         raise DataError("the folder is empty", p, fix="choose a folder with text files or images in it")
     images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
     texts = [f for f in files if f.suffix.lower() in TEXT_SUFFIXES]
-    if kind == "images" or (images and len(images) >= len(texts) and kind != "documents"):
+    if kind in ("images", "dense") or (images and len(images) >= len(texts) and kind != "documents"):
         if not images:
             raise DataError("the folder has no image files", p, fix="add .png or .jpg images of one size")
-        return _load_image_folder(p, images)
+        if kind in ("explicit", "implicit"):
+            raise _refuse(p, f"a folder of {len(images)} images", kind, _IMAGE_CHOICES)
+        dataset = _load_image_folder(p, images)
+        return treat_as(dataset, kind) if kind == "dense" else dataset
     if texts:
+        if kind not in (None, "documents"):
+            raise _refuse(p, f"a folder of {len(texts)} text files", kind, ("documents",))
         return _load_text_folder(p, texts, doc_options)
     shown = ", ".join(f.name for f in files[:3])
     raise DataError(
@@ -188,7 +282,7 @@ def _load_table(p: Path, kind, doc_options) -> Dataset:
     if roles.kind == "documents":
         return _documents_from_table(p, layout, roles, doc_options)
     if roles.kind == "dense":
-        return _grid_from_table(p, layout)
+        return _grid_from_table(p, layout, kind, roles.reason)
     dataset = _triples_from_table(p, layout, roles, kind)
     if dataset.col_ids.dtype.kind == "i":
         dataset = movielens.attach_movie_metadata(dataset, p)
@@ -236,8 +330,12 @@ def _triples_from_table(p: Path, layout: TableLayout, roles, kind_hint) -> Datas
 
     kind = roles.kind
     if kind == "ratings?":
-        kind = kind_hint if kind_hint in ("explicit", "implicit") else _explicit_or_implicit(values64)
-    elif kind_hint in ("explicit", "implicit"):
+        kind, why = explicit_or_implicit(values64)
+        reason = f"{roles.reason}; {why}"
+    else:
+        reason = f"{roles.reason}: read as {_KIND_WORDS[kind]}"
+    if kind_hint in ("explicit", "implicit") and kind_hint != kind:
+        reason = f"read as {_KIND_WORDS[kind_hint]} as asked ({roles.reason}; detected: {_KIND_WORDS[kind]})"
         kind = kind_hint
     if kind == "implicit" and (values64 < 0).any():
         row = first_bad_row(values64 < 0)
@@ -277,6 +375,8 @@ def _triples_from_table(p: Path, layout: TableLayout, roles, kind_hint) -> Datas
         name=name,
         source=str(p),
         notes=notes,
+        kind_reason=reason,
+        kind_choices=("explicit", "implicit"),
     )
 
 
@@ -289,15 +389,91 @@ def _unusable(values: np.ndarray) -> np.ndarray:
         return ~(np.abs(values) <= _FLOAT32_MAX)
 
 
-def _explicit_or_implicit(values: np.ndarray) -> str:
-    """Counts are whole, non-negative and spread wide; ratings sit on a short scale."""
-    if values.size == 0:
-        return "explicit"
-    whole = bool(np.all(values == np.round(values)))
+#: Rating scales end at 10 at most (1-5 stars, 1-10 marks, 0-10 points).
+_LARGEST_RATING = 10
+
+
+def explicit_or_implicit(values: np.ndarray, *, default: str = "explicit") -> tuple[str, str]:
+    """Decide from the values alone whether they are ratings or interaction counts.
+
+    Parameters
+    ----------
+    values : ndarray
+        The stored values (observed cells only).
+    default : {"explicit", "implicit"}
+        The reading when the values fit neither picture. A value column in a
+        user,item,value table is a rating by convention ("explicit"); a
+        ``scipy.sparse.save_npz`` matrix is an interaction matrix unless its
+        values look like a rating scale ("implicit").
+
+    Returns
+    -------
+    (str, str)
+        The kind and one sentence naming what was seen, e.g.
+        ``"whole numbers from 1 to 6, 71% of them 1: read as interaction
+        counts (implicit)"``.
+
+    Notes
+    -----
+    The rule, in order:
+
+    1. Fractions or negative numbers are never counts: ratings (half stars)
+       or scores.
+    2. One value only (all 1s): interactions.
+    3. Whole numbers above 10: more than a rating scale holds: counts.
+    4. Counts of summed events fall off from the smallest value: the
+       smallest value (at least 1) is the most common, holds at least 35% of
+       the values, and the upper half of the range holds under 25%. That is
+       a geometric-like decay (mostly 1s, a few 2s, fewer 3s...).
+    5. Otherwise, three or more levels on a short scale whose most common
+       value is not the bottom of a decay are ratings (MovieLens: 1-5, most
+       often 4, 34%). Two levels (or nothing decisive) get ``default``.
+
+    A ratings file with mostly 1-star ratings falling off towards 5 would
+    read as counts; the reason shown says so, and ``kind="explicit"`` reads
+    it as ratings.
+    """
+    n = values.size
+    if n == 0:
+        return default, "no values"
     lo, hi = float(values.min()), float(values.max())
-    if whole and lo >= 0 and (hi > 10 or lo == hi):
-        return "implicit"
-    return "explicit"
+    whole = bool(np.all(values == np.round(values)))
+    if not whole or lo < 0:
+        step = _scale_step(values)
+        if step is not None:
+            return "explicit", f"values {lo:g} to {hi:g} in steps of {step:g}: read as explicit ratings"
+        sign = "negative numbers" if lo < 0 else "fractions"
+        return "explicit", f"values from {lo:g} to {hi:g} with {sign}, which counts never have: read as explicit scores"
+    if lo == hi:
+        return "implicit", f"every value is {lo:g}: read as interactions (implicit)"
+    if hi > _LARGEST_RATING:
+        return "implicit", (f"whole numbers from {lo:g} up to {hi:g}, more than a rating scale holds: "
+                            "read as interaction counts (implicit)")
+    # A strided sample keeps the shares exact enough and the memory small on 25M values.
+    sample = values[:: max(1, n // 2_000_000)]
+    counts = np.bincount((sample - lo).astype(np.int64))
+    n = sample.size
+    shares = counts / n
+    mode = lo + int(np.argmax(counts))
+    levels = int(np.count_nonzero(counts))
+    upper = float(shares[lo + np.arange(counts.size) > (lo + hi) / 2].sum())
+    if lo >= 1 and mode == lo and shares[0] >= 0.35 and upper < 0.25:
+        return "implicit", (f"whole numbers from {lo:g} to {hi:g}, {shares[0]:.0%} of them {lo:g}, fewer of each "
+                            "higher value: read as interaction counts (implicit)")
+    if levels >= 3 or default == "explicit":
+        return "explicit", (f"values {lo:g} to {hi:g} in steps of 1, most often {mode:g} "
+                            f"({shares[int(mode - lo)]:.0%}): read as explicit ratings")
+    return "implicit", f"whole numbers {lo:g} and {hi:g} only: read as interaction counts (implicit)"
+
+
+def _scale_step(values: np.ndarray) -> float | None:
+    """The step of a short rating scale (0.5 for half stars), or None when the values are not on one."""
+    levels = np.unique(values[:200_000])
+    if not 2 <= levels.size <= 21:
+        return None
+    step = float(np.diff(levels).min())
+    on_grid = np.allclose((levels - levels[0]) / step, np.round((levels - levels[0]) / step), atol=1e-6)
+    return step if on_grid and (levels[-1] - levels[0]) / step <= 20 else None
 
 
 def _factorize(column) -> tuple[np.ndarray, np.ndarray]:
@@ -406,16 +582,45 @@ def _merge_duplicates(rows, cols, values, timestamps, n_cols, *, sum_values):
     )
 
 
-def _grid_from_table(p: Path, layout: TableLayout) -> Dataset:
+def _grid_from_table(p: Path, layout: TableLayout, kind, reason: str) -> Dataset:
     types = {j: "float64" for j in range(layout.n_columns)}
     table = read_table(layout, types)
     grid = np.column_stack([table.column(f"c{j}").to_numpy(zero_copy_only=False) for j in range(layout.n_columns)])
     col_ids = np.asarray(layout.column_names if layout.has_header else [str(j + 1) for j in range(layout.n_columns)])
-    return _dataset_from_grid(p, grid.astype(np.float64), col_ids=col_ids, layout=layout)
+    what = reason.replace("a numeric grid", f"a {grid.shape[0]:,} x {grid.shape[1]:,} numeric grid", 1)
+    return _dataset_from_grid(p, grid.astype(np.float64), kind=kind, col_ids=col_ids, layout=layout, what=what)
 
 
-def _dataset_from_grid(p: Path, grid: np.ndarray, *, col_ids=None, layout=None, name=None) -> Dataset:
-    """A dense matrix; NaN (or an empty cell) is an unobserved entry, inf is an error."""
+_GRID_KINDS = ("explicit", "implicit", "dense")
+
+
+def _dataset_from_grid(
+    p: Path,
+    grid: np.ndarray,
+    *,
+    kind: str | None = None,
+    col_ids=None,
+    row_ids=None,
+    layout=None,
+    name=None,
+    what: str = "a numeric grid",
+    detect: bool = True,
+) -> Dataset:
+    """A matrix given cell by cell; NaN (or an empty cell) is unknown, inf is an error.
+
+    Which cells are entries depends on the kind:
+
+    - ``"dense"``: every cell that is not blank, 0 included;
+    - ``"explicit"``: ratings; 0 is unknown too (the tutorials write their
+      toy matrices that way) unless blank cells already mark the unknown ones;
+    - ``"implicit"``: interactions; 0 is "no interaction", so only non-zero
+      cells are entries.
+
+    With ``kind=None`` (and ``detect``), a grid of whole numbers from 0 to
+    10 that holds 0 and no blank cell, or blank cells and whole numbers up
+    to 10, is read as ratings or interactions
+    (:func:`explicit_or_implicit` on the entries); any other grid as dense.
+    """
     if grid.ndim != 2 or grid.size == 0:
         raise DataError("the array is not a 2-D matrix with data", p, fix="save a 2-D numeric array")
     infinite = np.isinf(grid) | (np.abs(np.nan_to_num(grid)) > _FLOAT32_MAX)
@@ -427,34 +632,112 @@ def _dataset_from_grid(p: Path, grid: np.ndarray, *, col_ids=None, layout=None, 
             f"{where} is infinite or too large", p, line=line, fix="replace it by a number, or leave the cell empty to mark it unknown"
         )
     observed = ~np.isnan(grid)
-    rows, cols = np.nonzero(observed)
+    known = grid[observed]
+    n_blank = int(grid.size - known.size)
+    n_zero = int(np.count_nonzero(known == 0))
+    non_negative = not known.size or float(known.min()) >= 0
+    choices = _GRID_KINDS if non_negative else ("explicit", "dense")
+    if kind is not None and kind not in choices:
+        raise _refuse(p, what if what.startswith("a ") else f"a grid of numbers ({what})", kind, choices)
+    small_whole = bool(known.size) and non_negative and float(known.max()) <= _LARGEST_RATING and bool(
+        np.all(known == np.round(known)))
+    blank_words = f"{n_blank:,} blank cell{'s' * (n_blank != 1)} read as unknown"
+    zero_words = f"0 in {n_zero / grid.size:.0%} of cells read as unknown (the tutorials' convention)"
+    if kind is None:
+        if detect and small_whole and n_zero and not n_blank and n_zero < grid.size:
+            entries = observed & (grid != 0)
+            kind, why = explicit_or_implicit(grid[entries])
+            reason = f"{what}: {zero_words}; {why}"
+        elif detect and small_whole and n_blank:
+            entries = observed
+            kind, why = explicit_or_implicit(known)
+            reason = f"{what}: {blank_words}; {why}"
+        else:
+            entries, kind = observed, "dense"
+            reason = f"{what}: every number is a value" + (f", {blank_words}" if n_blank else "")
+    else:
+        drop_zeros = kind == "implicit" or (kind == "explicit" and not n_blank)
+        entries = observed & (grid != 0) if drop_zeros else observed
+        unknown = []
+        if n_blank:
+            unknown.append(blank_words)
+        if drop_zeros and n_zero:
+            unknown.append("0 read as unknown" if kind == "explicit" else "0 read as no interaction")
+        reason = f"read as {_KIND_WORDS[kind]} as asked; {what}" + "".join(f"; {u}" for u in unknown)
+    rows, cols = np.nonzero(entries)
+    values = grid[rows, cols]
     notes = []
     missing = int(grid.size - rows.size)
     if missing:
-        notes.append(f"{missing:,} empty or NaN cells are treated as unknown, not zero")
+        marks = "empty, NaN or 0" if missing > n_blank else "empty or NaN"
+        notes.append(f"{missing:,} of {grid.size:,} cells ({marks}) are treated as unknown, not zero")
     return Dataset(
-        kind="dense",
+        kind=kind,
         rows=rows,
         cols=cols,
-        values=grid[rows, cols],
-        row_ids=np.arange(1, grid.shape[0] + 1),
+        values=values,
+        row_ids=row_ids if row_ids is not None else np.arange(1, grid.shape[0] + 1),
         col_ids=col_ids if col_ids is not None else np.arange(1, grid.shape[1] + 1),
+        rating_scale=_scale_of(values) if kind == "explicit" else None,
         name=name or p.name,
         source=str(p),
         notes=notes,
+        kind_reason=reason,
+        kind_choices=choices,
     )
 
 
 def _documents_from_table(p: Path, layout: TableLayout, roles, doc_options) -> Dataset:
-    types = {roles.text: "string"}
-    if roles.doc_id is not None:
-        types[roles.doc_id] = "string"
-    table = read_table(layout, types)
+    # Quoted texts may span lines anywhere in the file, not only in the sniffed head.
+    layout = replace(layout, multiline=layout.delimiter in _QUOTING_DELIMITERS)
+    table = read_table(layout, {j: "string" for j in range(layout.n_columns)})
     texts = table.column(f"c{roles.text}").to_pylist()
-    ids = table.column(f"c{roles.doc_id}").to_pylist() if roles.doc_id is not None else None
-    if ids is not None and len(set(ids)) != len(ids):
-        ids = None  # ids must be unique to map back; fall back to row numbers
-    return vectorize_texts(texts, ids, name=p.name, source=p, **doc_options)
+    n = len(texts)
+
+    def label(j):
+        return layout.column_names[j] if layout.has_header else f"column {j + 1}"
+
+    # The other columns are kept by what their values look like, not their
+    # names: unique short strings name the documents, a few repeated ones
+    # label them (a category), anything else is reported as unused.
+    ids = labels = None
+    id_col = label_col = None
+    unused = []
+    from .columns import role_of
+
+    others = [j for j in range(layout.n_columns) if j != roles.text]
+    # Readable names first (a title beats a numeric id), named label columns first.
+    others.sort(key=lambda j: (layout.numeric[j], role_of(layout.column_names[j]) != "label" if layout.has_header else True))
+    for j in others:
+        column = ["" if v is None else str(v).strip() for v in table.column(f"c{j}").to_pylist()]
+        distinct = len(set(column))
+        longest = max((len(v) for v in column), default=0)
+        if ids is None and distinct == n and "" not in column and longest <= 200:
+            ids, id_col = column, j
+        elif labels is None and 2 <= distinct <= max(2, min(n // 3, 1000)) and longest <= 100:
+            labels, label_col = column, j
+        else:
+            unused.append(f"'{label(j)}'" if layout.has_header else label(j))
+    notes = []
+    if id_col is not None:
+        notes.append(f"documents named by column '{label(id_col)}'")
+    if label_col is not None:
+        notes.append(f"column '{label(label_col)}' ({len(set(labels))} values) kept as each document's label")
+    if unused:
+        notes.append(f"column{'s' * (len(unused) > 1)} {', '.join(unused)} not used")
+    weighting = doc_options.get("weighting", "tfidf")
+    reason = f"{roles.reason} ({'TF-IDF' if weighting == 'tfidf' else 'term counts'}): read as documents"
+    dataset = vectorize_texts(
+        texts,
+        ids,
+        name=p.name,
+        source=p,
+        row_labels=labels,
+        row_label_name=None if label_col is None else label(label_col),
+        kind_reason=reason,
+        **doc_options,
+    )
+    return replace(dataset, notes=[*dataset.notes, *notes])
 
 
 # ------------------------------------------------------------- text folders
@@ -473,7 +756,10 @@ def _read_text_file(path: Path) -> str:
 def _load_text_folder(p: Path, files: list[Path], doc_options) -> Dataset:
     texts = [_read_text_file(f) for f in files]
     ids = [str(f.relative_to(p).with_suffix("")) for f in files]
-    return vectorize_texts(texts, ids, name=p.name, source=p, **doc_options)
+    suffixes = "/".join(sorted({f.suffix.lower() for f in files}))
+    weighting = "TF-IDF" if doc_options.get("weighting", "tfidf") == "tfidf" else "term counts"
+    reason = f"a folder of {len(files):,} {suffixes} files: read as documents ({weighting})"
+    return vectorize_texts(texts, ids, name=p.name, source=p, kind_reason=reason, **doc_options)
 
 
 # ------------------------------------------------------------------- images
@@ -504,10 +790,14 @@ def _load_image_folder(p: Path, files: list[Path]) -> Dataset:
             )
         stack[k] = pixels.ravel()
     ids = [str(f.relative_to(p)) for f in files]
-    return _images_dataset(p, stack, first.shape, ids)
+    reason = f"a folder of {len(files):,} images of {first.shape[1]}x{first.shape[0]} pixels: one row of pixels per image"
+    return _images_dataset(p, stack, first.shape, ids, reason)
 
 
-def _images_dataset(p: Path, stack: np.ndarray, shape, ids) -> Dataset:
+_IMAGE_CHOICES = ("dense", "images")
+
+
+def _images_dataset(p: Path, stack: np.ndarray, shape, ids, reason: str) -> Dataset:
     h, w = shape
     n = stack.shape[0]
     rows = np.repeat(np.arange(n, dtype=np.int32), h * w)
@@ -522,12 +812,19 @@ def _images_dataset(p: Path, stack: np.ndarray, shape, ids) -> Dataset:
         image_shape=(h, w),
         name=p.name,
         source=str(p),
+        kind_reason=reason,
+        kind_choices=_IMAGE_CHOICES,
     )
 
 
-def _load_single_image(p: Path) -> Dataset:
+def _load_single_image(p: Path, kind) -> Dataset:
+    if kind not in (None, "dense"):
+        raise _refuse(p, "one image, a matrix of grey levels", kind, ("dense",))
     pixels = _open_grey(p)
-    dataset = _dataset_from_grid(p, pixels.astype(np.float64))
+    dataset = _dataset_from_grid(p, pixels.astype(np.float64), kind="dense",
+                                 what="one image, a matrix of grey levels")
+    dataset = replace(dataset, kind_choices=("dense",),
+                      kind_reason="one image: its grey levels read as a dense matrix")
     return replace(dataset, notes=[*dataset.notes, f"{pixels.shape[1]}x{pixels.shape[0]} image as a matrix of grey levels"])
 
 
@@ -540,7 +837,7 @@ def _check_numeric(p: Path, array: np.ndarray, what: str = "the array") -> np.nd
     return array
 
 
-def _load_npy(p: Path) -> Dataset:
+def _load_npy(p: Path, kind) -> Dataset:
     try:
         array = np.load(p, allow_pickle=False)
     except ValueError as exc:
@@ -553,24 +850,29 @@ def _load_npy(p: Path) -> Dataset:
         raise DataError("it is not a valid .npy file", p, fix="save it again with numpy.save") from None
     except (OSError, EOFError):
         raise DataError("it is not a valid .npy file", p, fix="save it again with numpy.save") from None
-    return _dataset_from_array(p, array)
+    return _dataset_from_array(p, array, kind)
 
 
-def _dataset_from_array(p: Path, array: np.ndarray) -> Dataset:
+def _dataset_from_array(p: Path, array: np.ndarray, kind=None) -> Dataset:
     array = _check_numeric(p, array)
     if array.ndim == 3 and array.shape[0] > 0:
         n, h, w = array.shape
+        if kind not in (None, "images", "dense"):
+            raise _refuse(p, f"a stack of {n} images", kind, _IMAGE_CHOICES)
         stack = array.reshape(n, h * w).astype(np.float32)
         if not np.isfinite(stack).all():
             raise DataError("the image stack has NaN or infinite pixels", p, fix="replace them by numbers")
-        return _images_dataset(p, stack, (h, w), [f"img{i + 1:04d}" for i in range(n)])
+        reason = f"a 3-D array: a stack of {n:,} images of {w}x{h} pixels"
+        dataset = _images_dataset(p, stack, (h, w), [f"img{i + 1:04d}" for i in range(n)], reason)
+        return treat_as(dataset, kind) if kind == "dense" else dataset
     if array.ndim != 2:
         raise DataError(
             f"the array has {array.ndim} dimension(s); mfstudio needs a 2-D matrix or a 3-D stack of images",
             p,
             fix="reshape it to rows x columns",
         )
-    return _dataset_from_grid(p, array.astype(np.float64))
+    what = f"a {array.shape[0]:,} x {array.shape[1]:,} array"
+    return _dataset_from_grid(p, array.astype(np.float64), kind=kind, what=what)
 
 
 _SPARSE_KEYS = {"format", "shape", "data"}
@@ -590,7 +892,7 @@ def _load_npz(p: Path, kind) -> Dataset:
                 matrix = sp.load_npz(p)
             except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
                 raise DataError(f"the sparse matrix in it is damaged ({exc})", p, fix="save it again with scipy.sparse.save_npz") from None
-            return _interaction_matrix(p, matrix, kind)
+            return _interaction_matrix(p, matrix, kind, what="a scipy sparse matrix")
         if not keys:
             raise DataError("the archive holds no arrays", p, fix="save at least one 2-D array in it")
         try:
@@ -609,20 +911,40 @@ def _load_npz(p: Path, kind) -> Dataset:
         raise DataError(
             f"none of its arrays ({', '.join(keys[:5])}) is a 2-D matrix", p, fix="save a 2-D numeric array in it"
         )
-    dataset = _dataset_from_array(p, arrays[candidates[0]])
+    dataset = _dataset_from_array(p, arrays[candidates[0]], kind)
     if len(keys) > 1:
         dataset = replace(dataset, notes=[*dataset.notes, f"used array '{candidates[0]}' of {len(keys)} in the archive"])
     return dataset
 
 
-def _interaction_matrix(p: Path, matrix, kind, col_ids=None, row_ids=None) -> Dataset:
+_SPARSE_CHOICES = ("explicit", "implicit", "documents")
+
+
+def _interaction_matrix(p: Path, matrix, kind, col_ids=None, row_ids=None, what="a sparse matrix",
+                        detected=None) -> Dataset:
+    """A sparse matrix's stored entries; absent cells are unknown or zero, by kind.
+
+    ``detected`` is the kind the layout itself says (documents when a word
+    list was found); without it the values decide (:func:`explicit_or_implicit`,
+    interactions unless they look like a rating scale).
+    """
+    if kind is not None and kind not in _SPARSE_CHOICES:
+        raise _refuse(p, what, kind, _SPARSE_CHOICES)
     coo = matrix.tocoo()
     coo.sum_duplicates()
     values = coo.data.astype(np.float64)
     if _unusable(values).any():
         raise DataError("the matrix has NaN or infinite entries", p, fix="replace them by numbers")
-    if kind is None or kind not in ("explicit", "implicit", "documents"):
-        kind = _explicit_or_implicit(values)
+    if detected is not None:
+        auto, why = detected
+    else:
+        auto, why = explicit_or_implicit(values, default="implicit")
+    if kind is None:
+        kind, reason = auto, f"{what} of {values.size:,} stored values: {why}"
+    elif kind == auto:
+        reason = f"{what} of {values.size:,} stored values: {why}"
+    else:
+        reason = f"read as {_KIND_WORDS[kind]} as asked ({what}; detected: {_KIND_WORDS[auto]})"
     if kind == "implicit" and (values < 0).any():
         raise DataError("the matrix has negative counts", p, fix="remove them, or open it as ratings")
     rating_scale = None
@@ -639,6 +961,8 @@ def _interaction_matrix(p: Path, matrix, kind, col_ids=None, row_ids=None) -> Da
         rating_scale=rating_scale,
         name=p.name,
         source=str(p),
+        kind_reason=reason,
+        kind_choices=_SPARSE_CHOICES,
     )
 
 
@@ -651,14 +975,18 @@ def _load_matrix_market(p: Path, kind) -> Dataset:
         message = str(exc).splitlines()[0][:120] if str(exc) else "unreadable"
         raise DataError(f"it is not a valid MatrixMarket file ({message})", p, fix="check the %%MatrixMarket header and the size line") from None
     if isinstance(matrix, np.ndarray):
-        return _dataset_from_array(p, np.asarray(matrix))
+        return _dataset_from_array(p, np.asarray(matrix), kind)
     vocabulary = _find_vocabulary(p, matrix.shape)
     if vocabulary is None:
-        return _interaction_matrix(p, matrix, kind)
+        return _interaction_matrix(p, matrix, kind, what="a MatrixMarket sparse matrix")
     terms, transpose = vocabulary
     if transpose:  # the file is term x document; mfstudio keeps documents as rows
         matrix = matrix.T
-    dataset = _interaction_matrix(p, matrix, "documents", col_ids=np.asarray(terms))
+    dataset = _interaction_matrix(
+        p, matrix, kind, col_ids=np.asarray(terms), what="a MatrixMarket matrix",
+        detected=("documents", f"a word list of {len(terms):,} terms beside it: read as documents (term weights)"))
+    if dataset.kind != "documents":
+        return replace(dataset, notes=[*dataset.notes, f"items named by the {len(terms):,} terms of its word list"])
     width = max(4, len(str(dataset.n_rows)))
     return replace(dataset, row_ids=np.asarray([f"doc{i + 1:0{width}d}" for i in range(dataset.n_rows)]),
                    notes=[*dataset.notes, f"vocabulary of {len(terms):,} terms from its word list"])

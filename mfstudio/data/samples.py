@@ -56,6 +56,10 @@ def _toy_from_matrix(matrix, *, name: str, source: str, note: str) -> Dataset:
         source=source,
         notes=[note],
         truth={"matrix": dense},
+        kind_reason=(f"built-in sample: a {dense.shape[0]} x {dense.shape[1]} grid of ratings 1 to 5, "
+                     f"0 in {np.mean(dense == 0):.0%} of cells read as unknown (the tutorials' convention)"),
+        # What typing the same grid in offers (loaders._dataset_from_grid).
+        kind_choices=("explicit", "implicit", "dense"),
     )
 
 
@@ -346,6 +350,7 @@ def movies(
         item_genres=item_genres,
         name="Movies (sample)",
         source="sample:movies",
+        kind_reason="built-in sample: generated ratings on a 1 to 5 star scale",
         notes=[
             f"generated: rank-{n_factors} taste factors plus user and item biases around {global_mean:g} stars, "
             f"noise {noise_std:g}, seed {seed}; titles are made up"
@@ -514,6 +519,7 @@ def topics_corpus(
         f"({', '.join(topic_names)}), seed {seed}",
     )
     dataset.truth = {"doc_topics": doc_topics, "topic_words": topic_words, "topic_names": topic_names}
+    dataset.kind_reason = f"built-in sample: {n_docs} generated texts, read as documents (TF-IDF)"
     return dataset
 
 
@@ -594,6 +600,7 @@ def bars(
         image_shape=(size, size),
         name="Bars (sample)",
         source="sample:bars",
+        kind_reason=f"built-in sample: {n_images} generated {size}x{size} images, one row of pixels per image",
         notes=[
             f"generated: each {size}x{size} image is the sum of some of {n_bars} bars"
             + (f", plus noise {noise:g}" if noise > 0 else "")

@@ -17,6 +17,7 @@ whole file:
 from __future__ import annotations
 
 import codecs
+import io
 import csv
 import re
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,7 @@ class TableLayout:
     mean_length: list[float] = field(default_factory=list)
     has_spaces: list[bool] = field(default_factory=list)
     truncated: bool = False  # head did not reach the end of the file
+    multiline: bool = False  # a quoted value in the head spans lines (documents)
 
     @property
     def n_columns(self) -> int:
@@ -97,12 +99,81 @@ def _decode_head(path: str, raw: bytes, complete: bool) -> tuple[str, str]:
     return text, encoding
 
 
+_QUOTING_DELIMITERS = (",", ";", "\t")  # the delimiters read_table honours quotes for
+
+
+def _ends_inside_quotes(line: str, inside: bool = False) -> bool:
+    """Whether a quoted field is still open at the end of ``line``.
+
+    Quotes count as CSV does: one opens a field only at its start (after a
+    delimiter), ``""`` inside is an escaped quote, so ``5'2" tall`` in the
+    middle of a field opens nothing.
+    """
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if inside:
+            if ch == '"':
+                if i + 1 < n and line[i + 1] == '"':
+                    i += 1
+                else:
+                    inside = False
+        elif ch == '"' and (i == 0 or line[i - 1] in ",;\t|"):
+            inside = True
+        i += 1
+    return inside
+
+
+_LONGEST_RECORD = 200  # lines; a quote left open longer is a stray quote, not a record
+
+
+def _records(lines: list[str], complete: bool = True) -> tuple[list[tuple[int, str]], bool]:
+    """Join physical lines into records where a quoted value spans lines.
+
+    Returns ``[(first physical line number, record)]`` of the non-blank
+    records and whether any record spans lines. A quote that does not close
+    within a few hundred lines is left alone: that is a broken line to
+    report, not a document. When the text is only the head of the file, an
+    open quote at its end is a record cut short and is dropped.
+    """
+    out: list[tuple[int, str]] = []
+    multiline = False
+    k = 0
+    while k < len(lines):
+        line, end = lines[k], k
+        if '"' in line and _ends_inside_quotes(line):
+            inside, m = True, k
+            while inside and m + 1 < len(lines) and m - k < _LONGEST_RECORD:
+                m += 1
+                inside = _ends_inside_quotes(lines[m], True)
+            if not inside:
+                line, end, multiline = "\n".join(lines[k:m + 1]), m, True
+            elif not complete and m + 1 == len(lines) and k > 0:
+                break
+        if line.strip():
+            out.append((k + 1, line))
+        k = end + 1
+    return out, multiline
+
+
 def _split(line: str, delimiter: str) -> list[str]:
     if delimiter == "whitespace":
         return line.split()
     if delimiter == "::":
         return line.split("::")
-    return next(csv.reader([line], delimiter=delimiter, skipinitialspace=delimiter != " "))
+    if "\n" not in line:
+        return next(csv.reader([line], delimiter=delimiter, skipinitialspace=delimiter != " "))
+    # A record joined across lines (see _records): where this delimiter does
+    # not open the quote, the line break ends a row; glue the pieces back so
+    # the break stays inside one field.
+    fields: list[str] = []
+    for row in csv.reader(io.StringIO(line), delimiter=delimiter, skipinitialspace=delimiter != " "):
+        if fields and row:
+            fields[-1] += "\n" + row[0]
+            fields.extend(row[1:])
+        else:
+            fields.extend(row)
+    return fields
 
 
 def _fields(n: int) -> str:
@@ -163,7 +234,7 @@ def sniff_table(path: str) -> TableLayout:
     if not raw.strip():
         raise DataError("the file is empty", path, fix="choose a file that has data in it")
     text, encoding = _decode_head(path, raw, complete)
-    numbered = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+    numbered, multiline = _records(text.splitlines(), complete)
     numbered = numbered[:SNIFF_LINES]
     if not numbered:
         raise DataError("the file is empty", path, fix="choose a file that has data in it")
@@ -199,6 +270,7 @@ def sniff_table(path: str) -> TableLayout:
         column_names=names,
         head_rows=data_rows,
         truncated=not complete,
+        multiline=multiline and delimiter in _QUOTING_DELIMITERS,
     )
     for j in range(n_cols):
         col = [r[j] for r in data_rows if j < len(r) and r[j] != ""]
@@ -209,19 +281,44 @@ def sniff_table(path: str) -> TableLayout:
     return layout
 
 
+_SHORT_NAME = 32  # a column name is short; a document is not
+
+
 def _looks_like_header(rows: list[list[str]]) -> bool:
+    """Whether the first row names the columns.
+
+    Evidence, any of: a name over a column of numbers; two or more known
+    column names (user, item, rating, text, category...); a short name over
+    a column of long sentences (``category,text`` over documents). A row of
+    only numbers and blanks is data: a blank cell names nothing.
+    """
     first = rows[0]
+    if all(is_number(t) or t == "" for t in first):
+        return False
     if len(rows) == 1:
         return not any(is_number(t) for t in first)
     rest = rows[1:]
     for j, token in enumerate(first):
+        if token == "":
+            continue
         column = [r[j] for r in rest if j < len(r) and r[j] != ""]
         if column and not is_number(token) and all(is_number(t) for t in column):
             return True
     from .columns import role_of  # known names mean a header even over string columns
 
+    if any(is_number(t) for t in first):
+        return False
     named = [role_of(t) for t in first]
-    return sum(r is not None for r in named) >= 2 and not any(is_number(t) for t in first)
+    if sum(r is not None for r in named) >= 2:
+        return True
+    for j, token in enumerate(first):
+        column = [r[j] for r in rest if j < len(r) and r[j] != ""]
+        if not column or not token or len(token) > _SHORT_NAME or "\n" in token:
+            continue
+        mean_length = sum(map(len, column)) / len(column)
+        if mean_length >= 25 and mean_length >= 3 * len(token) and any(" " in t for t in column):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- reading
@@ -286,7 +383,8 @@ def read_table(layout: TableLayout, column_types: dict[int, str], id_columns=())
     )
     parse_options = pacsv.ParseOptions(
         delimiter=delimiter,
-        quote_char='"' if layout.delimiter in (",", ";", "\t") else False,
+        quote_char='"' if layout.delimiter in _QUOTING_DELIMITERS else False,
+        newlines_in_values=layout.multiline,
         ignore_empty_lines=True,
     )
     convert_options = pacsv.ConvertOptions(
@@ -356,10 +454,24 @@ def _iter_lines(layout: TableLayout):
     """(physical line number, text) of every non-blank line, header included."""
     with open(layout.path, encoding=layout.encoding, errors="strict", newline="") as fh:
         number = 0
+        pending, start = None, 0  # a quoted value still open across lines
         try:
             for number, line in enumerate(fh, start=1):
+                line = line.rstrip("\r\n")
+                if layout.multiline:
+                    if pending is not None:
+                        pending += "\n" + line
+                        if not _ends_inside_quotes(line, True):
+                            yield start, pending
+                            pending = None
+                        continue
+                    if '"' in line and _ends_inside_quotes(line):
+                        pending, start = line, number
+                        continue
                 if line.strip():
-                    yield number, line.rstrip("\r\n")
+                    yield number, line
+            if pending is not None:
+                yield start, pending
         except UnicodeDecodeError:
             raise DataError(
                 f"the text is not valid {layout.encoding.upper()} after line {number}",

@@ -28,6 +28,9 @@ def vectorize_texts(
     max_features: int | None = 20_000,
     name: str = "",
     source=None,
+    row_labels=None,
+    row_label_name: str | None = None,
+    kind_reason: str | None = None,
 ) -> Dataset:
     """Turn documents into a document-term :class:`Dataset`.
 
@@ -53,6 +56,14 @@ def vectorize_texts(
         Keep only the most frequent terms.
     name, source : str
         Display name and origin, stored on the dataset.
+    row_labels : sequence of str, optional
+        A category per document (a CSV's label column), kept as
+        ``Dataset.row_labels``.
+    row_label_name : str, optional
+        The name of that category (the column's header).
+    kind_reason : str, optional
+        Why these are documents, for ``Dataset.kind_reason``; by default
+        "N texts: read as documents (TF-IDF)".
 
     Returns
     -------
@@ -74,6 +85,8 @@ def vectorize_texts(
     doc_ids = list(doc_ids)
     if len(doc_ids) != len(texts):
         raise ValueError("doc_ids must have one entry per text")
+    if row_labels is not None and len(row_labels) != len(texts):
+        raise ValueError("row_labels must have one entry per text")
     if not texts:
         raise DataError("there are no documents", source, fix="add text files or rows with text")
     if weighting not in WEIGHTINGS:
@@ -120,4 +133,9 @@ def vectorize_texts(
         name=name,
         source=None if source is None else str(source),
         notes=notes,
+        row_labels=None if row_labels is None else np.asarray([str(v) for v in row_labels]),
+        row_label_name=row_label_name if row_labels is not None else None,
+        kind_reason=kind_reason or (
+            f"{len(texts):,} texts: read as documents ({'TF-IDF' if weighting == 'tfidf' else 'term counts'})"),
+        kind_choices=("documents",),
     )
