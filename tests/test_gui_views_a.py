@@ -416,6 +416,32 @@ def test_factor_space_documents_by_dominant_component(qtbot, app, corpus, corpus
     assert view.side_combo.currentText() == "terms"
 
 
+def test_factor_space_colours_documents_by_their_label(qtbot, app, corpus, corpus_run):
+    import dataclasses
+
+    from mfstudio.gui.views.factor_space import FactorSpaceView
+
+    truth = corpus.truth
+    labels = truth["topic_names"][np.argmax(truth["doc_topics"], axis=1)]
+    labelled = dataclasses.replace(corpus, row_labels=labels, row_label_name="category")
+    view = FactorSpaceView()
+    view.set_dataset(labelled)
+    view.set_run(corpus_run)
+    view.set_side("users")
+    show(qtbot, view, "factor-space-topics-labels")
+    names = np.asarray(view.category_names)
+    np.testing.assert_array_equal(names[view.category_codes], labels)
+    colors = view.point_colors()
+    for label in set(labels.tolist()):  # one colour per label, different labels apart
+        assert len({c for c, lab in zip(colors, labels) if lab == label}) == 1
+    assert len(set(colors)) == len(set(labels.tolist()))
+    # The legend names each label with its count.
+    legend = [label.text for _, label in view.legend.items]
+    for name in names:
+        assert f"{name} ({int((labels == name).sum()):,})" in legend
+    assert "category" in view.info.text()
+
+
 def test_factor_space_100k_points(qtbot, app):
     from mfstudio.gui.views.factor_space import FactorSpaceView
 
@@ -461,5 +487,9 @@ def test_views_export(qtbot, app, tmp_path, small_movies, movies_run):
     assert views[MatrixView].export_table() is None and views[FactorSpaceView].export_table() is None
     csv = export.export_table(views[SpectrumView].export_table(), tmp_path / "spectrum.csv")
     lines = csv.read_text().splitlines()
-    assert lines[0] == "rank,singular value,explained,cumulative,error"
+    # The Frobenius-share column is there exactly when the model reports that share.
+    header = "rank,singular value,explained,cumulative,error"
+    if getattr(movies_run.model, "frobenius_share_", None) is not None:
+        header += ",cum. Frobenius share"
+    assert lines[0] == header
     assert len(lines) == 1 + len(movies_run.model.singular_values_)

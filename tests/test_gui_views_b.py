@@ -163,6 +163,39 @@ def test_topic_cards_show_the_components_top_words_and_a_click_lists_documents(q
     assert view.export_plot() is view.card_grid
 
 
+def test_topic_documents_show_their_label_and_the_heading_the_agreement(qtbot, app, topics_fit):
+    import dataclasses
+
+    from mfstudio.gui.views.topics import LABEL_COLUMN, TopicsView
+    from mfstudio.inspect import topic_label_agreement
+
+    data, model = topics_fit
+    truth = data.truth
+    labels = truth["topic_names"][np.argmax(truth["doc_topics"], axis=1)]
+    labelled = dataclasses.replace(data, row_labels=labels, row_label_name="category")
+    view = shown(qtbot, TopicsView())
+    view.set_dataset(labelled)
+    view.set_run(finished_run(model))
+    view.select_topic(2)
+    ids = [doc for doc, _ in view.document_rows()]
+    label_of = dict(zip(data.row_ids.tolist(), labels.tolist()))
+    assert view.document_labels() == [label_of[doc] for doc in ids]
+    assert not view.docs_table.isColumnHidden(LABEL_COLUMN)
+    assert view.docs_table.horizontalHeaderItem(LABEL_COLUMN).text() == "category"
+    assert view.docs_table.horizontalHeader().visualIndex(LABEL_COLUMN) == 2  # beside the document id
+    expected = topic_label_agreement(model.user_factors_, labels)
+    assert view.agreement.nmi == pytest.approx(expected.nmi)
+    assert f"NMI {expected.nmi:.2f}" in view.doc_heading.text() and "category" in view.doc_heading.text()
+    # Each card names its topic's majority label.
+    assert expected.majority_labels[2] in view.cards[2].titleLabel.text
+
+    # The same corpus without labels: no label column, no agreement.
+    view.set_dataset(data)
+    view.set_run(finished_run(model))
+    assert view.agreement is None and view.docs_table.isColumnHidden(LABEL_COLUMN)
+    assert "NMI" not in view.doc_heading.text()
+
+
 def test_topics_view_stays_off_for_ratings_and_unfitted_runs(qtbot, app):
     from mfstudio.gui.views.topics import TopicsView
 

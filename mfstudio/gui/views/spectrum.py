@@ -1,14 +1,19 @@
 """Spectrum: the singular values of an SVD, how much each rank explains, and a rank to choose.
 
 Top: one bar per singular value (linear or log scale). Bottom: the cumulative
-explained variance and the relative reconstruction error at each rank, as the
-model computed them (``explained_variance_ratio_``, ``reconstruction_errors_``).
+explained variance (``explained_variance_ratio_``, as scikit-learn's
+TruncatedSVD defines it), the cumulative share of the squared Frobenius norm
+(``frobenius_share_``, when the model has it) and the relative reconstruction
+error at each rank (``reconstruction_errors_``), read by
+:func:`mfstudio.inspect.spectrum_of`; each curve is labelled as what it is.
 A draggable marker picks a rank and says what keeping that many components
 buys. While a randomized SVD is fitting, :meth:`SpectrumView.show_step` draws
 the spectrum estimated so far.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,20 +31,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...inspect import (
+    EXPLAINED_VARIANCE_LABEL,
+    FROBENIUS_SHARE_LABEL,
+    Spectrum,
+    log_bars,
+    spectrum_from_step,
+    spectrum_of,
+)
 from .base import ResultView, color
 
 _BAR = color(0)
 _CUMULATIVE = color(2)
 _ERROR = color(3)
+_FROBENIUS = color(4)
 _MARKER = "#444444"
-
-
-def _array(model, name):
-    value = getattr(model, name, None)
-    if value is None:
-        return None
-    value = np.asarray(value, dtype=np.float64).ravel()
-    return value if value.size else None
+_FROBENIUS_COLUMN = 5  # added last, so the first five columns keep their meaning
 
 
 class SpectrumView(ResultView):
@@ -49,9 +56,11 @@ class SpectrumView(ResultView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.spectrum: Spectrum | None = None
         self.singular_values: np.ndarray | None = None
-        self.explained: np.ndarray | None = None  # per-component ratio
+        self.explained: np.ndarray | None = None  # per-component explained variance ratio
         self.cumulative: np.ndarray | None = None
+        self.frobenius_cumulative: np.ndarray | None = None
         self.errors: np.ndarray | None = None
         self.rank = 0
         self.live = False  # drawing a fit in progress
@@ -81,10 +90,7 @@ class SpectrumView(ResultView):
             plot.setMouseEnabled(x=True, y=False)
         self.cum_plot.setYRange(-0.04, 1.05, padding=0)
         # The title is the legend (a legend box would sit on the curves).
-        self.cum_plot.setTitle(
-            f'<span style="color:{_CUMULATIVE}">●</span> cumulative explained variance &nbsp;&nbsp; '
-            f'<span style="color:{_ERROR}">■</span> relative reconstruction error'
-        )
+        self._set_legend(frobenius=False)
 
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=_BAR, pen=None)
         self.sv_plot.addItem(self.bars)
@@ -94,6 +100,9 @@ class SpectrumView(ResultView):
         self.err_curve = self.cum_plot.plot([], [], pen=pg.mkPen(_ERROR, width=2), symbol="s", symbolSize=6,
                                             symbolBrush=_ERROR, symbolPen=None,
                                             name="relative reconstruction error")
+        self.frobenius_curve = self.cum_plot.plot([], [], pen=pg.mkPen(_FROBENIUS, width=2, style=Qt.PenStyle.DashLine),
+                                                  symbol="t1", symbolSize=7, symbolBrush=_FROBENIUS, symbolPen=None,
+                                                  name=f"cumulative {FROBENIUS_SHARE_LABEL}")
 
         marker_pen = pg.mkPen(_MARKER, width=2, style=Qt.PenStyle.DashLine)
         hover_pen = pg.mkPen("#D55E00", width=3)
@@ -119,7 +128,7 @@ class SpectrumView(ResultView):
 
         # ---- table
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["rank", "singular value", "explained", "cumulative", "error"])
+        self._set_table_columns(frobenius=False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -132,7 +141,7 @@ class SpectrumView(ResultView):
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([760, 340])
+        splitter.setSizes([700, 400])  # room for six table columns
         top = QWidget()
         top.setLayout(controls)
         layout = QVBoxLayout(self)
@@ -146,7 +155,7 @@ class SpectrumView(ResultView):
     def applies_to(self, dataset, run) -> bool:
         if dataset is None or run is None:
             return False
-        if _array(run.model, "singular_values_") is not None:
+        if spectrum_of(run.model) is not None:
             return True
         history = getattr(run.model, "history_", None) or []
         return bool(history) and "singular_values" in (history[-1].extra or {})
@@ -158,8 +167,8 @@ class SpectrumView(ResultView):
     def set_run(self, run) -> None:
         super().set_run(run)
         model = getattr(run, "model", None)
-        values = _array(model, "singular_values_") if model is not None else None
-        if values is None:
+        spectrum = spectrum_of(model) if model is not None else None
+        if spectrum is None:
             history = getattr(model, "history_", None) or []
             last = history[-1] if history else None
             if last is not None and "singular_values" in (last.extra or {}):
@@ -168,7 +177,7 @@ class SpectrumView(ResultView):
                 self.clear("This run's model has no singular values (fit a truncated SVD)")
             return
         self.live = False
-        self._set_spectrum(values, _array(model, "explained_variance_ratio_"), _array(model, "reconstruction_errors_"))
+        self._set_spectrum(spectrum)
         self.sv_plot.setTitle(f"Singular values of {getattr(run, 'name', '') or 'the model'}")
 
     def show_step(self, step, rank: int | None = None) -> None:
@@ -179,34 +188,23 @@ class SpectrumView(ResultView):
         ``rank``, when given, keeps only the first ``rank`` values (a
         randomized SVD may track a few more directions than it returns).
         """
-        extra = getattr(step, "extra", None) or {}
-        values = extra.get("singular_values")
-        if values is None:
-            return
-        values = np.asarray(values, dtype=np.float64).ravel()
-        if rank:
-            values = values[: int(rank)]
-        if not values.size:
+        spectrum = spectrum_from_step(getattr(step, "extra", None), rank)
+        if spectrum is None:
             return
         self.live = True
-        explained = extra.get("explained_variance_ratio")
-        errors = extra.get("reconstruction_errors")
-        self._set_spectrum(
-            values,
-            None if explained is None else np.asarray(explained, dtype=np.float64).ravel(),
-            None if errors is None else np.asarray(errors, dtype=np.float64).ravel(),
-        )
+        self._set_spectrum(spectrum)
         n = getattr(step, "n_epochs", 0) or 0
         of = f" of {n}" if n >= step.epoch and n > 1 else ""
         self.sv_plot.setTitle(f"Singular values (fitting: iteration {step.epoch}{of})")
 
     def clear(self, message: str = "Fit a truncated SVD to see its spectrum") -> None:
-        self.singular_values = self.explained = self.cumulative = self.errors = None
+        self.spectrum = None
+        self.singular_values = self.explained = self.cumulative = self.frobenius_cumulative = self.errors = None
         self.rank = 0
         self.live = False
         self.bars.setOpts(x=[], height=[], y0=0)
-        self.cum_curve.setData([], [])
-        self.err_curve.setData([], [])
+        for curve in (self.cum_curve, self.err_curve, self.frobenius_curve):
+            curve.setData([], [])
         self.table.setRowCount(0)
         self.cum_message.setVisible(False)
         self.sv_plot.setTitle("Singular values")
@@ -227,24 +225,49 @@ class SpectrumView(ResultView):
             self.sv_plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             self.message.setPos(0.5, 0.5)
 
-    def _set_spectrum(self, values, explained, errors) -> None:
-        k = values.size
-        self.singular_values = values
-        self.explained = explained[:k] if explained is not None and explained.size >= 1 else None
-        self.cumulative = np.cumsum(self.explained) if self.explained is not None else None
-        self.errors = errors[:k] if errors is not None and errors.size >= 1 else None
+    def _set_legend(self, frobenius: bool) -> None:
+        title = (f'<span style="color:{_CUMULATIVE}">●</span> cumulative {EXPLAINED_VARIANCE_LABEL} &nbsp;&nbsp; '
+                 f'<span style="color:{_ERROR}">■</span> relative reconstruction error')
+        if frobenius:
+            # A second line: one long line would set the plot's minimum width past the window's.
+            title += f'<br><span style="color:{_FROBENIUS}">▲</span> cumulative {FROBENIUS_SHARE_LABEL}'
+        self.cum_plot.setTitle(title)
+        height = 44 if frobenius else 30  # setTitle fixes the title row at one line (30 px)
+        self.cum_plot.titleLabel.setMaximumHeight(height)
+        self.cum_plot.layout.setRowFixedHeight(0, height)
+
+    def _set_table_columns(self, frobenius: bool) -> None:
+        # The Frobenius column exists only when the model reports that share, so an
+        # exported table never carries an empty column.
+        headers = ["rank", "singular value", "explained", "cumulative", "error"]
+        if frobenius:
+            headers.append("cum. Frobenius share")
+        self.table.setColumnCount(len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
+        self.table.horizontalHeaderItem(2).setToolTip(f"{EXPLAINED_VARIANCE_LABEL}, per component")
+        self.table.horizontalHeaderItem(3).setToolTip(f"{EXPLAINED_VARIANCE_LABEL}, summed over ranks 1..r")
+        if frobenius:
+            self.table.horizontalHeaderItem(_FROBENIUS_COLUMN).setToolTip(
+                f"{FROBENIUS_SHARE_LABEL} (s_i² / ||X||²), summed over ranks 1..r")
+
+    def _set_spectrum(self, spectrum: Spectrum) -> None:
+        self.spectrum = spectrum
+        k = spectrum.k
+        self.singular_values = spectrum.singular_values
+        self.explained, self.cumulative = spectrum.explained, spectrum.cumulative
+        self.frobenius_cumulative = spectrum.cumulative_frobenius
+        self.errors = spectrum.errors
         self._show_message("")
         self._set_visible_items(True)
         self._redraw_bars()
-        ranks = np.arange(1, k + 1, dtype=float)
-        if self.cumulative is not None:
-            self.cum_curve.setData(ranks[: self.cumulative.size], self.cumulative)
-        else:
-            self.cum_curve.setData([], [])
-        if self.errors is not None:
-            self.err_curve.setData(ranks[: self.errors.size], self.errors)
-        else:
-            self.err_curve.setData([], [])
+        for curve, values in ((self.cum_curve, self.cumulative), (self.err_curve, self.errors),
+                              (self.frobenius_curve, self.frobenius_cumulative)):
+            if values is not None:
+                curve.setData(list(range(1, values.size + 1)), values)
+            else:
+                curve.setData([], [])
+        self._set_legend(frobenius=self.frobenius_cumulative is not None)
+        self._set_table_columns(frobenius=self.frobenius_cumulative is not None)
         if self.cumulative is None and self.errors is None:
             self.cum_message.setText("Explained variance and error appear when the fit finishes" if self.live
                                      else "This model reports no explained variance or error per rank")
@@ -252,9 +275,7 @@ class SpectrumView(ResultView):
             self.cum_message.setVisible(True)
         else:
             self.cum_message.setVisible(False)
-        top = 1.0
-        if self.errors is not None and self.errors.size:
-            top = max(top, float(np.nanmax(self.errors)))
+        top = max([1.0] + ([] if self.errors is None else [float(v) for v in self.errors if v == v]))
         self.cum_plot.setYRange(-0.04, top * 1.05, padding=0)
         self.sv_plot.setXRange(0.4, k + 0.6, padding=0)
         for line in (self.marker, self.cum_marker):
@@ -267,17 +288,14 @@ class SpectrumView(ResultView):
         values = self.singular_values
         if values is None:
             return
-        x = np.arange(1, values.size + 1, dtype=float)
+        x = list(range(1, values.size + 1))
         log = self.log_check.isChecked()
         self.sv_plot.setLogMode(y=log)
         self.sv_plot.setXRange(0.4, values.size + 0.6, padding=0)
         if log:
-            positive = values[values > 0]
-            floor = positive.min() if positive.size else 1.0
-            shown = np.log10(np.maximum(values, floor / 10))
-            base = np.floor(shown.min()) - 0.1
-            self.bars.setOpts(x=x, height=shown - base, y0=base)
-            self.sv_plot.setYRange(base, shown.max() + 0.1, padding=0)
+            bars = log_bars(values)
+            self.bars.setOpts(x=x, height=bars.heights, y0=bars.base)
+            self.sv_plot.setYRange(bars.base, bars.top + 0.1, padding=0)
             self.sv_plot.setLabel("left", "singular value (log scale)")
         else:
             self.bars.setOpts(x=x, height=values, y0=0)
@@ -296,8 +314,9 @@ class SpectrumView(ResultView):
 
         for i in range(values.size):
             texts = [str(i + 1), f"{values[i]:.6g}", fmt(self.explained, i, ".4f"),
-                     fmt(self.cumulative, i, ".4f"), fmt(self.errors, i, ".4f")]
-            for col, text in enumerate(texts):
+                     fmt(self.cumulative, i, ".4f"), fmt(self.errors, i, ".4f"),
+                     fmt(self.frobenius_cumulative, i, ".4f")]
+            for col, text in enumerate(texts[: self.table.columnCount()]):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, col, item)
@@ -335,15 +354,10 @@ class SpectrumView(ResultView):
     def rank_info(self, rank: int | None = None) -> dict:
         """What keeping ``rank`` components gives (default: the marker's rank)."""
         rank = self.rank if rank is None else int(rank)
-        i = rank - 1
-        info = {"rank": rank, "singular_value": None, "cumulative_explained": None, "error": None}
-        if self.singular_values is not None and 0 <= i < self.singular_values.size:
-            info["singular_value"] = float(self.singular_values[i])
-        if self.cumulative is not None and 0 <= i < self.cumulative.size:
-            info["cumulative_explained"] = float(self.cumulative[i])
-        if self.errors is not None and 0 <= i < self.errors.size:
-            info["error"] = float(self.errors[i])
-        return info
+        if self.spectrum is None:
+            return {"rank": rank, "singular_value": None, "cumulative_explained": None,
+                    "cumulative_frobenius_share": None, "error": None}
+        return dataclasses.asdict(self.spectrum.at_rank(rank))
 
     def marker_text(self) -> str:
         """The rank marker's label as shown."""
@@ -353,7 +367,9 @@ class SpectrumView(ResultView):
         info = self.rank_info()
         lines = [f"rank {info['rank']}", f"σ = {info['singular_value']:.4g}"]
         if info["cumulative_explained"] is not None:
-            lines.append(f"explained {100 * info['cumulative_explained']:.1f}%")
+            lines.append(f"explained variance {100 * info['cumulative_explained']:.1f}%")
+        if info["cumulative_frobenius_share"] is not None:
+            lines.append(f"Frobenius share {100 * info['cumulative_frobenius_share']:.1f}%")
         if info["error"] is not None:
             lines.append(f"error {info['error']:.4f}")
         text = "\n".join(lines)
@@ -367,6 +383,8 @@ class SpectrumView(ResultView):
         summary = f"Rank {info['rank']} of {k}: singular value {info['singular_value']:.4g}"
         if info["cumulative_explained"] is not None:
             summary += f", {100 * info['cumulative_explained']:.1f}% of the variance explained"
+        if info["cumulative_frobenius_share"] is not None:
+            summary += f" ({100 * info['cumulative_frobenius_share']:.1f}% of the squared Frobenius norm)"
         if info["error"] is not None:
             summary += f", relative reconstruction error {info['error']:.4f}"
         if self.live:

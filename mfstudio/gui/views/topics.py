@@ -8,8 +8,11 @@ and the parts that build it.
 
 The model's ``user_factors_`` (W, rows x k) and ``components_`` (H, k x
 columns; ``item_factors_.T`` where a model has no ``components_``) are
-shown as they are: ranking a row, taking an argmax or one row-times-matrix
-product is presentation, not fitting.
+summarised by :mod:`mfstudio.inspect` (top words, lead shares, documents per
+topic, agreement with a label column, an image taken apart); this view only
+draws the records it gets back. When the documents carry labels
+(``Dataset.row_labels``), the document list shows each one's label and the
+heading how well topics agree with them (NMI, purity).
 """
 
 from __future__ import annotations
@@ -34,30 +37,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...inspect import (
+    TopicAgreement,
+    TopicSummary,
+    display_levels,
+    factors_of,
+    image_breakdown,
+    strongest_parts,
+    topic_documents,
+    topic_label_agreement,
+    topic_summary,
+)
 from .base import ResultView, color
 
+# factors_of lives in mfstudio.inspect; re-exported for callers that import it from here.
 __all__ = ["TopicsView", "factors_of"]
 
 TEXT_PREVIEW = 120  # characters of each document shown in the table
 MAX_DOCUMENTS = 100  # rows of the "documents about this topic" table
 N_STRONGEST = 4  # parts shown beside an image
-
-
-def factors_of(model) -> tuple[np.ndarray, np.ndarray] | None:
-    """(W, H) of a fitted factorization, or None when it has no usable factors."""
-    if model is None:
-        return None
-    W = getattr(model, "user_factors_", None)
-    H = getattr(model, "components_", None)
-    if H is None:
-        Q = getattr(model, "item_factors_", None)
-        H = None if Q is None else np.asarray(Q).T
-    if W is None or H is None:
-        return None
-    W, H = np.asarray(W), np.asarray(H)
-    if W.ndim != 2 or H.ndim != 2 or W.shape[1] == 0 or W.shape[1] != H.shape[0]:
-        return None
-    return W, H
+LABEL_COLUMN = 5  # logical column of the documents table holding each document's label
 
 
 class _Grid(pg.GraphicsLayoutWidget):
@@ -144,7 +143,8 @@ class TopicsView(ResultView):
         self.current_image = 0
         self.cards: list[pg.PlotItem] = []
         self.part_plots: list[pg.PlotItem] = []
-        self._leads = np.zeros(0)
+        self.summary: TopicSummary | None = None
+        self.agreement: TopicAgreement | None = None  # only when the documents have labels
         self._columns_used = 0
         self._csr = None
 
@@ -195,9 +195,11 @@ class TopicsView(ResultView):
 
         self.docs_label = QLabel()
         self.docs_label.setWordWrap(True)
-        self.docs_table = _table(["#", "document", "weight", "share of doc", "text"], stretch=4)
+        self.docs_table = _table(["#", "document", "weight", "share of doc", "text", "label"], stretch=4)
         self.docs_table.setToolTip("weight: the document's W value for this topic; "
                                    "share of doc: that weight over all of the document's weights")
+        # The label column is added last (columns 0-4 keep their meaning) but shown next to the document id.
+        self.docs_table.horizontalHeader().moveSection(LABEL_COLUMN, 2)
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 4, 0, 0)
@@ -306,6 +308,12 @@ class TopicsView(ResultView):
             self._show_message()
             return
         self.W, self.H = factors_of(run.model)
+        # Enough words for any setting of the spin box; changing it only redraws.
+        n_words = self.n_words.maximum() if self.dataset.kind == "documents" else 0
+        self.summary = topic_summary(self.W, self.H, self._train().col_ids, n_words)
+        labels = getattr(self.dataset, "row_labels", None)
+        if self.dataset.kind == "documents" and labels is not None:
+            self.agreement = topic_label_agreement(self.W, labels)
         if self.dataset.kind == "images":
             self.mode = "images"
             self._draw_images()
@@ -343,6 +351,7 @@ class TopicsView(ResultView):
     # ------------------------------------------------------------ helpers
     def _clear(self) -> None:
         self.W = self.H = None
+        self.summary = self.agreement = None
         self.mode = None
         self.cards = []
         self.part_plots = []
@@ -374,11 +383,12 @@ class TopicsView(ResultView):
         return train if train is not None and train.shape == self.dataset.shape else self.dataset
 
     def lead_shares(self) -> np.ndarray:
-        """Share of rows whose largest weight is each component's (rows of all zeros lead nothing)."""
-        W = self.W
-        active = np.abs(W).sum(axis=1) > 0
-        lead = np.argmax(W[active], axis=1)
-        return np.bincount(lead, minlength=W.shape[1]) / max(W.shape[0], 1)
+        """Share of rows whose largest weight is each component's (see :func:`mfstudio.inspect.lead_shares`)."""
+        return self.summary.lead_shares if self.summary is not None else np.zeros(0)
+
+    @property
+    def label_name(self) -> str:
+        return getattr(self.dataset, "row_label_name", None) or "label"
 
     def _columns(self, cell_width: int) -> int:
         """Cards per row: as many as fit, then evened out (6 cards: 3 + 3, not 4 + 2)."""
@@ -404,21 +414,24 @@ class TopicsView(ResultView):
     def top_words(self, topic: int, n: int | None = None) -> list[tuple[str, float]]:
         """The ``n`` heaviest words of a topic with their weights, heaviest first."""
         n = self.n_words.value() if n is None else n
-        weights = self.H[topic]
-        order = np.argsort(-weights, kind="stable")[:n]
-        terms = self._train().col_ids
-        return [(str(terms[j]), float(weights[j])) for j in order]
+        return self.summary.top(topic, n)
 
     def _draw_documents(self) -> None:
         if self.mode != "documents":
             return
         k = self.n_components
-        self._leads = self.lead_shares()
         model = self.run.model
-        self.doc_heading.setText(
-            f"<b>{k} topics</b> found by {model.title or model.name} in {self.dataset.n_rows:,} documents. "
-            "Each card shows a topic's heaviest words. <i>Click a card</i> to list the documents most about it."
-        )
+        heading = (f"<b>{k} topics</b> found by {model.title or model.name} in {self.dataset.n_rows:,} documents. "
+                   "Each card shows a topic's heaviest words. <i>Click a card</i> to list the documents most about it.")
+        agreement = self.agreement
+        if agreement is not None:
+            heading += (f"<br>Agreement of each document's strongest topic with its <b>{self.label_name}</b>: "
+                        f"NMI {agreement.nmi:.2f}, purity {agreement.purity:.0%} "
+                        f"({len(agreement.labels)} {self.label_name} values, {agreement.n_documents:,} documents).")
+            self.doc_heading.setToolTip(self._contingency_text(agreement))
+        else:
+            self.doc_heading.setToolTip("")
+        self.doc_heading.setText(heading)
         self.topic_combo.blockSignals(True)
         self.topic_combo.clear()
         for t in range(k):
@@ -466,11 +479,24 @@ class TopicsView(ResultView):
         ticks = self.cards[topic].getAxis("left")._tickLevels[0]
         return [label for _, label in sorted(ticks, key=lambda tick: -tick[0])]
 
+    def _contingency_text(self, agreement: TopicAgreement) -> str:
+        """The topic x label counts as a plain-text table (the heading's tooltip)."""
+        header = "topic".ljust(9) + "".join(label[:10].rjust(11) for label in agreement.labels)
+        lines = [header]
+        for t, row in enumerate(agreement.contingency.tolist()):
+            lines.append(f"Topic {t + 1}".ljust(9) + "".join(str(c).rjust(11) for c in row))
+        return "<pre>" + "\n".join(lines) + "</pre>"
+
     def _card_title(self, t: int, selected: bool) -> str:
-        share = self._leads[t] if t < len(self._leads) else 0.0
+        leads = self.lead_shares()
+        share = leads[t] if t < len(leads) else 0.0
         name = f"Topic {t + 1}"
         name = f"<b><u>{name}</u></b>" if selected else f"<b>{name}</b>"
-        return f"{name} <span style='color:#555'>· leads {share:.0%} of docs</span>"
+        title = f"{name} <span style='color:#555'>· leads {share:.0%} of docs"
+        agreement = self.agreement
+        if agreement is not None and agreement.majority_labels[t]:
+            title += f" · {agreement.majority_share(t):.0%} {agreement.majority_labels[t]}"
+        return title + "</span>"
 
     def _highlight_card(self) -> None:
         for t, plot in enumerate(self.cards):
@@ -486,7 +512,7 @@ class TopicsView(ResultView):
             for rank, (word, weight) in enumerate(self.top_words(t, n), start=1):
                 row = table.rowCount()
                 table.insertRow(row)
-                values = [f"Topic {t + 1}", str(rank), word, f"{weight:.6g}", f"{self._leads[t]:.4f}"]
+                values = [f"Topic {t + 1}", str(rank), word, f"{weight:.6g}", f"{self.lead_shares()[t]:.4f}"]
                 for col, text in enumerate(values):
                     table.setItem(row, col, QTableWidgetItem(text))
 
@@ -514,33 +540,34 @@ class TopicsView(ResultView):
         self._highlight_card()
         train = self._train()
         texts = self.dataset.texts if self.dataset.texts is not None else train.texts
-        weights = self.W[:, topic]
-        order = np.argsort(-weights, kind="stable")
-        order = order[weights[order] > 0][:MAX_DOCUMENTS]
-        totals = np.abs(self.W[order]).sum(axis=1)
+        labels = getattr(self.dataset, "row_labels", None)
+        docs = topic_documents(self.W, topic, MAX_DOCUMENTS)
         table = self.docs_table
         table.setRowCount(0)
-        table.setRowCount(order.size)
-        for row, (i, total) in enumerate(zip(order.tolist(), totals.tolist())):
+        table.setRowCount(docs.rows.size)
+        for row, (i, weight, share) in enumerate(zip(docs.rows.tolist(), docs.weights.tolist(),
+                                                     docs.shares.tolist())):
             text = texts[i] if texts is not None else ""
             preview = " ".join(text.split())
             preview = preview[:TEXT_PREVIEW] + ("…" if len(preview) > TEXT_PREVIEW else "")
-            share = weights[i] / total if total > 0 else 0.0
             table.setItem(row, 0, _item(row + 1, row + 1, align_right=True))
             table.setItem(row, 1, _item(train.row_ids[i]))
-            table.setItem(row, 2, _item(f"{weights[i]:.3f}", weights[i], align_right=True))
+            table.setItem(row, 2, _item(f"{weight:.3f}", weight, align_right=True))
             table.setItem(row, 3, _item(f"{share:.0%}", share, align_right=True))
             item = _item(preview)
             item.setToolTip(text[:2000])
             table.setItem(row, 4, item)
+            if labels is not None:
+                table.setItem(row, LABEL_COLUMN, _item(labels[i]))
         table.setColumnHidden(4, texts is None)
-        for col in range(4):
+        table.setColumnHidden(LABEL_COLUMN, labels is None)
+        table.horizontalHeaderItem(LABEL_COLUMN).setText(self.label_name)
+        for col in (0, 1, 2, 3, LABEL_COLUMN):
             table.resizeColumnToContents(col)
         words = ", ".join(w for w, _ in self.top_words(topic, 5))
-        n_positive = int((weights > 0).sum())
         self.docs_label.setText(
             f"<b>Documents most about Topic {topic + 1}</b> ({words}…): "
-            f"the {order.size} heaviest of {n_positive:,} that use it, strongest first."
+            f"the {docs.rows.size} heaviest of {docs.n_using:,} that use it, strongest first."
         )
 
     def document_rows(self) -> list[tuple[str, float]]:
@@ -549,11 +576,16 @@ class TopicsView(ResultView):
         return [(table.item(r, 1).text(), table.item(r, 2).data(Qt.ItemDataRole.UserRole))
                 for r in range(table.rowCount())]
 
+    def document_labels(self) -> list[str]:
+        """The label shown for each row of the documents table, top to bottom (for tests)."""
+        table = self.docs_table
+        return [table.item(r, LABEL_COLUMN).text() if table.item(r, LABEL_COLUMN) else ""
+                for r in range(table.rowCount())]
+
     # ------------------------------------------------------------- images
     def _draw_images(self) -> None:
         k = self.n_components
-        W = self.W
-        self._leads = self.lead_shares()
+        leads, means = self.summary.lead_shares, self.summary.mean_weights
         model = self.run.model
         h, w = self.dataset.image_shape
         self.parts_heading.setText(
@@ -566,10 +598,9 @@ class TopicsView(ResultView):
         self.image_spin.blockSignals(False)
         table = self.parts_table
         table.setRowCount(k)
-        means = W.mean(axis=0)
         for t in range(k):
             table.setItem(t, 0, QTableWidgetItem(f"Part {t + 1}"))
-            table.setItem(t, 1, QTableWidgetItem(f"{self._leads[t]:.4f}"))
+            table.setItem(t, 1, QTableWidgetItem(f"{leads[t]:.4f}"))
             table.setItem(t, 2, QTableWidgetItem(f"{means[t]:.6g}"))
         self._draw_part_grid()
         self.select_image(self.image_spin.value() - 1)
@@ -580,19 +611,13 @@ class TopicsView(ResultView):
 
     @staticmethod
     def _show(image_item: pg.ImageItem, image: np.ndarray, levels=None) -> None:
-        image = np.asarray(image, dtype=np.float32)
+        signed = False
         if levels is None:
-            lo, hi = float(image.min()), float(image.max())
-            if lo < -1e-6 * max(abs(hi), 1e-12):  # signed (SVD) parts: blue < 0 < red, white at zero
-                m = max(-lo, hi, 1e-12)
-                image_item.setColorMap(pg.colormap.get("CET-D1A"))
-                levels = (-m, m)
-            else:
-                image_item.setColorMap(_INK)
-                levels = (0.0, hi if hi > 0 else 1.0)
-        else:
-            image_item.setColorMap(_INK)
-        image_item.setImage(image, levels=levels)
+            lo, hi, signed = display_levels(image)
+            levels = (lo, hi)
+        # Signed (SVD) parts: blue < 0 < red, white at zero; otherwise ink on paper.
+        image_item.setColorMap(pg.colormap.get("CET-D1A") if signed else _INK)
+        image_item.setImage(image.astype(np.float32), levels=levels)
         view = image_item.getViewBox()
         if view is not None:
             view.setRange(xRange=(0, image.shape[1]), yRange=(0, image.shape[0]), padding=0)
@@ -607,31 +632,21 @@ class TopicsView(ResultView):
             image = _image_plot(plot)
             self._show(image, self.part_image(t))
             plot.setTitle(f"Part {t + 1}", size="9pt")
-            plot.setToolTip(f"Part {t + 1}: leads {self._leads[t]:.0%} of images")
+            plot.setToolTip(f"Part {t + 1}: leads {self.lead_shares()[t]:.0%} of images")
             self.part_plots.append(plot)
         rows = (self.n_components + columns - 1) // columns
         self.parts_grid.setMinimumHeight(rows * self.PART_SIZE)
         self._highlight_parts()
 
     def strongest_parts(self, index: int, n: int = N_STRONGEST) -> list[tuple[int, float]]:
-        """The parts that contribute most to image ``index``: (part, weight), largest contribution first.
+        """The parts that contribute most to image ``index`` (see :func:`mfstudio.inspect.strongest_parts`)."""
+        return strongest_parts(self.W[index], self.H, n)
 
-        A part's contribution is ``|W[i, k]| * ||H[k]||`` (the size of what it adds to the image);
-        parts adding less than 5% of the largest contribution are left out.
-        """
-        weights = self.W[index]
-        contribution = np.abs(weights) * np.linalg.norm(self.H, axis=1)
-        order = np.argsort(-contribution, kind="stable")[:n]
-        floor = 0.05 * float(contribution.max()) if contribution.size else 0.0
-        return [(int(t), float(weights[t])) for t in order if contribution[t] > max(floor, 0.0)]
-
-    def original_image(self, index: int) -> np.ndarray:
+    def breakdown(self, index: int):
+        """Image ``index`` taken apart (:class:`mfstudio.inspect.ImageBreakdown`)."""
         if self._csr is None:
             self._csr = self.dataset.to_csr()
-        return self._csr[index].toarray().reshape(self.dataset.image_shape)
-
-    def reconstruction(self, index: int) -> np.ndarray:
-        return (self.W[index].astype(np.float64) @ self.H.astype(np.float64)).reshape(self.dataset.image_shape)
+        return image_breakdown(self._csr[index], self.W, self.H, index, self.dataset.image_shape, N_STRONGEST)
 
     def select_image(self, index: int) -> None:
         """Show image ``index`` (0-based), its reconstruction and its strongest parts."""
@@ -644,21 +659,17 @@ class TopicsView(ResultView):
             self.image_spin.blockSignals(False)
         raw_id = self.dataset.row_ids[index]
         self.image_id.setText(f"id <b>{raw_id}</b> of {self.dataset.n_rows:,}")
-        original = self.original_image(index)
-        rebuilt = self.reconstruction(index)
-        top = max(float(original.max()), 1e-12)
-        self._show(self.original_item, original, levels=(0.0, top))
-        self._show(self.reconstruction_item, rebuilt, levels=(0.0, top))
-        norm = float(np.linalg.norm(original))
-        error = float(np.linalg.norm(original - rebuilt)) / norm if norm > 0 else 0.0
+        parts = self.breakdown(index)
+        levels = (0.0, parts.level_top)
+        self._show(self.original_item, parts.original, levels=levels)
+        self._show(self.reconstruction_item, parts.reconstruction, levels=levels)
         self.original_plot.setTitle(f"Original ({raw_id})", size="10pt")
-        self.reconstruction_plot.setTitle(f"Reconstruction W[i]·H (error {error:.1%})", size="10pt")
-        strong = self.strongest_parts(index)
+        self.reconstruction_plot.setTitle(f"Reconstruction W[i]·H (error {parts.relative_error:.1%})", size="10pt")
+        strong = parts.parts
         for j, (plot, image) in enumerate(zip(self.strong_plots, self.strong_images)):
             if j < len(strong):
-                t, weight = strong[j]
+                t, strength = strong[j], parts.strengths[j]
                 self._show(image, self.part_image(t))
-                strength = weight * float(np.abs(self.H[t]).max())
                 plot.setTitle(f"Part {t + 1} × {strength:.2f}", size="9pt", color=color(j))
                 plot.getViewBox().setBorder(pg.mkPen(color(j), width=3))
                 plot.setVisible(True)
