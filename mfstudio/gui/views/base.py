@@ -5,11 +5,13 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QTableWidget, QWidget
 
-# Colours for runs and categories: colour-blind-safe (Okabe-Ito), then tab10
-# colours that no Okabe-Ito colour resembles (a second blue read as the same run).
+# Colours for runs and categories, drawn on white: colour-blind-safe Okabe-Ito without
+# its yellow (1.3:1 against white: a run drawn in it could not be read), then the tab10
+# colours that no Okabe-Ito colour resembles and that stay dark (their olive and cyan are
+# as faint as the yellow; their red reads as the vermillion to red-green colour-blind eyes).
 PALETTE = [
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-    "#000000", "#8c564b", "#9467bd", "#7f7f7f", "#bcbd22", "#d62728", "#17becf",
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
+    "#8c564b", "#9467bd", "#7f7f7f",
 ]
 
 
