@@ -28,6 +28,8 @@ __all__ = [
     "catalogue_coverage",
     "reconstruction_error",
     "masked_reconstruction_error",
+    "reconstruction_scores",
+    "RECONSTRUCTION_METRIC_DESCRIPTIONS",
 ]
 
 # Sparse X with at most this many cells is densified in reconstruction_error
@@ -402,6 +404,68 @@ def catalogue_coverage(recommended, n_items: int) -> float:
     return float(np.count_nonzero(seen) / n_items)
 
 
+def auc_per_user(scores, relevant, candidates=None) -> np.ndarray:
+    """Area under the ROC curve of each user's scores: P(a relevant item outranks a non-relevant one).
+
+    For user ``u`` with candidate items ``C(u)`` (all items, or those marked in
+    ``candidates``), relevant ones ``P = rel(u) ∩ C(u)`` and the rest
+    ``N = C(u) \\ P``: the share of pairs ``(p, n)`` with ``score(p) > score(n)``,
+    ties counting one half (the Mann-Whitney U statistic over ``|P| |N|``).
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_users, n_items)
+        Any real scores; higher ranks first.
+    relevant : scipy.sparse matrix, shape (n_users, n_items)
+        Stored non-zero entries mark each user's relevant items.
+    candidates : ndarray of bool, shape (n_users, n_items), optional
+        The items that compete (e.g. everything not seen in training);
+        default all.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_users,)
+        NaN for users with no relevant or no non-relevant candidate.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2:
+        raise ValueError("scores must be a 2-D array (users x items)")
+    if not sp.issparse(relevant) or relevant.shape != scores.shape:
+        raise ValueError("relevant must be a scipy.sparse matrix of the same shape as scores")
+    n_users, n_items = scores.shape
+    if candidates is None:
+        candidates = np.ones(scores.shape, dtype=bool)
+    candidates = np.asarray(candidates, dtype=bool)
+    rel = sp.csr_matrix(relevant, copy=True)
+    rel.eliminate_zeros()
+    pos = rel.toarray().astype(bool) & candidates
+    n_pos = pos.sum(axis=1).astype(np.float64)
+    n_neg = candidates.sum(axis=1) - n_pos
+    auc = np.full(n_users, np.nan)
+    if n_users == 0 or not pos.any():
+        return auc
+    # Mann-Whitney through ranks without a per-row rank transform: non-candidates go
+    # below every candidate, each row is sorted once, and rows are laid end to end
+    # (shifted apart by more than their spread) so one searchsorted finds, for every
+    # relevant item, how many candidates score below it and how many tie with it.
+    finite = scores[candidates]
+    floor = float(finite.min()) - 1.0 if finite.size else 0.0
+    work = np.where(candidates, scores, floor)
+    span = float(work.max()) - floor + 1.0
+    shift = np.arange(n_users, dtype=np.float64)[:, None] * span
+    ordered = (np.sort(work, axis=1) + shift).ravel()
+    users, items = np.nonzero(pos)
+    keys = work[users, items] + shift[users, 0]
+    below = np.searchsorted(ordered, keys, side="left") - users * n_items
+    ties = np.searchsorted(ordered, keys, side="right") - users * n_items - below
+    n_out = (~candidates).sum(axis=1)
+    ranks = below - n_out[users] + (ties + 1) / 2.0  # 1-based average rank among candidates
+    rank_sum = np.bincount(users, ranks, minlength=n_users)
+    ok = (n_pos > 0) & (n_neg > 0)
+    auc[ok] = (rank_sum[ok] - n_pos[ok] * (n_pos[ok] + 1) / 2) / (n_pos[ok] * n_neg[ok])
+    return auc
+
+
 # ---------------------------------------------------------- reconstruction error
 def _factors(W, H, shape=None) -> tuple[np.ndarray, np.ndarray]:
     W = np.asarray(W)
@@ -471,6 +535,11 @@ def reconstruction_error(X, W, H) -> dict:
     dict
         ``{"absolute": float, "relative": float}``.
     """
+    return _error_dict(*_full_squares(X, W, H))
+
+
+def _full_squares(X, W, H) -> tuple[float, float]:
+    """``(||X - W H||_F^2, ||X||_F^2)`` over every cell, as :func:`reconstruction_error` computes them."""
     if not sp.issparse(X):
         X = np.asarray(X)
         if X.ndim != 2:
@@ -481,7 +550,7 @@ def reconstruction_error(X, W, H) -> dict:
         Xd = X.toarray() if sp.issparse(X) else X
         Xd = Xd.astype(np.float64, copy=False)
         R = Xd - W.astype(np.float64, copy=False) @ H.astype(np.float64, copy=False)
-        return _error_dict(float(np.vdot(R, R)), float(np.vdot(Xd, Xd)))
+        return float(np.vdot(R, R)), float(np.vdot(Xd, Xd))
 
     Xc = sp.csr_matrix(X, dtype=np.float64)  # sums duplicate entries
     W64 = W.astype(np.float64, copy=False)
@@ -490,7 +559,7 @@ def reconstruction_error(X, W, H) -> dict:
     # <X, WH> = sum_ij X_ij (W H)_ij = sum(W * (X @ H^T)): one sparse-dense product
     inner = float(np.sum(W64 * (Xc @ H64.T)))
     wh_sq = float(np.sum((W64.T @ W64) * (H64 @ H64.T)))
-    return _error_dict(x_sq - 2.0 * inner + wh_sq, x_sq)
+    return x_sq - 2.0 * inner + wh_sq, x_sq
 
 
 def masked_reconstruction_error(rows, cols, values, W, H) -> dict:
@@ -531,3 +600,111 @@ def masked_reconstruction_error(rows, cols, values, W, H) -> dict:
             raise ValueError(f"a column index is outside H's {H.shape[1]} columns")
     resid = values - _rowwise_dots(W, H, rows, cols)
     return _error_dict(float(np.dot(resid, resid)), float(np.dot(values, values)))
+
+
+#: One line per reconstruction score, for tooltips, the metrics table and readers of ``--json``.
+RECONSTRUCTION_METRIC_DESCRIPTIONS = {
+    "relative_error": "share of the data's Frobenius norm the reconstruction misses, ||X - WH|| / ||X|| "
+                      "over the cells scored; 0 = perfect",
+    "rmse": "root mean squared error per cell scored (absent cells that mean zero count as zeros), "
+            "in the data's own units",
+    "absolute_error": "||X - WH||_F over the cells scored, in the data's own units",
+    "explained_variance_ratio": "share of the total variance of the data's columns that the components capture "
+                                "(scikit-learn's TruncatedSVD definition, summed over components)",
+    "frobenius_share": "share of the data's squared Frobenius norm the components capture, sum s_i^2 / ||X||^2; "
+                       "not a variance: column means count as captured too",
+}
+
+
+def _values_at(X, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``X[rows, cols]`` in float64; cells a sparse ``X`` does not store are 0."""
+    if not sp.issparse(X):
+        return np.asarray(X, dtype=np.float64)[rows, cols]
+    Xc = sp.csr_matrix(X, dtype=np.float64)  # a copy: sum_duplicates must not touch the caller's matrix
+    Xc.sum_duplicates()  # also sorts the indices, so the flat keys below are ascending
+    n_cols = Xc.shape[1]
+    stored = np.repeat(np.arange(Xc.shape[0], dtype=np.int64), np.diff(Xc.indptr)) * n_cols + Xc.indices
+    wanted = rows.astype(np.int64) * n_cols + cols
+    out = np.zeros(wanted.shape[0])
+    if stored.size:
+        pos = np.minimum(np.searchsorted(stored, wanted), stored.size - 1)
+        hit = stored[pos] == wanted
+        out[hit] = Xc.data[pos[hit]]
+    return out
+
+
+def reconstruction_scores(X, W, H, *, observed_only: bool = False, exclude_cells=None) -> dict:
+    """Relative error, RMSE and absolute error of ``X ≈ W @ H`` over the cells a model represents.
+
+    Which cells are scored:
+
+    - ``observed_only=False`` (documents, images, full grids): every cell,
+      cells not stored in a sparse ``X`` counting as zeros, except the
+      ``exclude_cells`` (cells held out of a fit: unknown, not zero);
+    - ``observed_only=True`` (ratings, grids with empty cells): the stored
+      entries of ``X`` only (explicit zeros included).
+
+    With ``e`` the residuals over the ``N`` cells scored::
+
+        absolute_error = sqrt(sum e^2)
+        relative_error = absolute_error / sqrt(sum x^2)  (0 = perfect; see RECONSTRUCTION_METRIC_DESCRIPTIONS)
+        rmse           = sqrt(sum e^2 / N)
+
+    Nothing of the size of ``X`` is formed when ``X`` is large and sparse
+    (see :func:`reconstruction_error`); the excluded cells are subtracted
+    from the full-matrix sums.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix, shape (m, n)
+    W : ndarray, shape (m, r)
+    H : ndarray, shape (r, n)
+    observed_only : bool, default False
+        Score the stored entries of ``X`` only.
+    exclude_cells : array_like of int, optional
+        Flat indices ``row * n + col`` of cells to leave out (full-matrix mode only).
+
+    Returns
+    -------
+    dict
+        ``{"relative_error": float, "rmse": float, "absolute_error": float}``.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, or no cell left to score.
+    """
+    if observed_only:
+        if exclude_cells is not None and len(exclude_cells):
+            raise ValueError("exclude_cells applies to full-matrix scores; with observed_only, leave those cells out of X")
+        if sp.issparse(X):
+            coo = sp.coo_matrix(X)
+            rows, cols, values = coo.row, coo.col, coo.data
+        else:
+            X = np.asarray(X)
+            rows, cols = np.nonzero(np.ones(X.shape, dtype=bool))
+            values = X[rows, cols]
+        if len(values) == 0:
+            raise ValueError("X stores no entries: there is nothing to score")
+        err = masked_reconstruction_error(rows, cols, values, W, H)
+        absolute, n_cells = err["absolute"], len(values)
+        return {"relative_error": err["relative"], "rmse": float(absolute / np.sqrt(n_cells)), "absolute_error": absolute}
+    sq_err, sq_norm = _full_squares(X, W, H)
+    m, n = X.shape
+    n_cells = m * n
+    if exclude_cells is not None and len(exclude_cells):
+        cells = np.unique(np.asarray(exclude_cells, dtype=np.int64))
+        if cells[0] < 0 or cells[-1] >= n_cells:
+            raise ValueError(f"exclude_cells holds a cell outside the {m} x {n} matrix")
+        rows, cols = np.divmod(cells, n)
+        W, H = _factors(W, H, X.shape)
+        x = _values_at(X, rows, cols)
+        resid = x - _rowwise_dots(W, H, rows, cols)
+        sq_err = max(sq_err - float(resid @ resid), 0.0)
+        sq_norm = max(sq_norm - float(x @ x), 0.0)
+        n_cells -= cells.size
+    if n_cells == 0:
+        raise ValueError("every cell is excluded: there is nothing to score")
+    out = _error_dict(sq_err, sq_norm)
+    return {"relative_error": out["relative"], "rmse": float(out["absolute"] / np.sqrt(n_cells)),
+            "absolute_error": out["absolute"]}

@@ -128,7 +128,7 @@ def test_recovers_planted_structure(name, splits):
         else:
             assert scores["precision@10"] > 1.5 * pop, (scores, pop)
         return
-    if "rmse" in scores:
+    if "rmse" in scores and split.train.kind == "explicit":  # decompositions of documents report an rmse per cell too
         baseline = Baseline().fit(split.train).score(split.test)["rmse"]
         if name == "baseline":
             assert scores["rmse"] < 1.05

@@ -41,13 +41,14 @@ def test_singular_values_match_lapack(corpus, algorithm):
         np.testing.assert_allclose(ours, best, atol=1e-8)
 
 
-def test_explained_variance_and_errors_agree_with_the_spectrum(corpus):
+def test_frobenius_share_and_errors_agree_with_the_spectrum(corpus):
     X = corpus.to_csr(np.float64).toarray()
     model = TruncatedSVD(n_factors=10, algorithm="lanczos", dtype="float64").fit(corpus)
     total = np.linalg.norm(X) ** 2
     np.testing.assert_allclose(model.squared_norm_, total, rtol=1e-6)
-    np.testing.assert_allclose(model.explained_variance_ratio_, model.singular_values_ ** 2 / total, rtol=1e-6)
-    assert np.cumsum(model.explained_variance_ratio_)[-1] <= 1.0
+    # The share of the squared Frobenius norm (formerly, wrongly, "explained variance").
+    np.testing.assert_allclose(model.frobenius_share_, model.singular_values_ ** 2 / total, rtol=1e-6)
+    assert np.cumsum(model.frobenius_share_)[-1] <= 1.0
     errs = model.reconstruction_errors_
     assert np.all(np.diff(errs) <= 1e-12)  # each extra factor explains more
     U, s, Vt = np.linalg.svd(X, full_matrices=False)

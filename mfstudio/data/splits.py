@@ -569,3 +569,135 @@ def split_from_spec(
     if kind == "user":
         return [user_split(ds, f, min_ratings=min_ratings, seed=seed)]
     return [temporal_split(ds, f, per_user=(kind == "time-user"), min_ratings=min_ratings)]
+
+
+# ------------------------------------------------------------------ cell holdout
+def _random_cells(rng: np.random.Generator, n_cells: int, n_pick: int) -> np.ndarray:
+    """``n_pick`` distinct cells of ``0 .. n_cells - 1``, uniformly at random, sorted; memory O(n_pick).
+
+    ``Generator.choice(replace=False)`` permutes the whole population when
+    the share is above 2%: 8 bytes per cell of the matrix. Drawing with
+    replacement, keeping the distinct cells and thinning them to ``n_pick``
+    at random gives a uniform subset (every subset of a size is equally
+    likely at each stage) without that.
+    """
+    picked = np.zeros(0, dtype=np.int64)
+    while picked.size < n_pick:
+        missing = n_pick - picked.size
+        draw = rng.integers(0, n_cells, size=missing + missing // 4 + 16, dtype=np.int64)
+        picked = np.union1d(picked, draw)
+    if picked.size > n_pick:
+        picked = np.sort(picked[rng.permutation(picked.size)[:n_pick]])
+    return picked
+
+
+def cell_split(ds: Dataset, test_fraction: float = 0.1, seed: int | None = 0) -> Split:
+    """Masked holdout of CELLS, zeros included, for data whose every cell is a value.
+
+    For documents (an absent cell means the term does not occur: 0) and
+    fully observed grids and image sets, a random ``test_fraction`` of all
+    ``n_rows * n_cols`` cells is held out, not just of the stored entries:
+    holding out only non-zeros would ask a model to reproduce values it
+    was trained to see as zeros.
+
+    - ``test`` holds every held-out cell with its value, zeros as explicit
+      entries (so its ``nnz`` is the number of held-out cells).
+    - ``train`` holds the other stored entries. For documents it also sets
+      ``missing_cells`` (sorted int64 flat indices ``row * n_cols + col``
+      of the held-out cells), so models know those cells are unknown, not
+      zero. For a grid or image set the held-out cells are simply absent:
+      the train set is no longer fully observed, and models treat its empty
+      cells as unknown.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Documents, or a fully observed dense grid or image set.
+    test_fraction : float, default 0.1
+        Share of the cells held out, in (0, 1); exactly
+        ``floor(test_fraction * n_rows * n_cols + 0.5)`` cells.
+    seed : int or None, default 0
+        Seed of ``np.random.default_rng``.
+
+    Returns
+    -------
+    Split
+        ``n_train`` and ``n_test`` count cells; ``train_index`` and
+        ``test_index`` are the positions of ``ds``'s stored entries that went
+        to each side (held-out zeros have no position). A row (column) is
+        cold when all its cells are held out.
+
+    Raises
+    ------
+    DataError
+        Another kind of data (ratings, interactions, a grid with empty cells:
+        use a random or per-user split), cells already held out, a fraction
+        outside (0, 1), or a part that would be empty.
+    """
+    from dataclasses import replace  # (local: this function was appended to a module shared with others)
+
+    _check_dataset(ds)
+    f = _check_fraction(test_fraction)
+    seed = _check_seed(seed)
+    if ds.kind in ("dense", "images"):
+        if not ds.fully_observed:
+            raise DataError(
+                f"this {ds.kind} data has empty cells (unknown values), so a holdout of cells would mix "
+                "unknown cells with known ones",
+                fix="hold out observed entries instead with a random split ('random:0.1')",
+            )
+    elif ds.kind != "documents":
+        raise DataError(
+            f"a cell holdout is for documents, images and full grids, whose every cell is a value; in "
+            f"{ds.kind} data an absent cell is not a value",
+            fix="use a random ('random:0.2') or per-user ('user:0.2') split",
+        )
+    if ds.missing_cells is not None and ds.missing_cells.size:
+        raise DataError("this dataset already has held-out cells (it is the training side of a cell holdout)",
+                        fix="split the full dataset instead")
+    n_rows, n_cols = ds.shape
+    n_cells = n_rows * n_cols
+    n_test = int(_round_half_up(f * n_cells))
+    desc = f"cell holdout {_ratio(f)} of all {n_cells:,} cells (zeros included), seed {seed}"
+    if n_test == 0 or n_test == n_cells:
+        raise DataError(
+            f"holding out {_pct(f)}% of {n_cells:,} cells leaves the {'test' if n_test == 0 else 'training'} set empty",
+            fix=_small_fix(f),
+        )
+    held = _random_cells(np.random.default_rng(seed), n_cells, n_test)
+
+    stored = ds.rows.astype(np.int64) * n_cols + ds.cols
+    order = np.argsort(stored, kind="stable")
+    stored_sorted = stored[order]
+    pos = np.minimum(np.searchsorted(stored_sorted, held), max(stored_sorted.size - 1, 0))
+    found = stored_sorted[pos] == held if stored_sorted.size else np.zeros(held.size, dtype=bool)
+    held_values = np.zeros(held.size, dtype=np.float32)
+    held_values[found] = ds.values[order[pos[found]]]
+    test_mask = np.zeros(ds.nnz, dtype=bool)
+    test_mask[order[pos[found]]] = True
+    train_index = np.flatnonzero(~test_mask)
+    test_index = np.flatnonzero(test_mask)
+
+    base = ds.name or "data"
+    held_rows, held_cols = np.divmod(held, n_cols)
+    train = ds.subset(train_index, name=f"{base} (train)")
+    if ds.kind == "documents":
+        train = replace(train, missing_cells=held)
+    test = replace(
+        ds, rows=held_rows, cols=held_cols, values=held_values, timestamps=None, missing_cells=None,
+        name=f"{base} (test)", notes=list(ds.notes), truth=dict(ds.truth),
+    )
+    cold_rows = np.bincount(held_rows, minlength=n_rows) == n_cols
+    cold_cols = np.bincount(held_cols, minlength=n_cols) == n_rows
+    return Split(
+        train=train,
+        test=test,
+        n_train=n_cells - n_test,
+        n_test=n_test,
+        cold_users=int(np.count_nonzero(cold_rows)),
+        cold_items=int(np.count_nonzero(cold_cols)),
+        cold_entries=int(np.count_nonzero(cold_rows[held_rows] | cold_cols[held_cols])),
+        description=desc,
+        train_index=train_index,
+        test_index=test_index,
+    )

@@ -27,6 +27,10 @@ mu_rows
     Lee-Seung multiplicative update for the full-matrix Frobenius objective.
 masked_cd_rows, masked_mu_rows
     The same two, restricted to the observed entries (ratings).
+excluded_cd_rows, excluded_mu_rows, excluded_sq_rows
+    The full-matrix updates with a small set of cells left out (a cell
+    holdout), as a correction over those cells; and the squared predictions
+    at the left-out cells, for the loss.
 kl_mu_rows, kl_loss_rows
     Multiplicative update for the (generalised) Kullback-Leibler divergence,
     ``X ./ (W H)`` evaluated at the stored entries only; and the divergence.
@@ -44,6 +48,9 @@ __all__ = [
     "mu_rows",
     "masked_cd_rows",
     "masked_mu_rows",
+    "excluded_cd_rows",
+    "excluded_mu_rows",
+    "excluded_sq_rows",
     "kl_mu_rows",
     "kl_loss_rows",
 ]
@@ -324,6 +331,128 @@ def masked_mu_rows(indptr, indices, data, Fo, F, l1, l2, eps):
                 e = data[p] - v
                 acc += e * e
         partial[blk] = acc
+    return partial.sum()
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=True)
+def excluded_cd_rows(B, G, ex_indptr, ex_indices, Fo, F, l1, l2, n_total, max_inner, inner_tol):
+    # Full-matrix Frobenius NMF with a few cells left out (the training side
+    # of a cell holdout: those cells are unknown, every other cell counts,
+    # zeros included): weight 0 on the left-out cells, 1 elsewhere. Row f of
+    # F solves
+    #     min_{f >= 0} 0.5 f^T (G_i + l2_i I) f - (b_i - l1_i)^T f,
+    #     G_i = G - sum_{j in out(i)} g_j g_j^T,   b_i = B[i],
+    # with G = Fo^T Fo over every column and B = X Fo, X holding 0 at the
+    # left-out cells (they are not stored), so b needs no correction: only
+    # the Gram matrix loses the outer products of the row's left-out
+    # columns (ex_indptr/ex_indices: CSR of the left-out cells, k^2/2 each).
+    # Cost: the full-matrix update plus one k x k copy per row plus the
+    # correction, proportional to the number of left-out cells; the
+    # masked kernels would instead pay k^2/2 per observed cell. Solved by the
+    # exact coordinate descent of hals_rows (_cd_row). L1/L2 are scaled by
+    # the row's counted cells n_total - |out(i)|, as masked_cd_rows scales
+    # by the observed count. Returns sum_i f_i . b_i like hals_rows.
+    n, k = F.shape
+    n_blocks = (n + 63) // 64
+    partial = np.zeros(n_blocks)
+    for blk in prange(n_blocks):
+        Gi = np.empty((k, k))
+        b = np.empty(k)
+        f = np.empty(k)
+        grad = np.empty(k)
+        inv = np.empty(k)
+        dot = 0.0
+        for i in range(blk * 64, min(n, blk * 64 + 64)):
+            start = ex_indptr[i]
+            stop = ex_indptr[i + 1]
+            for t in range(k):
+                for r in range(k):
+                    Gi[t, r] = G[t, r]
+            if stop > start:
+                for p in range(start, stop):
+                    j = ex_indices[p]
+                    for t in range(k):
+                        g = Fo[j, t]
+                        for r in range(t + 1):
+                            Gi[t, r] -= g * Fo[j, r]
+                for t in range(k):
+                    for r in range(t):
+                        Gi[r, t] = Gi[t, r]
+            cnt = n_total - (stop - start)
+            lam1 = l1 * cnt
+            lam2 = l2 * cnt
+            for t in range(k):
+                f[t] = F[i, t]
+                b[t] = B[i, t]
+                hess = Gi[t, t] + lam2
+                inv[t] = 1.0 / hess if hess > 0.0 else 0.0
+            _cd_row(f, b, Gi, inv, lam1, lam2, max_inner, inner_tol, grad)
+            for t in range(k):
+                F[i, t] = f[t]
+                dot += f[t] * b[t]
+        partial[blk] = dot
+    return partial.sum()
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=True)
+def excluded_mu_rows(B, G, ex_indptr, ex_indices, Fo, F, l1, l2, n_total, eps):
+    # Multiplicative update of mu_rows with the left-out cells of
+    # excluded_cd_rows given weight 0 (the weighted Lee-Seung update of
+    # masked_mu_rows, written as the full-matrix one minus a correction):
+    #     f <- f * b / (G f - sum_{j in out(i)} (f.g_j) g_j + (l1 + l2 f) cnt + eps),
+    # cnt = n_total - |out(i)|. Returns sum_i f_i . b_i.
+    n, k = F.shape
+    n_blocks = (n + 63) // 64
+    partial = np.zeros(n_blocks)
+    for blk in prange(n_blocks):
+        f = np.empty(k)
+        den = np.empty(k)
+        dot = 0.0
+        for i in range(blk * 64, min(n, blk * 64 + 64)):
+            start = ex_indptr[i]
+            stop = ex_indptr[i + 1]
+            for t in range(k):
+                f[t] = F[i, t]
+            cnt = n_total - (stop - start)
+            for t in range(k):
+                s = 0.0
+                for r in range(k):
+                    s += G[t, r] * f[r]
+                den[t] = s + (l1 + l2 * f[t]) * cnt + eps
+            for p in range(start, stop):
+                j = ex_indices[p]
+                v = 0.0
+                for t in range(k):
+                    v += f[t] * Fo[j, t]
+                for t in range(k):
+                    den[t] -= v * Fo[j, t]
+            for t in range(k):
+                d = den[t] if den[t] > eps else eps
+                new = f[t] * B[i, t] / d
+                F[i, t] = new
+                dot += new * B[i, t]
+        partial[blk] = dot
+    return partial.sum()
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=True)
+def excluded_sq_rows(ex_indptr, ex_indices, F, Fo):
+    # sum over the left-out cells (i, j) of (f_i . g_j)^2 in float64: what
+    # the full-matrix squared error counts there (the cells hold 0 in X) and
+    # the training loss must not.
+    n, k = F.shape
+    n_blocks = (n + 63) // 64
+    partial = np.zeros(n_blocks)
+    for blk in prange(n_blocks):
+        s = 0.0
+        for i in range(blk * 64, min(n, blk * 64 + 64)):
+            for p in range(ex_indptr[i], ex_indptr[i + 1]):
+                j = ex_indices[p]
+                v = 0.0
+                for t in range(k):
+                    v += np.float64(F[i, t]) * Fo[j, t]
+                s += v * v
+        partial[blk] = s
     return partial.sum()
 
 

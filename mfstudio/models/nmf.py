@@ -23,11 +23,19 @@ is a parallel numba kernel over the stored entries, see
     solver for ``beta_loss="kullback-leibler"``, where ``X ./ (W H)`` is
     evaluated at the stored entries only.
 
-Missing entries. For ratings (``explicit``, and ``dense`` grids with
-empty cells) a missing entry is unknown, not zero: the objective sums over
-the observed entries only (masked HALS/CD, weighted MU). For documents,
-images, implicit counts and full grids every cell counts and unstored
-entries are zeros.
+Missing entries. For ratings (``explicit``, and ``dense`` grids or image
+sets with empty cells) a missing entry is unknown, not zero: the objective
+sums over the observed entries only (masked HALS/CD, weighted MU). For
+documents, images, implicit counts and full grids every cell counts and
+unstored entries are zeros, except the ``missing_cells`` of a cell holdout
+(:func:`mfstudio.data.splits.cell_split`): those have weight 0. They are
+left out as a correction of the full-matrix update (each row's Gram matrix
+minus the outer products of its left-out columns, see
+``kernels.nmf.excluded_cd_rows``), so the cost is the full-matrix cost plus
+``k^2/2`` per left-out cell per half-iteration; the same path serves a grid
+or image set whose empty cells are fewer than its filled ones. Its limit: a
+holdout of many millions of cells at large ``k`` (the correction then
+dominates), and Kullback-Leibler is not offered with missing cells.
 
 Regularization (``l1``, ``reg``) follows scikit-learn's scaling: the L1 and
 L2 terms of a row of ``W`` are multiplied by the number of entries of that
@@ -51,7 +59,15 @@ from ..data.dataset import Dataset
 from ..kernels import nmf as kernels
 from .base import FactorModel
 from .params import choice_param, int_param
-from .svd import SparseOperator, _clip_ratings, randomized_svd_steps, score_reconstruction, single_threaded_blas
+from .svd import (
+    SparseOperator,
+    _clip_ratings,
+    _in_sorted,
+    observed_only,
+    randomized_svd_steps,
+    score_reconstruction,
+    single_threaded_blas,
+)
 
 __all__ = ["NMF", "nndsvd"]
 
@@ -170,7 +186,10 @@ class NMF(FactorModel):
         ``H`` (property): row ``t`` is part ``t`` (a topic's term weights,
         an image part's pixels).
     masked_ : bool
-        Whether the fit counted observed entries only (ratings).
+        Whether the fit counted observed entries only (ratings, grids with empty cells).
+    n_excluded_cells_ : int
+        Cells left out of the objective by the correction path: the
+        ``missing_cells`` of a cell holdout (or a grid's few empty cells).
     reconstruction_err_ : float
         Final ``||X - W H||_F`` (over observed entries when masked).
     relative_error_ : float
@@ -243,6 +262,12 @@ class NMF(FactorModel):
         seed = p["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"seed must be a whole number or None, not {seed!r}")
+        if beta == "kullback-leibler" and train.missing_cells is not None and train.missing_cells.size \
+                and not self.is_masked(train):
+            raise ValueError(
+                "beta_loss 'kullback-leibler' cannot leave held-out cells out of the fit; "
+                "use beta_loss 'frobenius' with a cell holdout, or fit on all data"
+            )
         vmin = float(train.values.min())
         if vmin < 0:
             raise ValueError(
@@ -254,8 +279,27 @@ class NMF(FactorModel):
 
     @staticmethod
     def is_masked(train: Dataset) -> bool:
-        """Ratings (and grids with empty cells): missing entries are unknown, fit observed ones only."""
-        return train.kind == "explicit" or (train.kind == "dense" and not train.fully_observed)
+        """Ratings (and grids or image sets with empty cells): missing entries are unknown, fit observed ones only."""
+        return observed_only(train)
+
+    @staticmethod
+    def _excluded_cells(train: Dataset, X, masked: bool, beta: str):
+        """Sorted flat indices of cells to leave out by the correction path, or None.
+
+        The ``missing_cells`` of documents (and other all-cells kinds); or the
+        empty cells of a grid or image set when they are fewer than its filled
+        ones (the correction over them is then cheaper than the masked
+        kernels' per-observed-entry Gram matrices; same objective).
+        """
+        n, m = X.shape
+        if not masked:
+            cells = train.missing_cells
+            return np.unique(cells) if cells is not None and cells.size else None
+        if train.kind in ("dense", "images") and beta == "frobenius" and n * m - X.nnz <= X.nnz:
+            filled = np.zeros(n * m, dtype=bool)
+            filled[np.repeat(np.arange(n, dtype=np.int64), np.diff(X.indptr)) * m + X.indices] = True
+            return np.flatnonzero(~filled)
+        return None
 
     # ------------------------------------------------------------------ fit
     def _fit_steps(self, train: Dataset):
@@ -266,6 +310,21 @@ class NMF(FactorModel):
         self.masked_ = masked
         X = train.to_csr(np.float32)
         X.sum_duplicates()
+        excluded = self._excluded_cells(train, X, masked, p["beta"])
+        self.n_excluded_cells_ = 0 if excluded is None else int(excluded.size)
+        observed_kernels = masked and excluded is None  # else full-matrix kernels, corrected over `excluded`
+        if excluded is not None:
+            ex_rows, ex_cols = np.divmod(excluded, m)
+            stored = np.repeat(np.arange(n, dtype=np.int64), np.diff(X.indptr)) * m + X.indices
+            stored_but_left_out = _in_sorted(stored, excluded)
+            if stored_but_left_out.any():  # a left-out cell must hold 0 in X: drop stored values there
+                X.data[stored_but_left_out] = 0
+                X.eliminate_zeros()
+            ex_indptr = np.concatenate([[0], np.cumsum(np.bincount(ex_rows, minlength=n))]).astype(np.int64)
+            ex_indices = ex_cols.astype(np.int32)
+            by_col = np.argsort(ex_cols, kind="stable")  # rows stay ascending within a column
+            ex_indptr_t = np.concatenate([[0], np.cumsum(np.bincount(ex_cols, minlength=m))]).astype(np.int64)
+            ex_indices_t = ex_rows[by_col].astype(np.int32)
         Xt = X.T.tocsr()  # CSC of X, as CSR of X^T: rows = columns of X
         xx = float(np.dot(X.data.astype(np.float64), X.data.astype(np.float64)))
         rng = np.random.default_rng(p["seed"])
@@ -276,9 +335,12 @@ class NMF(FactorModel):
         self.item_factors_ = Ht
 
         l1, l2 = p["l1"], p["reg"]
-        if masked:
+        if observed_kernels:
             row_count = np.diff(X.indptr).astype(np.float64)
             col_count = np.diff(Xt.indptr).astype(np.float64)
+        elif excluded is not None:
+            row_count = m - np.diff(ex_indptr).astype(np.float64)
+            col_count = n - np.diff(ex_indptr_t).astype(np.float64)
         else:
             row_count = np.full(n, float(m))
             col_count = np.full(m, float(n))
@@ -291,17 +353,17 @@ class NMF(FactorModel):
             total += col_count @ (l1 * H64.sum(axis=1) + 0.5 * l2 * (H64**2).sum(axis=1))
             return float(total)
 
-        dense = (not masked and X.nnz >= _DENSE_FRACTION * n * m and n * m <= _DENSE_CELLS)
+        dense = (not observed_kernels and X.nnz >= _DENSE_FRACTION * n * m and n * m <= _DENSE_CELLS)
         Xd = X.toarray() if dense else None
         Xdt = np.ascontiguousarray(Xd.T) if dense else None
-        if dense or masked:
+        if dense or observed_kernels:
             rho_w = rho_h = 0.0
         else:
             rho_w = (X.nnz / k + m) / n  # (product + Gram) / one sweep, for W
             rho_h = (X.nnz / k + n) / m
         if p["solver"] == "hals":
             inner_w = inner_h = 1
-        elif masked:
+        elif observed_kernels:
             inner_w = inner_h = 10
         elif dense:
             inner_w = 1 + int(_ALPHA * (m / k + m / n))  # dense product: m k per row of W, vs k^2
@@ -341,6 +403,24 @@ class NMF(FactorModel):
                         loss += float(W.sum(axis=0, dtype=np.float64) @ Ht.sum(axis=0, dtype=np.float64))
                     loss += penalty()
                     sq_err = self._squared_error(X, W, Ht, xx, masked, times_X)
+                elif excluded is not None:
+                    B = times_Xt(W)
+                    if p["solver"] == "mu":
+                        kernels.excluded_mu_rows(B, gram(W), ex_indptr_t, ex_indices_t, W, Ht, l1, l2, float(n), _EPS)
+                        B = times_X(Ht)
+                        G = gram(Ht)
+                        inner = kernels.excluded_mu_rows(B, G, ex_indptr, ex_indices, Ht, W, l1, l2, float(m), _EPS)
+                    else:
+                        kernels.excluded_cd_rows(B, gram(W), ex_indptr_t, ex_indices_t, W, Ht, l1, l2, float(n),
+                                                 inner_h, _INNER_TOL)
+                        B = times_X(Ht)
+                        G = gram(Ht)
+                        inner = kernels.excluded_cd_rows(B, G, ex_indptr, ex_indices, Ht, W, l1, l2, float(m),
+                                                         inner_w, _INNER_TOL)
+                    # The full-matrix error counts the left-out cells as zeros to reproduce: take them back out.
+                    full = xx - 2.0 * inner + float(np.sum(gram(W) * G))
+                    sq_err = max(full - kernels.excluded_sq_rows(ex_indptr, ex_indices, W, Ht), 0.0)
+                    loss = 0.5 * sq_err + penalty()
                 elif masked:
                     if p["solver"] == "mu":
                         kernels.masked_mu_rows(Xt.indptr, Xt.indices, Xt.data, W, Ht, l1, l2, _EPS)
