@@ -50,6 +50,16 @@ class Run:
         The baseline's metrics on the same split (the dashed line).
     baseline_curve : list of dict
         The baseline's per-epoch validation metrics, for drawing it.
+    protocol : str
+        One line saying how the run was evaluated and why (set by
+        :mod:`mfstudio.experiment`), e.g. "fit on all data: documents are
+        decomposed, not predicted".
+    reference_name : str
+        What the dashed reference line is ("baseline (mean + biases)").
+    metrics_spread : dict
+        Standard deviation of each metric over the folds of a k-fold run.
+    experiment : mfstudio.experiment.Experiment or None
+        The experiment that made the run (not saved in projects).
     status : str
         "running", "finished", "cancelled" or "failed".
     visible : bool
@@ -63,6 +73,10 @@ class Run:
     test_index: np.ndarray | None = None
     metrics: dict = field(default_factory=dict)
     baseline_metrics: dict = field(default_factory=dict)
+    protocol: str = ""
+    reference_name: str = ""
+    metrics_spread: dict = field(default_factory=dict)
+    experiment: object = field(default=None, repr=False)
     status: str = "running"
     visible: bool = True
 
@@ -175,6 +189,8 @@ def save_project(path, dataset: Dataset, runs: list[Run], view_state: dict | Non
             "status": run.status,
             "visible": run.visible,
             "train_kind": getattr(model, "train_", dataset).kind,
+            # What the fit learned from; fit_data_ is derived again on opening (ranking models on ratings: >= threshold).
+            "fit_kind": getattr(model, "fit_data_", getattr(model, "train_", dataset)).kind,
         })
     manifest = {
         "format": PROJECT_FORMAT,
@@ -243,14 +259,18 @@ def _restore_run(arrays, meta: dict, k: int, dataset: Dataset, models: dict) -> 
     for key in arrays.files:
         if key.startswith(prefix + "model/"):
             setattr(model, key[len(prefix + "model/"):], arrays[key])
-    for key, value in meta["scalars"].items():
-        setattr(model, key, value)
     train_index = arrays[prefix + "train_index"] if prefix + "train_index" in arrays.files else None
     test_index = arrays[prefix + "test_index"] if prefix + "test_index" in arrays.files else None
     train = dataset.subset(train_index) if train_index is not None else dataset
-    if meta.get("train_kind") == "implicit" and train.kind == "explicit":
-        train = as_interactions(train, model.params.get("threshold", 4.0))
+    # train_ is every entry the model was given (the seen items); projects saved before "fit_kind" existed
+    # held the positives there, and get the full training split back, which is what "seen" should have been.
     model.train_ = train
+    if meta.get("fit_kind", meta.get("train_kind")) == "implicit" and train.kind == "explicit":
+        model.fit_data_ = as_interactions(train, model.params.get("threshold", 4.0))
+    else:
+        model.fit_data_ = train
+    for key, value in meta["scalars"].items():
+        setattr(model, key, value)
     model.history_ = [
         FitStep(h["epoch"], len(meta["history"]), h["train_loss"],
                 {key: v for key, v in h.items() if key not in ("epoch", "train_loss", "seconds")}, h["seconds"])

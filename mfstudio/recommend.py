@@ -7,13 +7,23 @@ and the tests show the same rows.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from .data.errors import DataError
 
-__all__ = ["Row", "recommendations_for", "known_ratings", "similar_items_to", "recommendations_for_new_user"]
+__all__ = [
+    "Row", "TICK", "NewUserInput", "is_tick", "read_new_user", "recommendations_for", "known_ratings",
+    "similar_items_to", "recommendations_for_new_user",
+]
 
 Row = dict  # {"rank", "item", "title", "score", "genres"}
+
+#: A new user's "I liked this", with no rating: the value to give an item in
+#: :func:`recommendations_for_new_user` (``None`` means the same).
+TICK = "tick"
 
 
 def _user_index(model, raw_user) -> int:
@@ -71,17 +81,100 @@ def similar_items_to(model, raw_item, n: int = 10) -> list[Row]:
     return _rows(model.train_, np.asarray(items), np.asarray(sims), score_name="similarity")
 
 
-def recommendations_for_new_user(model, ratings: dict, n: int = 10) -> list[Row]:
-    """Fold in a new person's ratings ``{raw item: value}`` and recommend for them.
+def is_tick(value) -> bool:
+    """Whether a new user's value is a tick (:data:`TICK`, ``None`` or NaN) rather than a rating."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == TICK):
+        return True
+    return isinstance(value, (int, float, np.integer, np.floating)) and math.isnan(float(value))
 
-    Items the model does not know are ignored (they carry no factors).
+
+@dataclass(frozen=True)
+class NewUserInput:
+    """How a model reads a new user's ticks and ratings (what new-user mode tells the person).
+
+    Attributes
+    ----------
+    items : ndarray of int64
+        Internal ids of the given items the model uses in the fold-in.
+    values : ndarray of float64
+        Their values as the model's ``fold_in`` takes them: NaN for a tick.
+    seen : ndarray of int64
+        Internal ids of every given item the model knows; all are left out
+        of the recommendations (the person has seen them).
+    unused_ticks : tuple
+        Raw ids of ticks a model of rating values cannot use (it needs a
+        number); they are still left out of the list.
+    not_liked : tuple
+        Raw ids rated below a ranking model's ``threshold``: seen, not a like.
+    unknown : tuple
+        Raw ids the training data does not have (no factors to use).
     """
+
+    items: np.ndarray
+    values: np.ndarray
+    seen: np.ndarray
+    unused_ticks: tuple
+    not_liked: tuple
+    unknown: tuple
+
+
+def read_new_user(model, ratings: dict) -> NewUserInput:
+    """Interpret ``{raw item: value}`` for ``model``: each value a tick or a rating.
+
+    A tick (:data:`TICK`, ``None`` or NaN) is a positive interaction, "I
+    liked it". A number is a rating when the model was fitted on ratings
+    (a ranking model then counts it as a like only at or above its
+    ``threshold``, as in training) and an interaction count on implicit
+    data. A model that predicts ratings regresses on the numbers, so it
+    cannot use a tick: those are reported in ``unused_ticks``, never turned
+    into a rating.
+    """
+    from .models.base import TICK_VALUE
+
     train = model.train_
     raw_items = list(ratings)
-    items = train.col_of(raw_items)
-    known = items >= 0
-    if not known.any():
+    index = train.col_of(raw_items) if raw_items else np.zeros(0, np.int64)
+    ticks = np.asarray([is_tick(ratings[r]) for r in raw_items], dtype=bool)
+    values = np.asarray([TICK_VALUE if t else float(ratings[r]) for r, t in zip(raw_items, ticks)], dtype=np.float64)
+    known = index >= 0
+    unknown = tuple(r for r, k in zip(raw_items, known) if not k)
+    rating_model = model.task != "ranking" and train.kind == "explicit"
+    use = known & ~ticks if rating_model else known
+    unused_ticks = tuple(r for r, k, t in zip(raw_items, known, ticks) if k and t) if rating_model else ()
+    not_liked: tuple = ()
+    threshold = model.params.get("threshold")
+    if model.task == "ranking" and train.kind == "explicit" and threshold is not None:
+        not_liked = tuple(r for r, k, t, v in zip(raw_items, known, ticks, values) if k and not t and v < threshold)
+    return NewUserInput(
+        items=np.asarray(index[use], dtype=np.int64), values=values[use],
+        seen=np.asarray(index[known], dtype=np.int64), unused_ticks=unused_ticks, not_liked=not_liked,
+        unknown=unknown,
+    )
+
+
+def recommendations_for_new_user(model, ratings: dict, n: int = 10) -> list[Row]:
+    """Fold in a new person's ticks and ratings ``{raw item: value}`` and recommend for them.
+
+    Each value is a tick (:data:`TICK` or ``None``: "liked", a positive
+    interaction) or a number (a rating; on implicit data a count); see
+    :func:`read_new_user`. Every given item is left out of the list. Items
+    the model does not know are ignored (they carry no factors).
+
+    Raises
+    ------
+    DataError
+        None of the items is known, or a model of rating values got only
+        ticks (it needs ratings).
+    """
+    train = model.train_
+    given = read_new_user(model, ratings)
+    if given.seen.size == 0:
         raise DataError("none of the rated items is in the training data", fix="rate items from the list")
-    values = np.asarray([float(ratings[r]) for r in raw_items])[known]
-    top_items, top_scores = model.recommend_for_new_user(items[known], values, n=n)
+    if given.items.size == 0 and given.unused_ticks:
+        raise DataError(
+            f"{model.title or model.name} predicts ratings and cannot use a tick "
+            f"({len(given.unused_ticks)} ticked {train.col_label}{'s' if len(given.unused_ticks) != 1 else ''})",
+            fix="give them a rating, or choose a ranking model (BPR, implicit ALS)",
+        )
+    top_items, top_scores = model.recommend_for_new_user(given.items, given.values, n=n, also_seen=given.seen)
     return _rows(train, top_items, top_scores)

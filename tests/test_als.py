@@ -270,7 +270,8 @@ def test_implicit_als_reported_loss_is_the_weighted_objective(implicit_split):
 
 def test_implicit_als_on_ratings_keeps_ratings_at_threshold(rating_split):
     model = ImplicitALS(n_epochs=2, threshold=4.0).fit(rating_split.train)
-    assert model.train_.kind == "implicit" and model.train_.values.min() >= 4
+    assert model.fit_data_.kind == "implicit" and model.fit_data_.values.min() >= 4
+    assert model.train_ is rating_split.train  # every rating stays: it says what the user has seen
     assert model.fitted_on_ratings_ == 1
     with pytest.raises(ValueError, match="threshold"):
         ImplicitALS(n_epochs=1, threshold=9.0).fit(rating_split.train)

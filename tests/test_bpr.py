@@ -137,7 +137,8 @@ def test_bpr_beats_popularity_on_planted_clusters(implicit_split):
 
 def test_bpr_on_ratings_keeps_ratings_at_threshold(rating_split):
     model = BPR(n_epochs=2).fit(rating_split.train)
-    assert model.train_.kind == "implicit" and model.train_.values.min() >= 4
+    assert model.fit_data_.kind == "implicit" and model.fit_data_.values.min() >= 4
+    assert model.train_ is rating_split.train  # every rating stays: it says what the user has seen
     with pytest.raises(ValueError, match="threshold"):
         BPR(threshold=6.0).fit(rating_split.train)
 

@@ -205,6 +205,10 @@ class ImplicitALS(FactorModel):
     item_factors_ : ndarray of float32, shape (n_items, n_factors)
     fitted_on_ratings_ : int
         1 when the training data were ratings (fold-in then applies ``threshold``).
+    train_ : Dataset
+        Everything the model was given (all ratings): the seen items.
+    fit_data_ : Dataset
+        The interactions it learned from (ratings >= ``threshold``).
 
     Notes
     -----
@@ -306,9 +310,12 @@ class ImplicitALS(FactorModel):
         """Factors for a new user: the exact HKV solve with the item factors fixed.
 
         Solves ``(Y^T Y + Y_u^T (C_u - I) Y_u + reg I) x = Y_u^T C_u 1`` for
-        the user's interactions. When the model was fitted on ratings, only
-        the items rated at or above ``threshold`` count (as in training);
-        ``values=None`` means plain interactions (value 1).
+        the user's interactions. When the model was fitted on ratings, a
+        number is a rating and only those at or above ``threshold`` count (as
+        in training). A tick (value NaN) is a positive interaction; its value
+        for the confidence is ``threshold`` on a model fitted on ratings (the
+        least a "like" was worth in training) and 1 otherwise.
+        ``values=None`` means every item is a tick.
 
         Returns
         -------
@@ -318,13 +325,13 @@ class ImplicitALS(FactorModel):
         self._check_fitted()
         s = self._settings()
         items = np.asarray(items, dtype=np.int64).ravel()
-        if values is None:
-            values = np.ones(items.size)
-        else:
-            values = np.asarray(values, dtype=np.float64).ravel()
-            if getattr(self, "fitted_on_ratings_", 0):
-                keep = values >= s["threshold"]
-                items, values = items[keep], values[keep]
+        on_ratings = bool(getattr(self, "fitted_on_ratings_", 0))
+        values = np.full(items.size, np.nan) if values is None else np.asarray(values, dtype=np.float64).ravel()
+        ticks = np.isnan(values)
+        if on_ratings:
+            keep = ticks | (values >= s["threshold"])
+            items, values, ticks = items[keep], values[keep], ticks[keep]
+        values = np.where(ticks, s["threshold"] if on_ratings else 1.0, values)
         Y = self.item_factors_.astype(np.float64)
         k = Y.shape[1]
         if items.size == 0:

@@ -15,6 +15,26 @@ Fitted attributes end in ``_``.
 set ``user_factors_`` and ``item_factors_`` (and optionally biases and a
 global mean), prediction, batched top-N recommendation, similar items,
 fold-in of a new user, scoring and save/load all come from here.
+
+Two datasets live on a fitted model:
+
+- ``train_`` is the data the model was given, every entry whatever its value.
+  It is what "seen" means (recommendations leave these items out), what a
+  user's known ratings are, and what :meth:`FactorModel.save` writes.
+- ``fit_data_`` is what the fit learned from. For most models it is
+  ``train_`` itself; ranking models (BPR, implicit ALS, popularity) given
+  ratings keep only the ratings at or above their ``threshold`` there. An
+  item a user rated 2 is not a "like", but it is not something to recommend
+  back to them either.
+
+Cold users and items, with no entry in ``fit_data_``, get no factor
+contribution: a model predicting ratings answers with its global mean plus
+whatever bias it knows, or the training mean when it has neither (never a
+dot product of untrained vectors, never 0 clipped to the lowest star).
+
+In fold-in (new-user mode) a value of NaN is a *tick*: "I liked this", with
+no number. Ranking models take it as a positive interaction; models that
+regress on rating values leave it out (:mod:`mfstudio.recommend` says so).
 """
 
 from __future__ import annotations
@@ -33,7 +53,10 @@ from ..data.dataset import Dataset
 from ..kernels.predict import add_pair_dots
 from .params import float_param
 
-__all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions"]
+__all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions", "TICK_VALUE"]
+
+#: The fold-in value of a tick ("liked", no rating): NaN, so that no rating can be mistaken for one.
+TICK_VALUE = float("nan")
 
 #: Format tag written into saved models; bump when the layout changes.
 SAVE_FORMAT = "mfstudio-model-1"
@@ -165,8 +188,23 @@ class Model:
             raise ValueError("the training set is empty")
 
     def _prepare(self, train: Dataset) -> Dataset:
-        """The dataset the model actually fits (ranking models keep positives)."""
+        """The dataset the model actually fits, ``fit_data_`` (ranking models keep positives)."""
         return train
+
+    @property
+    def predicts_ratings(self) -> bool:
+        """Whether :meth:`predict` answers in the units of the training ratings.
+
+        True for every model but the ranking ones when the training data are
+        explicit ratings (SVD and NMF on ratings included); ranking scores
+        and reconstructions of documents or images are not ratings.
+        """
+        self._check_fitted()
+        return self.task != "ranking" and self.train_.kind == "explicit"
+
+    def _fit_data(self) -> Dataset:
+        data = getattr(self, "fit_data_", None)
+        return self.train_ if data is None else data
 
     def _fit_steps(self, train: Dataset) -> Iterator[tuple[float, dict]]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -183,13 +221,14 @@ class Model:
             The loss became NaN or infinite, or grew a thousandfold.
         """
         self._validate(train)
-        self.train_ = self._prepare(train)
+        self.train_ = train
+        self.fit_data_ = self._prepare(train)
         self.history_ = []
         self.fit_seconds_ = 0.0
         first_loss = None
         n_epochs = self.expected_steps()
         started = time.perf_counter()
-        for epoch, (loss, extra) in enumerate(self._fit_steps(self.train_), start=1):
+        for epoch, (loss, extra) in enumerate(self._fit_steps(self.fit_data_), start=1):
             self.fit_seconds_ = time.perf_counter() - started
             loss = float(loss)
             if not math.isfinite(loss) or (first_loss is not None and loss > 1e3 * max(first_loss, 1e-12)):
@@ -238,8 +277,9 @@ class Model:
     def predict(self, users, items) -> np.ndarray:
         """Predicted values for internal ``(user, item)`` pairs, clipped to the rating scale.
 
-        Ids of -1 (unknown) get the model's fallback: the global mean plus
-        whatever bias is known.
+        Ids of -1 (unknown) and users or items without training entries get
+        the model's fallback: the global mean plus whatever bias is known (the
+        training mean for rating models without a mean or biases).
         """
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
@@ -263,8 +303,8 @@ class Model:
         Rating models: ``rmse`` and ``mae`` over every test entry. Ranking
         models: ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k`` over the
         test users (at most ``sample_users`` of them, a fixed sample, when
-        given: per-epoch validation on big data), with items seen in training
-        excluded from the lists.
+        given: per-epoch validation on big data), with every item the user
+        has in ``train_`` (any value) excluded from the lists.
         """
         from .. import metrics
 
@@ -303,6 +343,29 @@ class FactorModel(Model):
     def _mu(self) -> float:
         return float(getattr(self, "global_mean_", 0.0))
 
+    def _trained(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Which users and items had entries in ``fit_data_``, and the mean of its values (cached)."""
+        data = self._fit_data()
+        cached = getattr(self, "_trained_cache", None)
+        if cached is None or cached[0] is not data:
+            n_users, n_items = self.user_factors_.shape[0], self.item_factors_.shape[0]
+            users = np.bincount(data.rows, minlength=n_users)[:n_users] > 0
+            items = np.bincount(data.cols, minlength=n_items)[:n_items] > 0
+            mean = float(data.values.mean(dtype=np.float64)) if data.nnz else 0.0
+            cached = self._trained_cache = (data, users, items, mean)
+        return cached[1], cached[2], cached[3]
+
+    def _handles_cold(self) -> bool:
+        """Cold users and items matter for ratings and interactions, not for documents or images."""
+        return self._fit_data().kind in ("explicit", "implicit")
+
+    def _offset_free(self) -> bool:
+        """A rating model that predicts ``p_u . q_i`` alone (no mean, no biases): 0 where it knows nothing."""
+        if not self.predicts_ratings:
+            return False
+        has_bias = any(getattr(self, name, None) is not None for name in ("user_bias_", "item_bias_"))
+        return not has_bias and float(getattr(self, "global_mean_", 0.0) or 0.0) == 0.0
+
     def _user_vectors(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors_[users]
 
@@ -317,13 +380,29 @@ class FactorModel(Model):
         n_users, n_items = self.user_factors_.shape[0], self.item_factors_.shape[0]
         known_u = (users >= 0) & (users < n_users)
         known_i = (items >= 0) & (items < n_items)
+        if self._handles_cold():
+            # An id in range may still have no training entry (a test user the
+            # train split does not hold): its factors were never fitted.
+            trained_users, trained_items, train_mean = self._trained()
+            known_u[known_u] = trained_users[users[known_u]]
+            known_i[known_i] = trained_items[items[known_i]]
+            if self._offset_free():
+                scores = self._dot_predict(users, items, known_u & known_i)
+                scores[~(known_u & known_i)] = train_mean
+                return scores
         scores = np.full(users.shape, self._mu(), dtype=np.float64)
         if known_u.any():
             scores[known_u] += self._user_bias(users[known_u])
         item_bias = self._item_bias_all()
         if item_bias is not None and known_i.any():
             scores[known_i] += item_bias[items[known_i]]
-        both = np.flatnonzero(known_u & known_i)
+        scores += self._dot_predict(users, items, known_u & known_i)
+        return scores
+
+    def _dot_predict(self, users: np.ndarray, items: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        """``p_u . q_i`` where ``pairs`` is True, 0 elsewhere."""
+        scores = np.zeros(users.shape, dtype=np.float64)
+        both = np.flatnonzero(pairs)
         if both.size == 0 or self.item_factors_.shape[1] == 0:
             return scores
         pair_users = users[both].astype(np.int64)
@@ -340,14 +419,35 @@ class FactorModel(Model):
         return scores
 
     def score_matrix(self, users) -> np.ndarray:
-        """Scores of every item for each of ``users`` (internal ids), float32."""
+        """Scores of every item for each of ``users`` (internal ids), float32.
+
+        A user without training entries scores every item by the mean and
+        item biases alone (untrained factors would rank at random).
+        """
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
         vectors = self._user_vectors(users)
-        return self._scores_from_vectors(vectors, self._user_bias(users))
+        user_bias = np.asarray(self._user_bias(users), dtype=np.float64)
+        if self._handles_cold():
+            cold = ~self._trained()[0][users]
+            if cold.any():
+                vectors = np.array(vectors, copy=True)
+                vectors[cold] = 0.0
+                user_bias = user_bias.copy()
+                user_bias[cold] = 0.0
+            scores = self._scores_from_vectors(vectors, user_bias)
+            if cold.any() and self._offset_free():
+                scores[cold] = np.float32(self._trained()[2])
+            return scores
+        return self._scores_from_vectors(vectors, user_bias)
 
     def _scores_from_vectors(self, vectors: np.ndarray, user_bias) -> np.ndarray:
         scores = np.asarray(vectors, dtype=np.float32) @ self.item_factors_.T.astype(np.float32, copy=False)
+        if self._handles_cold() and self.predicts_ratings:
+            # Items without training entries: the mean plus the user's bias, not a dot with untrained factors.
+            cold_items = ~self._trained()[1]
+            if cold_items.any():
+                scores[:, cold_items] = np.float32(self._trained()[2]) if self._offset_free() else 0.0
         scores += np.float32(self._mu())
         scores += np.asarray(user_bias, dtype=np.float32)[:, None]
         item_bias = self._item_bias_all()
@@ -357,9 +457,11 @@ class FactorModel(Model):
 
     # ------------------------------------------------------- recommending
     def _seen_csr(self) -> sp.csr_matrix:
-        if getattr(self, "_seen_cache", None) is None or self._seen_cache.shape != self.train_.shape:
-            self._seen_cache = self.train_.to_csr()
-        return self._seen_cache
+        """Everything each user has in ``train_``, whatever the value (cached per training set)."""
+        cached = getattr(self, "_seen_cache", None)
+        if not isinstance(cached, tuple) or cached[0] is not self.train_:
+            cached = self._seen_cache = (self.train_, self.train_.to_csr())
+        return cached[1]
 
     def recommend(self, users, n: int = 10, exclude_seen: bool = True, batch_size: int = 1024):
         """Top-``n`` items for many users at once.
@@ -371,7 +473,9 @@ class FactorModel(Model):
         n : int
             List length.
         exclude_seen : bool
-            Leave out items the user has in the training data.
+            Leave out items the user has in ``train_``, whatever the value
+            (a ranking model fitted on ratings >= 4 still never recommends
+            back an item the user rated 2).
         batch_size : int
             Users scored per matrix product (bounds memory to
             ``batch_size x n_items`` floats).
@@ -431,7 +535,10 @@ class FactorModel(Model):
         items : array of int
             Internal ids of the items the person rated.
         values : array of float, optional
-            Their ratings (default 1: implicit interactions).
+            Their ratings (default 1: implicit interactions). NaN
+            (:data:`TICK_VALUE`) is a tick, "liked" without a number: on
+            interaction data it counts as one interaction; a model of rating
+            values has nothing to regress on and leaves it out.
 
         Returns
         -------
@@ -441,6 +548,12 @@ class FactorModel(Model):
         self._check_fitted()
         items = np.asarray(items, dtype=np.int64)
         values = np.ones(items.size) if values is None else np.asarray(values, dtype=np.float64)
+        ticks = np.isnan(values)
+        if ticks.any():
+            if self._fit_data().kind == "explicit":
+                items, values = items[~ticks], values[~ticks]
+            else:
+                values = np.where(ticks, 1.0, values)
         q = self.item_factors_[items].astype(np.float64)
         target = values - self._mu()
         item_bias = self._item_bias_all()
@@ -456,8 +569,20 @@ class FactorModel(Model):
             return solution[:-1].astype(np.float32), float(solution[-1])
         return solution.astype(np.float32), 0.0
 
-    def recommend_for_new_user(self, items, values=None, n: int = 10, exclude_seen: bool = True):
+    def recommend_for_new_user(self, items, values=None, n: int = 10, exclude_seen: bool = True, also_seen=None):
         """Fold in a new user's ratings and recommend at once (the GUI's new-user mode).
+
+        Parameters
+        ----------
+        items, values
+            As for :meth:`fold_in` (NaN values are ticks).
+        n : int
+            List length.
+        exclude_seen : bool
+            Leave ``items`` (and ``also_seen``) out of the list.
+        also_seen : array of int, optional
+            More items the person has seen but that do not inform the fold-in
+            (e.g. ticks a rating model cannot use).
 
         Returns
         -------
@@ -467,6 +592,8 @@ class FactorModel(Model):
         scores = self._scores_from_vectors(vector[None, :], np.asarray([bias]))
         if exclude_seen:
             scores[0, np.asarray(items, dtype=np.int64)] = -np.inf
+            if also_seen is not None:
+                scores[0, np.asarray(also_seen, dtype=np.int64)] = -np.inf
         top_items, top_scores = _top_n(scores, n)
         top_items[~np.isfinite(top_scores)] = -1
         return top_items[0], top_scores[0]
@@ -489,8 +616,10 @@ class FactorModel(Model):
     def save(self, path) -> Path:
         """Save as ``PATH.json`` (manifest, parameters) + ``PATH.npz`` (arrays); no pickle.
 
-        The training data's entries, id maps, titles and genres are saved
-        too, so a loaded model recommends by raw id and excludes seen items.
+        The training data's entries (``train_``: everything the model was
+        given, any value), id maps, titles and genres are saved too, so a
+        loaded model recommends by raw id and excludes every seen item;
+        ``fit_data_`` is derived from them again on loading.
 
         Returns
         -------
@@ -548,6 +677,11 @@ class FactorModel(Model):
             image_shape=tuple(info["image_shape"]) if info.get("image_shape") else None,
             name=info["name"],
         )
+        model.fit_data_ = model._prepare(model.train_)
+        # _prepare may note facts about the data (fitted_on_ratings_); the saved values win. Files written
+        # before train_ held every rating hold only the positives: still loadable, with fewer items known as seen.
+        for key, value in manifest["scalars"].items():
+            setattr(model, key, value)
         model.history_ = [
             FitStep(h["epoch"], len(manifest["history"]), h["train_loss"],
                     {k: v for k, v in h.items() if k not in ("epoch", "train_loss", "seconds")}, h["seconds"])

@@ -49,6 +49,10 @@ class BPR(FactorModel):
     item_bias_ : ndarray of float32, shape (n_items,)
     fitted_on_ratings_ : int
         1 when the training data were ratings (fold-in then applies ``threshold``).
+    train_ : Dataset
+        Everything the model was given (all ratings): the seen items.
+    fit_data_ : Dataset
+        The interactions it learned from (ratings >= ``threshold``).
 
     Notes
     -----
@@ -120,9 +124,13 @@ class BPR(FactorModel):
         ``-ln sigmoid(p . (q_i - q_j) + b_i - b_j)``, plus ``reg/2 |p|^2``) is
         smooth and convex in ``p``, so Newton's method solves it in a few
         steps. All pairs are used (the negatives are subsampled, with the
-        model's seed, when the user has very many pairs). When the model was
-        fitted on ratings, only items rated at or above ``threshold`` count as
-        positives; ``values=None`` means all given items are positives.
+        model's seed, when the user has very many pairs).
+
+        Which given items are positives: a tick (value NaN, or
+        ``values=None`` for all) always is; a number is a rating when the
+        model was fitted on ratings, a positive only at or above
+        ``threshold`` (as in training), and an interaction count otherwise
+        (a positive whatever its size).
 
         Returns
         -------
@@ -133,7 +141,8 @@ class BPR(FactorModel):
         s = self._settings()
         items = np.asarray(items, dtype=np.int64).ravel()
         if values is not None and getattr(self, "fitted_on_ratings_", 0):
-            items = items[np.asarray(values, dtype=np.float64).ravel() >= s["threshold"]]
+            values = np.asarray(values, dtype=np.float64).ravel()
+            items = items[np.isnan(values) | (values >= s["threshold"])]
         return self._fold_in_positives(np.unique(items), s)
 
     def _fold_in_positives(self, positives: np.ndarray, s: dict) -> tuple[np.ndarray, float]:

@@ -6,6 +6,12 @@ the movies nearest to it in factor space. "New user": rate a handful of
 items (popular ones first, or search the titles) and the list updates at
 once, by folding your ratings into the fitted model.
 
+Under a ranking model (BPR, implicit ALS) you tick what you liked; a tick is
+kept as a tick (:data:`mfstudio.recommend.TICK`), never as a number, so a
+switch to a rating model shows it as "ticked, give a rating" and leaves it
+out of the fold-in until you choose one. The headings say which items are
+left out of each list as already seen, and why.
+
 Every row comes from :mod:`mfstudio.recommend` (raw ids, titles, scores):
 the CLI and the tests see the same rows.
 """
@@ -37,7 +43,15 @@ from PySide6.QtWidgets import (
 )
 
 from ...data.errors import DataError
-from ...recommend import known_ratings, recommendations_for, recommendations_for_new_user, similar_items_to
+from ...recommend import (
+    TICK,
+    is_tick,
+    known_ratings,
+    read_new_user,
+    recommendations_for,
+    recommendations_for_new_user,
+    similar_items_to,
+)
 from .base import ResultView
 
 __all__ = ["RecommendationsView"]
@@ -81,6 +95,10 @@ def _genres(text: str) -> str:
 
 def _value(v: float) -> str:
     return f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def _a(word: str) -> str:
@@ -316,6 +334,15 @@ class RecommendationsView(ResultView):
         return self.model is not None and (self.model.task == "ranking" or self.model.train_.kind == "implicit")
 
     @property
+    def like_threshold(self) -> float | None:
+        """The rating from which a ranking model fitted on ratings counts a like (None otherwise)."""
+        model = self.model
+        if model is None or model.task != "ranking" or model.train_.kind != "explicit":
+            return None
+        threshold = model.params.get("threshold")
+        return None if threshold is None else float(threshold)
+
+    @property
     def has_factors(self) -> bool:
         return self.model is not None and self.model.item_factors_.shape[1] > 0
 
@@ -393,10 +420,19 @@ class RecommendationsView(ResultView):
         user_word, item_word = self._labels()
         known = known_ratings(model, user)
         self._seen_values = {row["item"]: row["value"] for row in known}
-        self._fill(self.known_table, [
-            [_cell(r["title"], r["item"]), _cell(_value(r["value"]), number=r["value"], right=True), _cell(_genres(r["genres"]))]
-            for r in known
-        ])
+        threshold = self.like_threshold
+        known_rows = []
+        for r in known:
+            cells = [_cell(r["title"], r["item"]), _cell(_value(r["value"]), number=r["value"], right=True),
+                     _cell(_genres(r["genres"]))]
+            if threshold is not None and r["value"] < threshold:
+                # Below the threshold: not a like for the ranking model, but seen all the same.
+                for cell in cells:
+                    cell.setForeground(QColor("#777"))
+                    cell.setToolTip(f"rated {_value(r['value'])}: below {_value(threshold)}, so {self._model_name()} "
+                                    f"did not learn it as a like; it is still never recommended back")
+            known_rows.append(cells)
+        self._fill(self.known_table, known_rows)
         n = self.n_spin.value()
         exclude = self.exclude_seen.isChecked()
         recs = recommendations_for(model, user, n, exclude_seen=exclude)
@@ -418,8 +454,18 @@ class RecommendationsView(ResultView):
         values = np.asarray(list(self._seen_values.values()), dtype=float)
         mean = f", mean {values.mean():.2f}" if values.size and self.dataset.kind == "explicit" else ""
         unseen = train.n_cols - len(known)
-        self.known_label.setText(f"<b>What {user_word} {user} rated</b> ({len(known)} {item_word}s{mean})")
-        where = f"among the {unseen:,} they have not rated" if exclude else f"among all {train.n_cols:,}"
+        verb = "rated" if self.dataset.kind == "explicit" else "used"
+        likes = ""
+        if threshold is not None:
+            n_likes = int((values >= threshold).sum())
+            likes = f"; the {n_likes:,} rated {_value(threshold)} or more are the likes {self._model_name()} learned from"
+        self.known_label.setText(f"<b>What {user_word} {user} {verb}</b> ({_plural(len(known), item_word)}{mean}{likes})")
+        if exclude:
+            any_value = " at any rating" if threshold is not None else ""
+            where = (f"among the {unseen:,} they have not {verb}; the {_plural(len(known), item_word)} "
+                     f"they {verb}{any_value} are hidden as seen")
+        else:
+            where = f"among all {train.n_cols:,}, seen ones included (greyed)"
         self.recs_label.setText(f"<b>Recommended for {user_word} {user}</b>: top {len(recs)} by {self._model_name()}, {where}")
         self.user_info.setText(f"{user_word.capitalize()} <b>{user}</b> of {train.n_rows:,}. "
                                f"Select {_a(item_word)} in either table to see the {item_word}s most like it.")
@@ -491,11 +537,7 @@ class RecommendationsView(ResultView):
             table.setItem(row, 2, _cell(f"{counts[i]:,}", number=counts[i], right=True))
             current = self.new_ratings.get(raw)
             if self.implicit:
-                check = QTableWidgetItem("")
-                check.setData(ITEM_ROLE, raw)
-                check.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-                check.setCheckState(Qt.CheckState.Checked if current else Qt.CheckState.Unchecked)
-                table.setItem(row, 3, check)
+                table.setItem(row, 3, self._tick_cell(raw, current))
             else:
                 table.setItem(row, 3, QTableWidgetItem(""))
                 table.setCellWidget(row, 3, self._rating_combo(raw, current))
@@ -503,6 +545,30 @@ class RecommendationsView(ResultView):
         table.resizeColumnToContents(2)
         table.resizeColumnToContents(3)
         self._update_new_user()
+
+    def _tick_cell(self, raw_item, current) -> QTableWidgetItem:
+        """A check box: ticked = liked; a rating given under a rating model is shown as such, not as a tick."""
+        check = QTableWidgetItem("")
+        check.setData(ITEM_ROLE, raw_item)
+        check.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+        self._show_tick(check, current)
+        return check
+
+    def _show_tick(self, check: QTableWidgetItem, current) -> None:
+        liked = current is not None and is_tick(current)
+        text, tip = "", "Tick it if you liked it"
+        if current is not None and not is_tick(current):
+            threshold = self.like_threshold
+            liked = threshold is None or float(current) >= threshold
+            text = f"rated {_value(current)}"
+            if liked:
+                tip = f"You rated it {_value(current)}: a like for {self._model_name()}. Untick to remove it."
+            else:
+                tip = (f"You rated it {_value(current)}, below {_value(threshold)}: {self._model_name()} counts "
+                       f"it as seen, not as a like. Tick it if you liked it.")
+        check.setText(text)
+        check.setToolTip(tip)
+        check.setCheckState(Qt.CheckState.Checked if liked else Qt.CheckState.Unchecked)
 
     def _rating_levels(self) -> list[float]:
         lo, hi = self.model.train_.rating_scale or (1.0, 5.0)
@@ -512,24 +578,51 @@ class RecommendationsView(ResultView):
     def _rating_combo(self, raw_item, current) -> QComboBox:
         combo = QComboBox()
         combo.addItem("—", None)
+        if current is not None and is_tick(current):
+            # A tick made under a ranking model: a rating model needs a number, and only the person can give it.
+            combo.addItem("✓ liked: rate it", TICK)
         for level in self._rating_levels():
             combo.addItem(_value(level), level)
-        if current is not None:
-            index = combo.findData(float(current))
-            combo.setCurrentIndex(max(index, 0))
-        combo.setToolTip("Your rating; — means not rated")
+        if current is not None and is_tick(current):
+            combo.setCurrentIndex(1)
+            combo.setToolTip(f"You ticked this as liked. {self._model_name()} predicts ratings and cannot use a tick: "
+                             f"choose a rating to count it. Until then it is left out (and not recommended to you).")
+        else:
+            if current is not None:
+                index = combo.findData(float(current))
+                combo.setCurrentIndex(max(index, 0))
+            combo.setToolTip("Your rating; — means not rated")
         combo.currentIndexChanged.connect(lambda _, c=combo, r=raw_item: self.set_new_rating(r, c.currentData()))
         return combo
 
     def _on_check_changed(self, item: QTableWidgetItem) -> None:
         if item.column() == 3 and self.implicit:
             liked = item.checkState() == Qt.CheckState.Checked
-            self.set_new_rating(item.data(ITEM_ROLE), 1.0 if liked else None)
+            raw = item.data(ITEM_ROLE)
+            current = self.new_ratings.get(raw)
+            if liked:
+                self.set_new_rating(raw, TICK)
+            elif current is not None and not is_tick(current) and self.like_threshold is not None \
+                    and float(current) < self.like_threshold:
+                return  # the box of a low rating starts unticked; nothing to take back
+            else:
+                self.set_new_rating(raw, None)
+            table = self.rate_table
+            table.blockSignals(True)
+            self._show_tick(item, self.new_ratings.get(raw))
+            table.blockSignals(False)
 
     def set_new_rating(self, raw_item, value) -> None:
-        """Rate an item as the new user (``None`` takes the rating back); the list updates at once."""
+        """Rate an item as the new user; the list updates at once.
+
+        ``value`` is a number (a rating), :data:`~mfstudio.recommend.TICK`
+        ("liked", kept as a tick whatever model is shown later) or ``None``
+        (take it back).
+        """
         if value is None:
             self.new_ratings.pop(raw_item, None)
+        elif is_tick(value):
+            self.new_ratings[raw_item] = TICK
         else:
             self.new_ratings[raw_item] = float(value)
         self._update_new_user()
@@ -559,9 +652,30 @@ class RecommendationsView(ResultView):
              self._score_cell(r["score"]), _cell(_genres(r["genres"]))]
             for r in recs
         ])
-        what = "liked" if self.implicit else "rated"
-        self.new_recs_label.setText(f"<b>Recommended for you</b> from the {count} {item_word}"
-                                    f"{'s' if count != 1 else ''} you {what} ({self._model_name()})")
+        self.new_recs_label.setText(f"<b>Recommended for you</b> by {self._model_name()}: "
+                                    f"{self._new_user_explanation(item_word)}")
+
+    def _new_user_explanation(self, item_word: str) -> str:
+        """What the fold-in used and what the list leaves out, in the person's words."""
+        given = read_new_user(self.model, self.new_ratings)
+        ticks = sum(1 for v in self.new_ratings.values() if is_tick(v))
+        ratings = len(self.new_ratings) - ticks
+        parts = []
+        if ticks:
+            parts.append(f"{ticks} ticked as liked")
+        if ratings:
+            parts.append(f"{ratings} rated")
+        text = f"from the {_plural(len(self.new_ratings), item_word)} you gave ({', '.join(parts)}); "
+        text += f"all {given.seen.size:,} are left out of the list as seen."
+        if given.unused_ticks:
+            text += (f" <span style='color:#b00'>{_plural(len(given.unused_ticks), 'tick')} not used: this model "
+                     f"predicts ratings, so rate {'it' if len(given.unused_ticks) == 1 else 'them'} to count.</span>")
+        if given.not_liked:
+            text += (f" {len(given.not_liked)} rated below {_value(self.like_threshold)}: seen, not counted as "
+                     f"{'a like' if len(given.not_liked) == 1 else 'likes'}.")
+        if given.unknown:
+            text += f" {len(given.unknown)} not in the training data: ignored."
+        return text
 
     # --------------------------------------------------------------- shared
     def _refresh(self, *_) -> None:
