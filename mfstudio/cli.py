@@ -65,6 +65,7 @@ def format_summary(dataset) -> str:
     lines = [
         s.name or "(unnamed)",
         f"  kind        {_KIND_WORDS[s.kind]}",
+        f"  kind why    {s.kind_reason or 'not recorded'}",
         f"  shape       {s.n_rows:,} {rows}s x {s.n_cols:,} {cols}s",
         f"  {entry:<11} {s.nnz:,} observed ({s.density:.2%} of all cells)",
     ]
@@ -193,8 +194,7 @@ def _param_value(name: str, raw: str, default):
 
 def cmd_fit(args) -> int:
     from .data import open_data
-    from .data.dataset import common_id_space
-    from .data.splits import Split, split_from_spec
+    from .experiment import Experiment
     from .models import MODELS
 
     model_cls = MODELS[args.model]
@@ -203,51 +203,54 @@ def cmd_fit(args) -> int:
         import numba
 
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    data = open_data(args.data)
+    data = open_data(args.data, kind=args.kind) if args.kind else open_data(args.data)
+    test = None
     if args.test:
-        train, test = common_id_space(data, open_data(args.test))
-        splits = [Split.from_datasets(train, test, f"test file {args.test}")]
-    else:
-        splits = split_from_spec(data, args.split, seed=args.seed if args.seed is not None else 0)
-
-    results = []
-    for k, split in enumerate(splits, start=1):
-        model = model_cls(**params)
-        if not args.json and len(splits) > 1:
-            _print(f"fold {k} of {len(splits)}: {split.report()}")
-        elif not args.json:
-            _print(split.report())
-        for step in model.iter_fit(split.train, split.test):
+        test = open_data(args.test, kind=data.kind)
+    seed = args.seed if args.seed is not None else 0
+    experiment = Experiment(data, model_cls, params, protocol=args.split, seed=seed, test_data=test,
+                            test_name=args.test)
+    if not args.json:
+        _print(f"{data.name}: {_KIND_WORDS[experiment.dataset.kind]}"
+               + (f" ({data.kind_reason})" if getattr(data, "kind_reason", "") else ""))
+        _print(f"protocol: {experiment.protocol_line}")
+    n_folds = experiment.n_folds
+    for index in range(n_folds):
+        split = experiment.splits[index]
+        if not args.json:
+            report = split.report() if split is not None else experiment.split_report()
+            _print(f"fold {index + 1} of {n_folds}: {report}" if n_folds > 1 else report)
+        for step in experiment.iter_fold(index):
             if not args.json:
                 metrics = "  ".join(f"{name} {value:.4f}" for name, value in step.metrics.items())
-                _print(f"  epoch {step.epoch:>3}/{step.n_epochs}  loss {step.train_loss:.4f}  {metrics}  {step.seconds:.2f}s")
-        results.append((model, split, model.score(split.test)))
+                _print(f"  epoch {step.epoch:>3}/{step.n_epochs}  loss {step.train_loss:.4g}  {metrics}  {step.seconds:.2f}s")
 
     if args.save:
-        saved = results[-1][0].save(args.save)
+        saved = experiment.model.save(args.save)
         if not args.json:
             _print(f"saved {saved} (+ .npz)")
-    metric_names = list(results[0][2])
-    mean_metrics = {name: float(np.mean([r[2][name] for r in results])) for name in metric_names}
-    fit_seconds = float(np.mean([r[0].fit_seconds_ for r in results]))
     if args.json:
-        out = {
-            "model": model_cls.name,
-            "params": results[0][0].params,
-            "data": data.name,
-            "split": args.test and f"test file {args.test}" or args.split,
-            "metrics": mean_metrics,
-            "fit_seconds": fit_seconds,
-            "history": [step.as_dict() for step in results[0][0].history_],
-            "folds": [
-                {"metrics": r[2], "fit_seconds": r[0].fit_seconds_, **r[1].as_dict()} for r in results
-            ],
-        }
-        _print(json.dumps(out, indent=2))
-    else:
-        label = f"mean over {len(results)} folds" if len(results) > 1 else "test"
-        shown = "  ".join(f"{name} {value:.4f}" for name, value in mean_metrics.items())
-        _print(f"{model_cls.name}: {label}  {shown}  (fit {fit_seconds:.2f}s)")
+        _print(json.dumps(experiment.as_dict(), indent=2))
+        return EXIT_OK
+    result = experiment.as_dict()
+    label = f"mean over {n_folds} folds" if n_folds > 1 else ("test" if experiment.splits != [None] else "all data")
+    spread = result["metrics_spread"]
+    shown = "  ".join(
+        f"{name} {value:.4f}" + (f" +- {spread[name]:.4f}" if name in spread else "")
+        for name, value in result["metrics"].items()
+    )
+    _print(f"{model_cls.name}: {label}  {shown}  (fit {result['fit_seconds']:.2f}s)")
+    if result.get("ranking_users"):
+        counts = result["ranking_users"]
+        if counts["scored"] < counts["with_relevant_test_items"]:
+            _print(f"  ranking metrics on a random {counts['scored']:,} of {counts['with_relevant_test_items']:,} test users")
+    if result["reference"] and result["reference"]["metrics"]:
+        ref = "  ".join(f"{name} {value:.4f}" for name, value in result["reference"]["metrics"].items()
+                        if not name.startswith("ranking_users"))
+        _print(f"{result['reference']['name']}: {ref}")
+    if "topics" in result:
+        for number, words in enumerate(result["topics"][:20], start=1):
+            _print(f"  topic {number:>2}: {' '.join(words)}")
     return EXIT_OK
 
 
@@ -261,7 +264,14 @@ def cmd_recommend(args) -> int:
         heading = f"items similar to {args.similar}"
     else:
         rows, score_name = recommendations_for(model, args.user, n=args.n, exclude_seen=not args.include_seen), "score"
-        heading = f"top {args.n} for {model.train_.row_label} {args.user} ({len(known_ratings(model, args.user))} known)"
+        known = len(known_ratings(model, args.user))
+        seen = f"; those {known} left out" if not args.include_seen else "; seen items included"
+        heading = f"top {args.n} for {model.train_.row_label} {args.user} ({known} known{seen})"
+        if model.task == "ranking" and getattr(model, "fitted_on_ratings_", 0) and model.train_.kind == "implicit":
+            # Saved before models kept every rating: only the ratings >= threshold are known to be seen.
+            _print(f"mfstudio: note: this model was saved by an older version and knows only the ratings >= "
+                   f"{model.params.get('threshold', 4):g} as seen; fit and save it again to leave out every rated item",
+                   file=sys.stderr)
     if args.json:
         _print(json.dumps({"model": model.name, "user": args.user, "similar_to": args.similar, "items": rows}, indent=2))
         return EXIT_OK
@@ -317,8 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--param", action="append", metavar="NAME=VALUE", help="any other model parameter")
     where = fit.add_mutually_exclusive_group()
     where.add_argument("--test", metavar="FILE", help="a separate test file (e.g. u1.test)")
-    where.add_argument("--split", default="random:0.2",
-                       help="random:F | user:F | time:F | time-user:F | kfold:K (default random:0.2)")
+    where.add_argument("--split", default=None, metavar="PROTOCOL",
+                       help="all | random:F | user:F | time:F | time-user:F | kfold:K | leave:K | cells:F "
+                            "(default: chosen for the data: all for documents/images/grids, random:0.2 for "
+                            "ratings, user:0.2 for interactions)")
+    fit.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
+                     help="treat the data as this kind instead of what the loader decided")
     fit.add_argument("--json", action="store_true", help="print one JSON object")
     fit.add_argument("--save", metavar="MODEL", help="save the fitted model (MODEL.json + MODEL.npz; the last fold's)")
     fit.set_defaults(func=cmd_fit)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QTableView, QVBoxLayout, QWidget
 
 _KIND_WORDS = {
     "explicit": "Explicit ratings",
@@ -64,7 +64,15 @@ class EntriesModel(QAbstractTableModel):
 
 
 class DataPanel(QWidget):
-    """Kind, shape, density, value histogram, entries per row; a preview table."""
+    """Kind (with the loader's reason, changeable), shape, density, value histogram, entries per row; a preview.
+
+    Signals
+    -------
+    kind_requested(str)
+        The user chose to treat the data as another kind; the window reloads it so.
+    """
+
+    kind_requested = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -77,12 +85,18 @@ class DataPanel(QWidget):
         self.name_label.setFont(font)
         self.fields = {}
         form = QFormLayout()
-        for key in ("kind", "shape", "entries", "density", "scale", "per row", "per column", "notes"):
+        self.treat_as = QComboBox()
+        self.treat_as.setToolTip("What the values mean. mfstudio decided from the file (the reason is shown above); "
+                                 "choose another kind to reload the data that way.")
+        self.treat_as.activated.connect(self._on_treat_as)
+        for key in ("kind", "why", "shape", "entries", "density", "scale", "per row", "per column", "notes"):
             label = QLabel("")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields[key] = label
             form.addRow(key + ":", label)
+            if key == "why":
+                form.addRow("treat as:", self.treat_as)
 
         self.value_plot = pg.PlotWidget()
         self.value_plot.setMinimumHeight(130)
@@ -109,12 +123,25 @@ class DataPanel(QWidget):
         layout.addWidget(self.count_plot)
         layout.addWidget(self.table, stretch=1)
 
+    def _on_treat_as(self) -> None:
+        kind = self.treat_as.currentData()
+        if self.dataset is not None and kind != self.dataset.kind:
+            self.kind_requested.emit(kind)
+
     def set_dataset(self, dataset) -> None:
         self.dataset = dataset
         s = dataset.summary()
         self.name_label.setText(s.name or "(unnamed)")
         rows, cols = dataset.row_label, dataset.col_label
         self.fields["kind"].setText(_KIND_WORDS[s.kind])
+        self.fields["why"].setText(getattr(dataset, "kind_reason", "") or "-")
+        self.treat_as.blockSignals(True)
+        self.treat_as.clear()
+        for kind in getattr(s, "kind_choices", None) or (s.kind,):
+            self.treat_as.addItem(_KIND_WORDS[kind], kind)
+        self.treat_as.setCurrentIndex(max(0, self.treat_as.findData(s.kind)))
+        self.treat_as.setEnabled(self.treat_as.count() > 1)
+        self.treat_as.blockSignals(False)
         self.fields["shape"].setText(f"{s.n_rows:,} {rows}s x {s.n_cols:,} {cols}s")
         self.fields["entries"].setText(f"{s.nnz:,} observed")
         self.fields["density"].setText(f"{s.density:.2%} of all cells")

@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 
 from ..data import SAMPLES, can_load, open_data
 from ..data.download import download_movielens_100k
-from ..data.splits import split_from_spec
-from ..models import MODELS, Baseline, Popularity
+from ..data.errors import DataError
+from ..experiment import Experiment
+from ..models import MODELS
 from ..project import PROJECT_SUFFIX, Run, open_project, save_project
 from . import export
 from .data_panel import DataPanel
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or QSettings("mfstudio", "mfstudio")
         self.dataset = None
+        self.data_spec: str | None = None  # what the current data was opened from (for 'treat as')
         self.runs: list[Run] = []
         self.current_run: Run | None = None
         self.worker: FitWorker | None = None
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
 
         # Data on the left, method on the right.
         self.data_panel = DataPanel()
+        self.data_panel.kind_requested.connect(self.reload_as)
         self.model_panel = ModelPanel()
         self.model_panel.run_requested.connect(self.start_fit)
         self.model_panel.cancel_requested.connect(self.cancel_fit)
@@ -242,13 +245,16 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str) -> Task:
-        """Load a file, folder or ``sample:NAME`` on a worker; the current data stays until it succeeds."""
+    def open_path(self, path: str, kind: str | None = None) -> Task:
+        """Load a file, folder or ``sample:NAME`` on a worker; the current data stays until it succeeds.
+
+        ``kind`` overrides what the loader would decide (the data panel's "treat as").
+        """
         path = str(path)
         if path.endswith(PROJECT_SUFFIX):
             return self.open_project_file(path)
         self.set_status(f"Loading {Path(path).name if not path.startswith('sample:') else path}...")
-        task = Task(open_data, path)
+        task = Task(open_data, path, kind=kind) if kind else Task(open_data, path)
         task.done.connect(lambda ds: self._on_loaded(ds, path))
         task.failed.connect(self._on_load_failed)
         self._start_task(task)
@@ -259,7 +265,14 @@ class MainWindow(QMainWindow):
         task.thread.finished.connect(lambda: self.tasks.discard(task))
         task.start()
 
+    def reload_as(self, kind: str) -> Task | None:
+        """Load the current data again, treated as ``kind`` (the data panel's "treat as")."""
+        if self.data_spec is None:
+            return None
+        return self.open_path(self.data_spec, kind=kind)
+
     def _on_loaded(self, dataset, path: str):
+        self.data_spec = path
         self._remember(path)
         self.set_dataset(dataset)
         self.set_status(f"Loaded {dataset.name}: {dataset.n_rows:,} x {dataset.n_cols:,}, {dataset.nnz:,} entries")
@@ -277,7 +290,7 @@ class MainWindow(QMainWindow):
         self.current_run = None
         self.setWindowTitle(f"mfstudio — {dataset.name}")
         self.data_panel.set_dataset(dataset)
-        self.model_panel.set_dataset_kind(dataset.kind)
+        self.model_panel.set_dataset(dataset)
         self._stale_views = set()
         for view in self.views:
             view.set_dataset(dataset)
@@ -377,8 +390,13 @@ class MainWindow(QMainWindow):
         self._start_task(task)
         return task
 
-    def start_fit(self, model_name: str, params: dict, split_spec: str, seed: int) -> Run | None:
-        """Split, fit the baseline, then fit the model on a worker, drawing as it learns."""
+    def start_fit(self, model_name: str, params: dict, split_spec: str | None, seed: int) -> Run | None:
+        """Set up an experiment (protocol, reference, scoring) and fit it on a worker, drawing as it learns.
+
+        ``split_spec`` is a protocol from :data:`mfstudio.experiment.PROTOCOL_FORMS`
+        (None: the one chosen for the data). Splitting, the reference model and
+        the scores all come from :class:`mfstudio.experiment.Experiment`.
+        """
         if self.dataset is None:
             self.show_error("Load some data first (File > Open, or drop a file on the window).", "")
             return None
@@ -389,30 +407,34 @@ class MainWindow(QMainWindow):
             self.show_error(f"{cls.title} does not fit {self.dataset.kind} data; choose another method.", "")
             return None
         try:
-            model = cls(**params)
-        except TypeError as exc:
+            experiment = Experiment(self.dataset, cls, params, protocol=split_spec, seed=seed)
+            model = experiment.new_model()
+        except (TypeError, ValueError, DataError) as exc:
             self.show_error(str(exc), "")
             return None
         number = sum(1 for r in self.runs if r.model.name == model_name) + 1
         run = Run(name=f"{cls.title or model_name} #{number}", model=model)
+        run.protocol = experiment.protocol_line
+        run.reference_name = experiment.reference_name
+        run.experiment = experiment
         dataset = self.dataset
 
-        def prepare():
-            split = split_from_spec(dataset, split_spec, seed=seed)[0]
-            run.split_description = split.report()
-            run.train_index, run.test_index = split.train_index, split.test_index
-            reference = Popularity() if cls.task == "ranking" else Baseline() if "explicit" in (split.train.kind,) else None
-            if reference is not None and split.train.kind in reference.kinds:
-                reference.fit(split.train)
-                run.baseline_metrics = reference.score(split.test)
-            return split.train, split.test
+        def steps():
+            experiment.prepare()
+            first = experiment.splits[0]
+            run.split_description = experiment.split_report()
+            if first is not None:
+                run.train_index, run.test_index = first.train_index, first.test_index
+            run.baseline_metrics = dict(experiment.reference_metrics)
+            for index in range(experiment.n_folds):
+                yield from experiment.iter_fold(index, model=model if index == 0 else None)
 
         self.runs.append(run)
         self.current_run = run
         self.training.add_run(run)
         self.training.fit_started(model.expected_steps())
         self.tabs.setCurrentWidget(self.training)
-        self.worker = FitWorker(model, prepare=prepare)
+        self.worker = FitWorker(model, steps=steps)
         self.worker.steps.connect(lambda steps: self._on_steps(run, steps))
         self.worker.finished.connect(lambda cancelled: self._on_fit_done(run, cancelled))
         self.worker.failed.connect(lambda message, details: self._on_fit_failed(run, message, details))
@@ -432,7 +454,10 @@ class MainWindow(QMainWindow):
         last = steps[-1]
         self.progress.setRange(0, last.n_epochs)
         self.progress.setValue(last.epoch)
-        self.epoch_text.setText(f"epoch {last.epoch} of {last.n_epochs}  {time.perf_counter() - self._fit_started:.1f} s")
+        experiment = getattr(run, "experiment", None)
+        folds = experiment.n_folds if experiment is not None and experiment.splits else 1
+        fold = f"fold {len(experiment.folds) + 1} of {folds}, " if folds > 1 and len(experiment.folds) < folds else ""
+        self.epoch_text.setText(f"{fold}epoch {last.epoch} of {last.n_epochs}  {time.perf_counter() - self._fit_started:.1f} s")
 
     def _flush_redraw(self):
         for run in list(self._dirty_runs):
@@ -456,7 +481,12 @@ class MainWindow(QMainWindow):
         self._finish_worker()
         run.status = "cancelled" if cancelled else "finished"
         history = run.history
-        if history:
+        experiment = getattr(run, "experiment", None)
+        if experiment is not None and experiment.folds:
+            run.metrics = experiment.metrics
+            run.metrics_spread = experiment.metrics_spread
+            run.baseline_metrics = dict(experiment.reference_metrics)
+        elif history:
             run.metrics = dict(history[-1].metrics)
         self._dirty_runs.add(run)
         self._flush_redraw()

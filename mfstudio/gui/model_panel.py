@@ -19,14 +19,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..experiment import describe_protocol, protocol_choices
 from ..models import MODELS
 
-_SPLITS = [
-    ("random", "Random holdout"),
-    ("user", "Per-user holdout"),
-    ("time", "Latest ratings (global time)"),
-    ("time-user", "Latest ratings of each user"),
-]
+#: Protocol kind -> (label in the list, what the number means, range, step, default).
+_PROTOCOLS = {
+    "all": ("Fit on all data", None, None, None, None),
+    "random": ("Random holdout", "test share", (0.01, 0.5), 0.05, 0.2),
+    "user": ("Per-user holdout", "test share", (0.01, 0.5), 0.05, 0.2),
+    "time": ("Latest entries (global time)", "test share", (0.01, 0.5), 0.05, 0.2),
+    "time-user": ("Latest entries of each user", "test share", (0.01, 0.5), 0.05, 0.2),
+    "kfold": ("k-fold cross-validation", "folds", (2, 10), 1, 5),
+    "leave": ("Leave-k-out per user", "k", (1, 20), 1, 1),
+    "cells": ("Masked cell holdout", "cell share", (0.01, 0.5), 0.05, 0.1),
+}
 
 # Order in the method list: teaching first, then the workhorses.
 _ORDER = ["baseline", "popularity", "gd", "sgd", "svdpp", "als", "bpmf", "implicit-als", "bpr", "nmf", "svd"]
@@ -43,7 +49,7 @@ class ModelPanel(QWidget):
     Signals
     -------
     run_requested(str, dict, str, int)
-        Model name, parameters, split spec ("random:0.2"), seed.
+        Model name, parameters, protocol spec ("random:0.2", "all", "kfold:5"), seed.
     cancel_requested()
     """
 
@@ -73,21 +79,28 @@ class ModelPanel(QWidget):
         self.param_box = QGroupBox("Hyperparameters")
         self.param_form = QFormLayout(self.param_box)
 
+        self.dataset = None
+        self._default_spec = None
         self.split_kind = QComboBox()
-        for key, label in _SPLITS:
+        for key, (label, *_rest) in _PROTOCOLS.items():
             self.split_kind.addItem(label, key)
+        self.split_kind.currentIndexChanged.connect(self._on_protocol)
         self.split_fraction = QDoubleSpinBox()
-        self.split_fraction.setRange(0.05, 0.5)
-        self.split_fraction.setSingleStep(0.05)
-        self.split_fraction.setValue(0.2)
-        self.split_fraction.setSuffix(" test")
+        self.split_fraction.setDecimals(2)
+        self.split_fraction.valueChanged.connect(self._describe_protocol)
+        self.split_value_label = QLabel("test share:")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.protocol_text = QLabel()
+        self.protocol_text.setWordWrap(True)
+        self.protocol_text.setStyleSheet("color: palette(mid);")
         split_box = QGroupBox("Evaluation")
         split_form = QFormLayout(split_box)
-        split_form.addRow("split:", self.split_kind)
-        split_form.addRow("test share:", self.split_fraction)
+        split_form.addRow("protocol:", self.split_kind)
+        split_form.addRow(self.split_value_label, self.split_fraction)
         split_form.addRow("seed:", self.seed)
+        split_form.addRow(self.protocol_text)
+        self._on_protocol()
 
         self.run_button = QPushButton("Run")
         self.run_button.setDefault(True)
@@ -129,10 +142,49 @@ class ModelPanel(QWidget):
         current = MODELS[self.model_name]
         if kind is not None and kind not in current.kinds and first_ok is not None:
             self.method.setCurrentIndex(first_ok)
-        has_time = kind in ("explicit", "implicit")
+
+    def set_dataset(self, dataset) -> None:
+        """Offer the methods and the evaluation protocols that fit this data; choose the default protocol."""
+        self.dataset = dataset
+        self.set_dataset_kind(None if dataset is None else dataset.kind)
+        allowed = {spec.partition(":")[0] for spec in protocol_choices(dataset)} if dataset is not None else set(_PROTOCOLS)
         for row in range(self.split_kind.count()):
-            if self.split_kind.itemData(row).startswith("time"):
-                self.split_kind.model().item(row).setEnabled(has_time)
+            self.split_kind.model().item(row).setEnabled(self.split_kind.itemData(row) in allowed)
+        if dataset is not None:
+            self._default_spec = protocol_choices(dataset)[0]
+            self.set_protocol(self._default_spec)
+
+    def set_protocol(self, spec: str) -> None:
+        """Select a protocol by its spec ("random:0.2", "all", "kfold:5")."""
+        kind, _, value = spec.partition(":")
+        index = self.split_kind.findData(kind)
+        if index >= 0:
+            self.split_kind.setCurrentIndex(index)
+        if value:
+            self.split_fraction.setValue(float(value))
+        self._describe_protocol()
+
+    def _on_protocol(self) -> None:
+        label, meaning, bounds, step, default = _PROTOCOLS[self.split_kind.currentData()]
+        has_value = meaning is not None
+        self.split_fraction.setEnabled(has_value)
+        self.split_value_label.setText(f"{meaning}:" if has_value else "")
+        if has_value:
+            whole = isinstance(default, int)
+            self.split_fraction.blockSignals(True)
+            self.split_fraction.setDecimals(0 if whole else 2)
+            self.split_fraction.setRange(*bounds)
+            self.split_fraction.setSingleStep(step)
+            self.split_fraction.setValue(default)
+            self.split_fraction.blockSignals(False)
+        self._describe_protocol()
+
+    def _describe_protocol(self) -> None:
+        if self.dataset is None:
+            self.protocol_text.setText("")
+            return
+        spec = self.split_spec()
+        self.protocol_text.setText(describe_protocol(spec, self.dataset, chosen_by_default=(spec == self._default_spec)))
 
     def set_preparing(self, preparing: bool) -> None:
         """While the kernels compile, Run says so (a status line is overwritten by the next message)."""
@@ -195,7 +247,11 @@ class ModelPanel(QWidget):
         _write(editor, value)
 
     def split_spec(self) -> str:
-        return f"{self.split_kind.currentData()}:{self.split_fraction.value():g}"
+        """The chosen protocol as a spec string ("all", "random:0.2", "kfold:5")."""
+        kind = self.split_kind.currentData()
+        if _PROTOCOLS[kind][1] is None:
+            return kind
+        return f"{kind}:{self.split_fraction.value():g}"
 
     def _on_run(self) -> None:
         self.run_requested.emit(self.model_name, self.params(), self.split_spec(), self.seed.value())

@@ -78,7 +78,7 @@ class FitWorker(QObject):
     finished = Signal(bool)
     failed = Signal(str, str)
 
-    def __init__(self, model, train=None, validation=None, prepare=None):
+    def __init__(self, model, train=None, validation=None, prepare=None, steps=None):
         super().__init__()
         self.model = model
         self.train = train
@@ -86,6 +86,9 @@ class FitWorker(QObject):
         # Optional callable run first on the worker, returning (train,
         # validation): splitting and the baseline fit are work too.
         self.prepare = prepare
+        # Optional callable returning the iterator of FitSteps to consume
+        # instead of model.iter_fit (an experiment's folds, with their scoring).
+        self.steps_factory = steps
         self._cancel = threading.Event()
         self.thread = _CallThread(self.run, f"fit-{model.name}")
 
@@ -111,7 +114,10 @@ class FitWorker(QObject):
             with ONE_FIT_AT_A_TIME:
                 if self.prepare is not None:
                     self.train, self.validation = self.prepare()
-                generator = self.model.iter_fit(self.train, self.validation)
+                if self.steps_factory is not None:
+                    generator = self.steps_factory()
+                else:
+                    generator = self.model.iter_fit(self.train, self.validation)
                 try:
                     for step in generator:
                         pending.append(step)

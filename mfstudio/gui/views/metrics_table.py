@@ -15,13 +15,18 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ...experiment import METRIC_DESCRIPTIONS
 from .base import ResultView, color
 from .training import main_metric
 
 __all__ = ["MetricsView", "lower_is_better"]
 
 # Metric columns come in this order; anything else follows in order of appearance.
-_ORDER = ("rmse", "mae", "precision@10", "recall@10", "ndcg@10", "map@10", "relative_error", "absolute_error")
+_ORDER = ("rmse", "mae", "precision@10", "recall@10", "ndcg@10", "map@10", "auc", "coverage@10",
+          "relative_error", "train_relative_error", "explained_variance_ratio", "frobenius_share", "nmi", "purity",
+          "absolute_error")
+#: Bookkeeping keys of the scores that are not metrics (how many users were ranked).
+_NOT_SHOWN = ("ranking_users", "ranking_users_total")
 RUN_ROLE = Qt.ItemDataRole.UserRole
 NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1
 _BETTER, _WORSE = QColor("#0a7d32"), QColor("#b00020")
@@ -129,9 +134,11 @@ class MetricsView(ResultView):
     @staticmethod
     def _metrics(run) -> dict:
         if run.metrics:
-            return dict(run.metrics)
-        history = run.history
-        return dict(history[-1].metrics) if history else {}
+            metrics = dict(run.metrics)
+        else:
+            history = run.history
+            metrics = dict(history[-1].metrics) if history else {}
+        return {k: v for k, v in metrics.items() if k not in _NOT_SHOWN}
 
     @staticmethod
     def _seconds(run) -> float | None:
@@ -155,7 +162,7 @@ class MetricsView(ResultView):
         # Short columns first so the numbers are on screen; the long texts last. "baseline" is the
         # baseline's value of the run's main metric (the one "vs baseline" names).
         headers = (["run", "model"] + self.metric_names
-                   + ["baseline", "vs baseline", "fit time", "status", "parameters", "split"])
+                   + ["baseline", "vs baseline", "fit time", "status", "parameters", "protocol"])
 
         table = self.table
         table.setSortingEnabled(False)
@@ -163,6 +170,9 @@ class MetricsView(ResultView):
         table.clear()
         table.setColumnCount(len(headers))
         table.setHorizontalHeaderLabels(headers)
+        for col, name in enumerate(headers):
+            if name in METRIC_DESCRIPTIONS:
+                table.horizontalHeaderItem(col).setToolTip(METRIC_DESCRIPTIONS[name])
         table.setRowCount(len(self.runs))
         bold = QFont()
         bold.setBold(True)
@@ -177,7 +187,11 @@ class MetricsView(ResultView):
             cells = [name, _Item(model.title or model.name)]
             for metric in self.metric_names:
                 value = metrics.get(metric)
-                cell = _Item("" if value is None else _fmt(value), value)
+                spread = getattr(run, "metrics_spread", {}).get(metric)
+                text = "" if value is None else _fmt(value) + (f" ± {spread:.4f}" if spread is not None else "")
+                cell = _Item(text, value)
+                if spread is not None:
+                    cell.setToolTip(f"mean ± standard deviation over the folds")
                 if value is not None and best.get(metric) is not None and value == best[metric]:
                     cell.setFont(bold)
                     cell.setToolTip(f"best {metric} of these runs")
@@ -195,9 +209,11 @@ class MetricsView(ResultView):
             if run.status in ("failed", "cancelled"):
                 status.setForeground(_WORSE)
             cells.append(status)
-            params, split = _Item(run.describe_params()), _Item(run.split_description)
+            protocol = getattr(run, "protocol", "")
+            split_text = f"{protocol}: {run.split_description}" if protocol else run.split_description
+            params, split = _Item(run.describe_params()), _Item(split_text)
             params.setToolTip(run.describe_params())
-            split.setToolTip(run.split_description)
+            split.setToolTip(split_text)
             cells += [params, split]
             for col, cell in enumerate(cells):
                 table.setItem(row, col, cell)
@@ -246,7 +262,8 @@ class MetricsView(ResultView):
         if any(not lower_is_better(m) for m in self.metric_names):
             directions.append("higher for " + ", ".join(m for m in self.metric_names if not lower_is_better(m)))
         self.note.setText(
-            f"<b>{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}</b> on the test part of each run's split. "
+            f"<b>{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}</b>, each scored as its protocol says "
+            "(last column): on its test set, or on all data for decompositions. Hover a header for what it measures. "
             "Best value of each metric in bold; " + "; ".join(directions) + ". "
             "<i>baseline</i> and <i>vs baseline</i> compare each run's main metric with the baseline's on the same "
             "split. Click a column header to sort."

@@ -1,0 +1,690 @@
+"""Experiments: data + model + protocol -> splits, a reference model, fits and scores.
+
+This is the one place a run is set up. ``mfstudio fit``, the window and the
+tests all go through :class:`Experiment`, so a number on screen and a number
+in ``fit --json`` come from the same code:
+
+1. **Protocol.** What the held-out data is depends on what the data *is*
+   (:func:`default_protocol` chooses, :func:`describe_protocol` says why in
+   one line, and the caller may choose another from
+   :func:`protocol_choices`):
+
+   - documents, images and dense grids are *decomposed*, not predicted: the
+     model is fitted on all the data and scored on how well it reconstructs
+     it (``all``); a masked cell holdout (``cells:F``) is offered, in which
+     the held-out cells are missing in training, not zeros;
+   - ratings: a random holdout of ratings (``random:F``), per-user
+     (``user:F``), temporal (``time:F``, ``time-user:F``), k-fold
+     (``kfold:K``), and ``all`` for a final model;
+   - interactions: per-user holdout (``user:F``) or leave-k-out per user
+     (``leave:K``).
+
+2. **Reference.** Every fit on ratings or interactions is drawn against a
+   reference model fitted on the same training data and scored the same way:
+   mean + biases for ratings, popularity for interactions.
+
+3. **Scores.** Every model fitted on ratings is scored on both families:
+   rating errors (RMSE, MAE) where it predicts ratings, and ranking quality
+   (precision, recall, NDCG, MAP at K, AUC, catalogue coverage at K) for all,
+   a rating model ranking by its predictions. Items a user has in training
+   (any value) are never recommended back; a test item is relevant when it is
+   an interaction, or a rating at or above :func:`relevance_threshold`.
+   Decompositions report the relative reconstruction error (and, for SVD,
+   explained variance as scikit-learn defines it).
+
+4. **Per-epoch records.** After each epoch the same metric is measured on a
+   fixed sample of the training entries (``train_rmse``, without the
+   penalty) and on the test set (``rmse``), so the train/validation gap that
+   shows overfitting is visible. Ranking metrics per epoch use a fixed
+   sample of test users; the final scores use all of them (up to
+   :data:`MAX_RANKING_USERS`, a fixed sample beyond, and the report says so).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+from . import metrics as _metrics
+from .data.dataset import Dataset, common_id_space
+from .data.errors import DataError
+from .data.splits import Split, split_from_spec
+
+__all__ = [
+    "Experiment",
+    "FoldResult",
+    "PROTOCOL_FORMS",
+    "METRIC_DESCRIPTIONS",
+    "default_protocol",
+    "describe_protocol",
+    "evaluate",
+    "protocol_choices",
+    "reference_model_for",
+    "relevance_threshold",
+]
+
+#: Kinds whose models decompose the matrix rather than predict missing entries.
+DECOMPOSED_KINDS = ("documents", "images", "dense")
+
+#: The protocol specs and what each means (the CLI's --split help, the window's list).
+PROTOCOL_FORMS = {
+    "all": "fit on all data; score how well the model reconstructs it (no test set)",
+    "random:0.2": "a random 20% of the entries held out for testing",
+    "user:0.2": "20% of each user's entries held out (users with >= 5)",
+    "time:0.2": "the latest 20% of the entries held out",
+    "time-user:0.2": "each user's latest 20% held out",
+    "kfold:5": "5-fold cross-validation: every entry tested once",
+    "leave:1": "each user's 1 random entry held out (leave-one-out)",
+    "cells:0.1": "10% of all cells (zeros included) held out as missing, not zero",
+}
+
+#: What each reported metric means, for tooltips, the metrics table and --json readers.
+METRIC_DESCRIPTIONS = {
+    "rmse": "root mean squared error of the predicted ratings on the test set",
+    "mae": "mean absolute error of the predicted ratings on the test set",
+    "train_rmse": "RMSE on a fixed sample of the training ratings (no penalty term)",
+    "train_mae": "MAE on a fixed sample of the training ratings (no penalty term)",
+    "precision@10": "share of the top 10 (items seen in training excluded) that are relevant test items",
+    "recall@10": "share of each user's relevant test items found in their top 10",
+    "ndcg@10": "rank-discounted hits in the top 10, 1 = all relevant items first",
+    "map@10": "mean average precision of the top 10",
+    "auc": "chance that a relevant test item is scored above a non-relevant unseen item (0.5 = random)",
+    "coverage@10": "share of the catalogue that appears in at least one user's top 10",
+    "relative_error": "share of the held-out cells' norm the reconstruction misses (||X - WH|| / ||X||; 0 = perfect)",
+    "train_relative_error": "share of the data's Frobenius norm the reconstruction misses (||X - WH||_F / ||X||_F; 0 = perfect)",
+    "explained_variance_ratio": "variance of the data captured by the components, as scikit-learn's TruncatedSVD defines it",
+    "frobenius_share": "share of the data's squared Frobenius norm the components capture (not variance)",
+    "nmi": "normalised mutual information between each document's strongest topic and its label (1 = identical)",
+    "purity": "share of documents whose strongest topic's majority label is their own label",
+}
+
+#: Ranking metrics at the end are computed on at most this many test users (a fixed sample beyond).
+MAX_RANKING_USERS = 10_000
+#: Per-epoch ranking metrics use at most this many test users.
+EPOCH_RANKING_USERS = 1_000
+#: Per-epoch train/test rating errors use at most this many entries.
+EPOCH_SAMPLE_ENTRIES = 20_000
+#: Users scored per matrix product when ranking (bounds memory to this x n_items floats).
+_BATCH_USERS = 512
+
+
+# ----------------------------------------------------------------- protocols
+def _parse(spec: str) -> tuple[str, str]:
+    text = str(spec).strip().lower().replace(" ", "")
+    kind, _, value = text.partition(":")
+    return kind, value
+
+
+def relevance_threshold(dataset: Dataset) -> float | None:
+    """The lowest rating that counts as "liked" in ranking metrics (None for non-ratings).
+
+    The top quarter of the scale, rounded to the scale's steps: 4 on a 1-5
+    scale (MovieLens' "liked"), 8 on 1-10. Interactions are all relevant.
+    """
+    if dataset.kind != "explicit":
+        return None
+    lo, hi = dataset.rating_scale or (float(dataset.values.min()), float(dataset.values.max()))
+    if hi <= lo:
+        return float(hi)
+    return float(math.ceil(lo + 0.75 * (hi - lo) - 1e-9))
+
+
+def default_protocol(dataset: Dataset, model_cls=None) -> str:
+    """The protocol spec mfstudio chooses for this data (see :func:`describe_protocol`)."""
+    if dataset.kind in DECOMPOSED_KINDS:
+        return "all"
+    if dataset.kind == "implicit":
+        return "user:0.2"
+    return "random:0.2"
+
+
+def protocol_choices(dataset: Dataset) -> list[str]:
+    """The protocol specs that make sense for this data, the default first."""
+    if dataset.kind in DECOMPOSED_KINDS:
+        choices = ["all", "cells:0.1", "cells:0.2"]
+    elif dataset.kind == "implicit":
+        choices = ["user:0.2", "leave:1", "random:0.2", "kfold:5", "all"]
+    else:
+        choices = ["random:0.2", "user:0.2", "kfold:5", "leave:1", "all"]
+        if dataset.timestamps is not None:
+            choices[2:2] = ["time:0.2", "time-user:0.2"]
+    default = default_protocol(dataset)
+    return [default] + [c for c in choices if c != default]
+
+
+def describe_protocol(spec: str, dataset: Dataset, chosen_by_default: bool = False) -> str:
+    """One line for the panel and the CLI: what the protocol does, and why when it was chosen for the user."""
+    kind, value = _parse(spec)
+    rows, cols = dataset.row_label, dataset.col_label
+    if kind == "all":
+        what = "fit on all data, scored by how well it reconstructs it"
+        why = {
+            "documents": "documents are decomposed into topics, not predicted",
+            "images": "images are decomposed into parts, not predicted",
+            "dense": "a full grid is decomposed, not predicted",
+        }.get(dataset.kind, "a final model: no test set, so no test scores")
+    elif kind == "cells":
+        what = f"{_percent(value)} of all cells (zeros included) held out as missing; scored on them"
+        why = "shows whether the rank generalises"
+    elif kind == "leave":
+        what = f"each {rows}'s {value} random {_entries(dataset)} held out; ranked against everything unseen"
+        why = "the usual test for recommending from interactions"
+    elif kind == "user":
+        what = f"{_percent(value)} of each {rows}'s {_entries(dataset)} held out"
+        why = "every test user has training data, so ranking metrics are fair to all"
+    elif kind == "random":
+        what = f"a random {_percent(value)} of the {_entries(dataset)} held out"
+        why = "the standard rating-prediction test"
+    elif kind in ("time", "time-user"):
+        who = "overall" if kind == "time" else f"per {rows}"
+        what = f"the latest {_percent(value)} of the {_entries(dataset)} ({who}) held out"
+        why = "tests predicting the future from the past"
+    elif kind == "kfold":
+        what = f"{value}-fold cross-validation, every {_entries(dataset, 1)} tested once, mean and spread reported"
+        why = "a steadier estimate than one holdout"
+    elif kind == "test-file":
+        what = f"trained on the data, tested on {value}"
+        why = "the split the files define"
+    else:
+        what, why = spec, ""
+    threshold = relevance_threshold(dataset)
+    if threshold is not None and kind not in ("all",):
+        what += f"; ratings >= {threshold:g} count as relevant for ranking metrics"
+    prefix = "Chosen for this data: " if chosen_by_default else ""
+    return f"{prefix}{what}" + (f" ({why})" if why else "")
+
+
+def _percent(value: str) -> str:
+    try:
+        f = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        return value
+    return f"{round(100 * f, 4):g}%"
+
+
+def _entries(dataset: Dataset, count: int = 2) -> str:
+    word = {"explicit": "rating", "implicit": "interaction"}.get(dataset.kind, "entry")
+    if count == 1:
+        return word
+    return "entries" if word == "entry" else word + "s"
+
+
+def leave_k_out(dataset: Dataset, k: int = 1, seed: int = 0) -> Split:
+    """Each user with more than ``k`` entries puts ``k`` random ones in test.
+
+    Users with ``k`` or fewer entries keep them all in training, so every test
+    user has training data.
+    """
+    if k < 1:
+        raise DataError(f"leave-k-out needs k of at least 1, not {k}")
+    rng = np.random.default_rng(seed)
+    key = rng.random(dataset.nnz)
+    order = np.lexsort((key, dataset.rows))
+    counts = np.bincount(dataset.rows, minlength=dataset.n_rows)
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(dataset.nnz) - np.repeat(starts, counts)
+    sorted_rows = dataset.rows[order]
+    mask = np.zeros(dataset.nnz, dtype=bool)
+    mask[order] = (rank < k) & (counts[sorted_rows] > k)
+    test_index, train_index = np.flatnonzero(mask), np.flatnonzero(~mask)
+    if test_index.size == 0:
+        raise DataError(
+            f"no {dataset.row_label} has more than {k} {_entries(dataset)}, so leave-{k}-out has nothing to test",
+            fix="use a smaller k or a random split",
+        )
+    base = dataset.name or "data"
+    desc = f"leave-{k}-out per {dataset.row_label}, seed {seed}"
+    return Split.from_datasets(dataset.subset(train_index, name=f"{base} (train)"),
+                               dataset.subset(test_index, name=f"{base} (test)"),
+                               desc, train_index=train_index, test_index=test_index)
+
+
+def make_splits(dataset: Dataset, spec: str, seed: int = 0) -> list[Split | None]:
+    """The train/test partitions a protocol spec asks for; ``[None]`` for ``all``.
+
+    Raises
+    ------
+    DataError
+        An unknown spec, or one that does not fit this data (a time split
+        without timestamps, a cell holdout of ratings...).
+    """
+    kind, value = _parse(spec)
+    if kind == "all":
+        return [None]
+    if kind == "cells":
+        if dataset.kind not in DECOMPOSED_KINDS:
+            raise DataError(
+                "a cell holdout is for documents, images and grids; ratings leave their missing cells unknown",
+                fix="use 'random:0.2', 'user:0.2' or 'kfold:5' for ratings",
+            )
+        from .data.splits import cell_split
+
+        try:
+            fraction = float(value)
+        except ValueError:
+            raise DataError(f"the test fraction in {spec!r} is not a number", fix="write e.g. 'cells:0.1'") from None
+        return [cell_split(dataset, fraction, seed=seed)]
+    if kind == "leave":
+        try:
+            k = int(value)
+        except ValueError:
+            raise DataError(f"the k in {spec!r} is not a whole number", fix="write e.g. 'leave:1'") from None
+        return [leave_k_out(dataset, k, seed=seed)]
+    if dataset.kind in DECOMPOSED_KINDS and kind in ("random", "user", "kfold", "time", "time-user"):
+        raise DataError(
+            f"holding out entries of {dataset.kind} with {spec!r} would train the held-out cells as zeros",
+            fix="fit on all data ('all') or hold out cells as missing ('cells:0.1')",
+        )
+    return list(split_from_spec(dataset, spec, seed=seed))
+
+
+# ------------------------------------------------------------------ scoring
+def predicts_ratings(model, data: Dataset) -> bool:
+    """True when the model's outputs are rating predictions for this data (scored by RMSE/MAE)."""
+    return data.kind == "explicit" and model.task in ("rating", "reconstruction")
+
+
+def reference_model_for(dataset: Dataset):
+    """The reference every curve is drawn against, or None (decompositions)."""
+    from .models import Baseline, Popularity
+
+    if dataset.kind == "explicit":
+        return Baseline()
+    if dataset.kind == "implicit":
+        return Popularity()
+    return None
+
+
+def reference_name(dataset: Dataset) -> str:
+    return {"explicit": "baseline (mean + biases)", "implicit": "popularity"}.get(dataset.kind, "")
+
+
+def _relevant(test: Dataset, threshold: float | None) -> Dataset:
+    if test.kind != "explicit" or threshold is None:
+        return test
+    return test.subset(test.values >= threshold)
+
+
+def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray | None:
+    if n <= limit:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+def rating_errors(model, data: Dataset, limit: int | None = None, prefix: str = "") -> dict:
+    """RMSE and MAE of the model's predictions on ``data``'s entries (a fixed sample beyond ``limit``)."""
+    pick = _sample(data.nnz, limit) if limit else None
+    rows, cols, values = (data.rows, data.cols, data.values) if pick is None else (
+        data.rows[pick], data.cols[pick], data.values[pick])
+    predictions = model.predict(rows, cols)
+    return {f"{prefix}rmse": _metrics.rmse(values, predictions), f"{prefix}mae": _metrics.mae(values, predictions)}
+
+
+def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, threshold: float | None = None,
+                   max_users: int | None = MAX_RANKING_USERS, with_auc: bool = True) -> dict:
+    """Ranking quality of any model that scores every item, on the users with a relevant test item.
+
+    Items the user has in ``train`` (any value) are excluded from the lists and
+    from the AUC's candidates. Returns ``precision@k``, ``recall@k``,
+    ``ndcg@k``, ``map@k``, ``coverage@k`` and (``with_auc``) ``auc``, plus
+    ``ranking_users`` (how many users were scored) and ``ranking_users_total``.
+    """
+    from .models.base import _top_n
+
+    relevant_data = _relevant(test, threshold)
+    users = np.unique(relevant_data.rows)
+    total = int(users.size)
+    if total == 0:
+        return {}
+    pick = _sample(users.size, max_users) if max_users else None
+    if pick is not None:
+        users = users[pick]
+    relevant = relevant_data.to_csr()[users]
+    seen = train.to_csr()
+    recommended = np.full((users.size, k), -1, dtype=np.int64)
+    aucs = np.full(users.size, np.nan)
+    for start in range(0, users.size, _BATCH_USERS):
+        chunk = users[start:start + _BATCH_USERS]
+        scores = np.asarray(model.score_matrix(chunk), dtype=np.float32)
+        block = seen[chunk]
+        unseen = np.ones(scores.shape, dtype=bool)
+        unseen[np.repeat(np.arange(chunk.size), np.diff(block.indptr)), block.indices] = False
+        if with_auc:
+            aucs[start:start + chunk.size] = _metrics.auc_per_user(scores, relevant[start:start + chunk.size], unseen)
+        scores[~unseen] = -np.inf
+        top_items, top_scores = _top_n(scores, k)
+        top_items[~np.isfinite(top_scores)] = -1
+        recommended[start:start + chunk.size, : top_items.shape[1]] = top_items
+    out = _metrics.ranking_metrics(recommended, relevant, k)
+    out[f"coverage@{k}"] = _metrics.catalogue_coverage(recommended, train.n_cols)
+    if with_auc and np.isfinite(aucs).any():
+        out["auc"] = float(np.nanmean(aucs))
+    out["ranking_users"] = int(users.size)
+    out["ranking_users_total"] = total
+    return out
+
+
+def reconstruction_scores(model, prefix: str = "") -> dict:
+    """Relative reconstruction error of a decomposition over the cells it was fitted to represent.
+
+    Every cell of a document matrix, image set or grid counts (absent cells of
+    documents are zeros), except cells held out as missing; for SVD also
+    explained variance as scikit-learn defines it, and the share of the
+    squared Frobenius norm. Keys are prefixed with ``prefix`` (``train_``).
+    """
+    from .models.svd import decomposition_scores
+
+    return {f"{prefix}{name}": float(value) for name, value in decomposition_scores(model).items()}
+
+
+def evaluate(model, train: Dataset, test: Dataset | None, *, k: int = 10, threshold: float | None = None,
+             max_users: int | None = MAX_RANKING_USERS) -> dict:
+    """Final scores of a fitted model: every family that applies to the data.
+
+    Parameters
+    ----------
+    model : FactorModel
+        Fitted on ``train``.
+    train : Dataset
+        What the model was given (all values; it defines the seen items).
+    test : Dataset or None
+        Held-out entries in the same id space; None when fitted on all data.
+    k : int
+        Cut-off of the ranking metrics.
+    threshold : float, optional
+        For ratings: the lowest relevant rating (default :func:`relevance_threshold`).
+    max_users : int, optional
+        Ranking metrics on at most this many test users (a fixed sample beyond).
+
+    Returns
+    -------
+    dict of str to float
+        See :data:`METRIC_DESCRIPTIONS` for the keys.
+    """
+    if threshold is None:
+        threshold = relevance_threshold(train)
+    out: dict = {}
+    if train.kind in DECOMPOSED_KINDS:
+        scores = reconstruction_scores(model)
+        out["train_relative_error"] = scores["relative_error"]
+        out.update({k: v for k, v in scores.items() if k in ("explained_variance_ratio", "frobenius_share")})
+        if test is not None and test.nnz:
+            out.update(_held_out_cells(model, test))
+        else:
+            # Fitted on all data: the data itself is what it is scored on.
+            out["relative_error"], out["rmse"] = scores["relative_error"], scores["rmse"]
+        if train.row_labels is not None:
+            out.update(label_agreement(model, train))
+        return out
+    if test is None or test.nnz == 0:
+        if predicts_ratings(model, train):
+            out.update(rating_errors(model, train, prefix="train_"))
+        return out
+    if predicts_ratings(model, train):
+        out.update(rating_errors(model, test))
+    out.update(ranking_scores(model, train, test, k=k, threshold=threshold, max_users=max_users))
+    return out
+
+
+def _held_out_cells(model, test: Dataset) -> dict:
+    """Errors over held-out cells (zeros included), as :func:`mfstudio.models.svd.score_reconstruction` scores them."""
+    from .models.svd import score_reconstruction
+
+    scores = score_reconstruction(model, test)
+    return {"relative_error": float(scores["relative_error"]), "rmse": float(scores["rmse"])}
+
+
+def label_agreement(model, data: Dataset) -> dict:
+    """NMI and purity of each row's strongest component against the data's row labels.
+
+    SVD components have signs, so a row's strongest one is the largest in magnitude.
+    """
+    from .inspect import topic_label_agreement
+
+    weights = np.asarray(model.user_factors_)
+    if weights.ndim != 2 or weights.shape[1] == 0 or data.row_labels is None:
+        return {}
+    if model.name == "svd":
+        weights = np.abs(weights)
+    agreement = topic_label_agreement(weights, data.row_labels)
+    return {"nmi": float(agreement.nmi), "purity": float(agreement.purity)}
+
+
+def top_terms(model, data: Dataset, n: int = 10) -> list[list[str]]:
+    """The ``n`` heaviest columns (terms) of each component, for ``fit --json`` on documents."""
+    components = np.asarray(model.item_factors_).T
+    order = np.argsort(-components, axis=1)[:, :n]
+    names = data.col_ids.astype(str)
+    return [[str(names[j]) for j in row] for row in order]
+
+
+# -------------------------------------------------------------- experiment
+@dataclass(eq=False)
+class FoldResult:
+    """One fitted model of an experiment and its scores."""
+
+    index: int
+    split: Split | None
+    model: object
+    train: Dataset
+    metrics: dict = field(default_factory=dict)
+    reference_metrics: dict = field(default_factory=dict)
+
+
+class Experiment:
+    """Data + model + protocol -> splits, a reference model, fits and scores.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The data (the training file when ``test_data`` is given).
+    model : str or Model class
+        A name from :data:`mfstudio.models.MODELS`, or the class.
+    params : dict, optional
+        Model parameters (validated when the fit starts).
+    protocol : str, optional
+        A spec from :data:`PROTOCOL_FORMS` (``"random:0.2"``, ``"all"``...);
+        default :func:`default_protocol`.
+    seed : int
+        Seed of the split.
+    test_data : Dataset, optional
+        A separate test file (``u1.test``): then the protocol is that file.
+    k : int
+        Cut-off of the ranking metrics.
+    threshold : float, optional
+        Lowest relevant rating for ranking metrics (default :func:`relevance_threshold`).
+
+    Examples
+    --------
+    >>> from mfstudio.data import open_data
+    >>> exp = Experiment(open_data("sample:movies"), "sgd", {"n_epochs": 5})
+    >>> result = exp.run()            # doctest: +SKIP
+    >>> sorted(result.metrics)[:3]    # doctest: +SKIP
+    ['auc', 'coverage@10', 'map@10']
+    """
+
+    def __init__(self, dataset: Dataset, model, params: dict | None = None, *, protocol: str | None = None,
+                 seed: int = 0, test_data: Dataset | None = None, k: int = 10, threshold: float | None = None,
+                 test_name: str | None = None):
+        from .models import MODELS
+
+        self.model_cls = MODELS[model] if isinstance(model, str) else model
+        self.params = dict(params or {})
+        self.seed = int(seed)
+        self.k = int(k)
+        self.chosen_by_default = protocol is None and test_data is None
+        if test_data is not None:
+            self.dataset, self.test_data = common_id_space(dataset, test_data)
+            self.protocol = f"test-file:{test_name or test_data.name or 'the test file'}"
+        else:
+            self.dataset, self.test_data = dataset, None
+            self.protocol = protocol or default_protocol(dataset, self.model_cls)
+        if self.dataset.kind not in self.model_cls.kinds:
+            raise ValueError(
+                f"{self.model_cls.title or self.model_cls.name} fits {' or '.join(self.model_cls.kinds)} data, "
+                f"but this dataset holds {self.dataset.kind} data"
+            )
+        self.threshold = threshold if threshold is not None else relevance_threshold(self.dataset)
+        self.protocol_line = describe_protocol(self.protocol, self.dataset, self.chosen_by_default)
+        self.reference_name = reference_name(self.dataset)
+        self.splits: list[Split | None] | None = None
+        self.reference_metrics: dict = {}
+        self.folds: list[FoldResult] = []
+
+    # ------------------------------------------------------------ set-up
+    def new_model(self):
+        """A fresh, unfitted model with the experiment's parameters."""
+        return self.model_cls(**self.params)
+
+    def prepare(self) -> None:
+        """Make the splits and score the reference model on the first one (slow: run it on a worker)."""
+        if self.splits is not None:
+            return
+        if self.test_data is not None:
+            self.splits = [Split.from_datasets(self.dataset, self.test_data, self.protocol_line)]
+        else:
+            self.splits = make_splits(self.dataset, self.protocol, seed=self.seed)
+        first = self.splits[0]
+        reference = reference_model_for(self.dataset)
+        if reference is not None and first is not None:
+            reference.fit(first.train)
+            self.reference_metrics = evaluate(reference, first.train, first.test, k=self.k, threshold=self.threshold)
+
+    @property
+    def n_folds(self) -> int:
+        self.prepare()
+        return len(self.splits)
+
+    def split_report(self) -> str:
+        """One line per fold: sizes and cold users/items."""
+        self.prepare()
+        if self.splits == [None]:
+            return f"all {self.dataset.nnz:,} entries used for fitting; no test set"
+        return "; ".join(s.report() for s in self.splits if s is not None)
+
+    # ------------------------------------------------------------ fitting
+    def iter_fold(self, index: int = 0, model=None) -> Iterator:
+        """Fit fold ``index`` epoch by epoch, yielding each :class:`FitStep` with its metrics.
+
+        The step's ``metrics`` hold, by task: ``train_rmse``/``train_mae`` (a
+        fixed sample of training entries, no penalty) and ``rmse``/``mae``
+        (test) for rating predictions; ``precision@k``/``ndcg@k`` on a fixed
+        sample of test users for ranking models; ``train_relative_error`` (and
+        ``relative_error`` on held-out cells) for decompositions. When the
+        generator is exhausted (or closed early, on cancel) the fold's final
+        scores are in :attr:`folds`.
+        """
+        self.prepare()
+        split = self.splits[index]
+        model = model if model is not None else self.new_model()
+        train = split.train if split is not None else self.dataset
+        test = split.test if split is not None else None
+        fold = FoldResult(index, split, model, train, reference_metrics=self.reference_metrics if index == 0 else {})
+        epoch_metrics = self._epoch_metrics_function(model, train, test)
+        generator = model.iter_fit(train)
+        try:
+            for step in generator:
+                step.metrics.update(epoch_metrics())
+                yield step
+        finally:
+            generator.close()
+            if getattr(model, "history_", None):
+                fold.metrics = evaluate(model, train, test, k=self.k, threshold=self.threshold)
+                self.folds = [f for f in self.folds if f.index != index] + [fold]
+                self.folds.sort(key=lambda f: f.index)
+
+    def _epoch_metrics_function(self, model, train: Dataset, test: Dataset | None):
+        """What to measure after each epoch: cheap, on fixed samples."""
+        if train.kind in DECOMPOSED_KINDS:
+            small = train.nnz <= 2_000_000 and train.n_rows * train.n_cols <= 50_000_000
+
+            def decomposition():
+                out = {"train_relative_error": reconstruction_scores(model)["relative_error"]} if small else {}
+                if test is not None and test.nnz:
+                    out.update(_held_out_cells(model, test))
+                return out
+            return decomposition
+        if predicts_ratings(model, train):
+            train_pick = _sample(train.nnz, EPOCH_SAMPLE_ENTRIES, seed=1)
+            train_sample = train if train_pick is None else train.subset(train_pick)
+            test_sample = None
+            if test is not None and test.nnz:
+                pick = _sample(test.nnz, 10 * EPOCH_SAMPLE_ENTRIES, seed=2)
+                test_sample = test if pick is None else test.subset(pick)
+
+            def ratings():
+                out = rating_errors(model, train_sample, prefix="train_")
+                if test_sample is not None:
+                    out.update(rating_errors(model, test_sample))
+                return out
+            return ratings
+        if test is None or not test.nnz:
+            return dict
+        k, threshold = self.k, self.threshold
+
+        def ranking():
+            scores = ranking_scores(model, train, test, k=k, threshold=threshold,
+                                    max_users=EPOCH_RANKING_USERS, with_auc=False)
+            return {name: scores[name] for name in (f"precision@{k}", f"ndcg@{k}") if name in scores}
+        return ranking
+
+    def run(self, on_step=None) -> "Experiment":
+        """Fit every fold to completion (``on_step(fold_index, step)`` after each epoch); returns self."""
+        for index in range(self.n_folds):
+            for step in self.iter_fold(index):
+                if on_step is not None:
+                    on_step(index, step)
+        return self
+
+    # ------------------------------------------------------------ results
+    @property
+    def metrics(self) -> dict:
+        """Final metrics, the mean over folds."""
+        if not self.folds:
+            return {}
+        names = [n for n in self.folds[0].metrics if all(n in f.metrics for f in self.folds)]
+        return {n: float(np.mean([f.metrics[n] for f in self.folds])) for n in names}
+
+    @property
+    def metrics_spread(self) -> dict:
+        """Standard deviation over folds (k-fold only; empty otherwise)."""
+        if len(self.folds) < 2:
+            return {}
+        names = list(self.metrics)
+        return {n: float(np.std([f.metrics[n] for f in self.folds], ddof=1)) for n in names}
+
+    @property
+    def model(self):
+        """The last fitted model (the one ``--save`` writes)."""
+        return self.folds[-1].model if self.folds else None
+
+    def as_dict(self) -> dict:
+        """The JSON object ``mfstudio fit --json`` prints."""
+        first = self.folds[0].model if self.folds else self.new_model()
+        out = {
+            "model": self.model_cls.name,
+            "params": first.params,
+            "data": self.dataset.name,
+            "kind": self.dataset.kind,
+            "protocol": self.protocol,
+            "protocol_description": self.protocol_line,
+            "split": self.protocol,
+            "relevance_threshold": self.threshold,
+            "metrics": {k: v for k, v in self.metrics.items() if not k.startswith("ranking_users")},
+            "metrics_spread": self.metrics_spread,
+            "reference": {"name": self.reference_name, "metrics": self.reference_metrics} if self.reference_name else None,
+            "fit_seconds": float(np.mean([f.model.fit_seconds_ for f in self.folds])) if self.folds else 0.0,
+            "history": [step.as_dict() for step in first.history_],
+            "folds": [
+                {"metrics": f.metrics, "fit_seconds": f.model.fit_seconds_, **(f.split.as_dict() if f.split else {})}
+                for f in self.folds
+            ],
+        }
+        if self.folds and "ranking_users" in self.folds[0].metrics:
+            m = self.folds[0].metrics
+            out["ranking_users"] = {"scored": m["ranking_users"], "with_relevant_test_items": m["ranking_users_total"]}
+        if self.dataset.kind == "documents" and self.folds:
+            out["topics"] = top_terms(first, self.dataset)
+        return out
