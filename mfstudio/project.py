@@ -15,7 +15,7 @@ file from a stranger cannot run code.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +117,8 @@ def dataset_arrays(ds: Dataset, prefix: str = "data/") -> tuple[dict, dict]:
         value = np.asarray(value)
         if value.dtype.kind in "biufU":
             arrays[f"{prefix}truth/{key}"] = value
+    if ds.row_labels is not None:
+        arrays[prefix + "row_labels"] = np.asarray(ds.row_labels, dtype=str)
     meta = {
         "kind": ds.kind,
         "name": ds.name,
@@ -124,6 +126,9 @@ def dataset_arrays(ds: Dataset, prefix: str = "data/") -> tuple[dict, dict]:
         "rating_scale": list(ds.rating_scale) if ds.rating_scale else None,
         "image_shape": list(ds.image_shape) if ds.image_shape else None,
         "notes": list(ds.notes),
+        "kind_reason": ds.kind_reason,
+        "kind_choices": list(getattr(ds, "kind_choices", ()) or ()),
+        "row_label_name": ds.row_label_name,
     }
     return arrays, meta
 
@@ -149,6 +154,10 @@ def dataset_from_arrays(arrays, meta: dict, prefix: str = "data/") -> Dataset:
         image_shape=tuple(meta["image_shape"]) if meta.get("image_shape") else None,
         name=meta.get("name", ""), source=meta.get("source"), notes=list(meta.get("notes", [])),
         truth=truth,
+        kind_reason=str(meta.get("kind_reason") or ""),
+        kind_choices=tuple(str(k) for k in meta.get("kind_choices") or ()),
+        row_labels=get("row_labels"),
+        row_label_name=meta.get("row_label_name"),
     )
 
 
@@ -177,6 +186,9 @@ def save_project(path, dataset: Dataset, runs: list[Run], view_state: dict | Non
         if run.train_index is not None:
             arrays[prefix + "train_index"] = run.train_index
             arrays[prefix + "test_index"] = run.test_index
+        missing = getattr(getattr(model, "train_", None), "missing_cells", None)
+        if missing is not None:
+            arrays[prefix + "missing_cells"] = missing
         run_meta.append({
             "name": run.name,
             "model": model.name,
@@ -186,6 +198,9 @@ def save_project(path, dataset: Dataset, runs: list[Run], view_state: dict | Non
             "split": run.split_description,
             "metrics": run.metrics,
             "baseline_metrics": run.baseline_metrics,
+            "metrics_spread": run.metrics_spread,
+            "protocol": run.protocol,
+            "reference_name": run.reference_name,
             "status": run.status,
             "visible": run.visible,
             "train_kind": getattr(model, "train_", dataset).kind,
@@ -262,6 +277,8 @@ def _restore_run(arrays, meta: dict, k: int, dataset: Dataset, models: dict) -> 
     train_index = arrays[prefix + "train_index"] if prefix + "train_index" in arrays.files else None
     test_index = arrays[prefix + "test_index"] if prefix + "test_index" in arrays.files else None
     train = dataset.subset(train_index) if train_index is not None else dataset
+    if prefix + "missing_cells" in arrays.files:  # a cell holdout: those cells are unknown, not zero
+        train = replace(train, missing_cells=arrays[prefix + "missing_cells"])
     # train_ is every entry the model was given (the seen items); projects saved before "fit_kind" existed
     # held the positives there, and get the full training split back, which is what "seen" should have been.
     model.train_ = train
@@ -280,4 +297,6 @@ def _restore_run(arrays, meta: dict, k: int, dataset: Dataset, models: dict) -> 
         name=meta["name"], model=model, split_description=meta["split"],
         train_index=train_index, test_index=test_index, metrics=meta["metrics"],
         baseline_metrics=meta["baseline_metrics"], status=meta["status"], visible=meta["visible"],
+        metrics_spread=dict(meta.get("metrics_spread") or {}), protocol=str(meta.get("protocol") or ""),
+        reference_name=str(meta.get("reference_name") or ""),
     )

@@ -211,3 +211,44 @@ def test_document_csv_with_categories_reports_topics_and_label_agreement(tmp_pat
 
 def info_docs(path) -> int:
     return open_data(str(path)).n_rows
+
+
+def test_implicit_als_on_a_save_npz_count_matrix_trains_on_every_interaction(tmp_path):
+    rng = np.random.default_rng(5)
+    n_users, n_items = 300, 400
+    rows = rng.integers(0, n_users, 6000)
+    cols = rng.integers(0, n_items, 6000)
+    counts = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n_users, n_items)).tocsr()
+    counts.sum_duplicates()
+    counts.data = np.minimum(counts.data + (rng.random(counts.nnz) < 0.2) * rng.integers(1, 5, counts.nnz), 6)
+    path = tmp_path / "plays.npz"
+    sp.save_npz(path, counts)
+    data = open_data(str(path))
+    assert data.kind == "implicit" and data.nnz == counts.nnz
+    experiment = Experiment(data, "implicit-als", {"n_epochs": 2})
+    experiment.run()
+    train = experiment.splits[0].train
+    # every training interaction was learned from, not just counts >= 4
+    assert experiment.folds[0].model.fit_data_.nnz == train.nnz
+    assert experiment.metrics["precision@10"] > 0
+
+
+def test_a_project_keeps_the_protocol_reference_spread_and_labels(tmp_path, movies):
+    import dataclasses
+
+    from mfstudio.project import Run, open_project, save_project
+
+    experiment = Experiment(movies, "baseline", protocol="kfold:2").run()
+    run = Run(name="baseline #1", model=experiment.folds[0].model, metrics=experiment.metrics,
+              metrics_spread=experiment.metrics_spread, baseline_metrics=experiment.reference_metrics,
+              protocol=experiment.protocol_line, reference_name=experiment.reference_name, status="finished",
+              train_index=experiment.splits[0].train_index, test_index=experiment.splits[0].test_index)
+    labels = np.where(np.arange(movies.n_rows) % 2, "odd", "even")
+    labelled = dataclasses.replace(movies, row_labels=labels, row_label_name="parity", kind_reason="because")
+    save_project(tmp_path / "p.mfproj", labelled, [run])
+    dataset, (restored,), _ = open_project(tmp_path / "p.mfproj")
+    assert restored.protocol == experiment.protocol_line and "2-fold" in restored.protocol
+    assert restored.reference_name == "baseline (mean + biases)"
+    assert restored.metrics_spread == pytest.approx(experiment.metrics_spread)
+    assert dataset.kind_reason == "because" and dataset.row_label_name == "parity"
+    assert np.array_equal(dataset.row_labels, labels)

@@ -71,6 +71,8 @@ class SpectrumView(ResultView):
         self.log_check.toggled.connect(self._redraw_bars)
         self.info = QLabel("Fit a truncated SVD to see its spectrum.")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Wrapped: one long line would set the view's minimum width, and the window's, past the screen.
+        self.info.setWordWrap(True)
         controls = QHBoxLayout()
         controls.addWidget(self.info, 1)
         controls.addWidget(self.log_check)
