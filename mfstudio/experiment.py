@@ -211,36 +211,6 @@ def _entries(dataset: Dataset, count: int = 2) -> str:
     return "entries" if word == "entry" else word + "s"
 
 
-def leave_k_out(dataset: Dataset, k: int = 1, seed: int = 0) -> Split:
-    """Each user with more than ``k`` entries puts ``k`` random ones in test.
-
-    Users with ``k`` or fewer entries keep them all in training, so every test
-    user has training data.
-    """
-    if k < 1:
-        raise DataError(f"leave-k-out needs k of at least 1, not {k}")
-    rng = np.random.default_rng(seed)
-    key = rng.random(dataset.nnz)
-    order = np.lexsort((key, dataset.rows))
-    counts = np.bincount(dataset.rows, minlength=dataset.n_rows)
-    starts = np.cumsum(counts) - counts
-    rank = np.arange(dataset.nnz) - np.repeat(starts, counts)
-    sorted_rows = dataset.rows[order]
-    mask = np.zeros(dataset.nnz, dtype=bool)
-    mask[order] = (rank < k) & (counts[sorted_rows] > k)
-    test_index, train_index = np.flatnonzero(mask), np.flatnonzero(~mask)
-    if test_index.size == 0:
-        raise DataError(
-            f"no {dataset.row_label} has more than {k} {_entries(dataset)}, so leave-{k}-out has nothing to test",
-            fix="use a smaller k or a random split",
-        )
-    base = dataset.name or "data"
-    desc = f"leave-{k}-out per {dataset.row_label}, seed {seed}"
-    return Split.from_datasets(dataset.subset(train_index, name=f"{base} (train)"),
-                               dataset.subset(test_index, name=f"{base} (test)"),
-                               desc, train_index=train_index, test_index=test_index)
-
-
 def make_splits(dataset: Dataset, spec: str, seed: int = 0) -> list[Split | None]:
     """The train/test partitions a protocol spec asks for; ``[None]`` for ``all``.
 
@@ -248,31 +218,18 @@ def make_splits(dataset: Dataset, spec: str, seed: int = 0) -> list[Split | None
     ------
     DataError
         An unknown spec, or one that does not fit this data (a time split
-        without timestamps, a cell holdout of ratings...).
+        without timestamps, an entry holdout of documents, a cell holdout of
+        ratings...).
     """
-    kind, value = _parse(spec)
+    kind, _ = _parse(spec)
     if kind == "all":
         return [None]
-    if kind == "cells":
-        if dataset.kind not in DECOMPOSED_KINDS:
-            raise DataError(
-                "a cell holdout is for documents, images and grids; ratings leave their missing cells unknown",
-                fix="use 'random:0.2', 'user:0.2' or 'kfold:5' for ratings",
-            )
-        from .data.splits import cell_split
-
-        try:
-            fraction = float(value)
-        except ValueError:
-            raise DataError(f"the test fraction in {spec!r} is not a number", fix="write e.g. 'cells:0.1'") from None
-        return [cell_split(dataset, fraction, seed=seed)]
-    if kind == "leave":
-        try:
-            k = int(value)
-        except ValueError:
-            raise DataError(f"the k in {spec!r} is not a whole number", fix="write e.g. 'leave:1'") from None
-        return [leave_k_out(dataset, k, seed=seed)]
-    if dataset.kind in DECOMPOSED_KINDS and kind in ("random", "user", "kfold", "time", "time-user"):
+    if kind == "cells" and dataset.kind not in DECOMPOSED_KINDS:
+        raise DataError(
+            "a cell holdout is for documents, images and grids; ratings leave their missing cells unknown",
+            fix="use 'random:0.2', 'user:0.2' or 'kfold:5' for ratings",
+        )
+    if dataset.kind in DECOMPOSED_KINDS and kind in ("random", "user", "kfold", "time", "time-user", "leave"):
         raise DataError(
             f"holding out entries of {dataset.kind} with {spec!r} would train the held-out cells as zeros",
             fix="fit on all data ('all') or hold out cells as missing ('cells:0.1')",

@@ -14,11 +14,11 @@ from mfstudio.cli import main
 from mfstudio.data import open_data
 from mfstudio.data.dataset import Dataset
 from mfstudio.data.errors import DataError
+from mfstudio.data.splits import leave_k_out
 from mfstudio.experiment import (
     Experiment,
     default_protocol,
     describe_protocol,
-    leave_k_out,
     make_splits,
     protocol_choices,
     ranking_scores,

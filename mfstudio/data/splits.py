@@ -49,15 +49,18 @@ __all__ = [
     "user_split",
     "temporal_split",
     "kfold",
+    "leave_k_out",
+    "cell_split",
     "split_from_spec",
 ]
 
 #: The split specifications :func:`split_from_spec` understands, for help texts.
-SPEC_FORMS = ("random:0.2", "user:0.2", "time:0.2", "time-user:0.2", "kfold:5")
+SPEC_FORMS = ("random:0.2", "user:0.2", "time:0.2", "time-user:0.2", "kfold:5", "leave:1", "cells:0.1")
 
 _SPEC_HELP = (
-    "write one of 'random:0.2', 'user:0.2', 'time:0.2', 'time-user:0.2' "
-    "(a test fraction between 0 and 1) or 'kfold:5' (a number of folds of at least 2)"
+    "write one of 'random:0.2', 'user:0.2', 'time:0.2', 'time-user:0.2', 'cells:0.1' "
+    "(a test fraction between 0 and 1), 'kfold:5' (a number of folds of at least 2) "
+    "or 'leave:1' (entries held out per user)"
 )
 
 
@@ -497,6 +500,41 @@ def kfold(ds: Dataset, k: int = 5, seed: int | None = 0) -> list[Split]:
     ]
 
 
+def leave_k_out(ds: Dataset, k: int = 1, seed: int | None = 0) -> Split:
+    """Leave-k-out: each user with more than ``k`` entries puts ``k`` random ones in test.
+
+    Users with ``k`` or fewer entries keep them all in training, so every test
+    user has training data (the usual protocol for ranking from interactions).
+
+    Parameters
+    ----------
+    ds : Dataset
+    k : int, default 1
+        Entries held out per qualifying user, at least 1.
+    seed : int or None, default 0
+
+    Returns
+    -------
+    Split
+
+    Raises
+    ------
+    DataError
+        ``k`` below 1, or no user has more than ``k`` entries.
+    """
+    _check_dataset(ds)
+    k = _check_int(k, "the number of entries to leave out", 1)
+    seed = _check_seed(seed)
+    key = (np.random.default_rng(seed).random(ds.nnz) * 2.0**32).astype(np.int64)
+    order, sorted_rows, rank_sorted, counts = _rank_within_rows(ds.rows, ds.n_rows, key, 32)
+    mask = np.zeros(ds.nnz, dtype=bool)
+    mask[order] = (rank_sorted < k) & (counts[sorted_rows] > k)
+    what = _entry_word(ds)
+    desc = f"leave-{k}-out per {ds.row_label}, seed {seed}"
+    fix = f"no {ds.row_label} has more than {k} {what}: use a smaller k or a random split"
+    return _make_split(ds, mask, desc, fix)
+
+
 # --------------------------------------------------------------------------- specs
 def split_from_spec(
     ds: Dataset, spec: str, seed: int | None = 0, min_ratings: int = 5
@@ -541,7 +579,7 @@ def split_from_spec(
         raise DataError(f"the split {spec!r} is not a text spec", fix=_SPEC_HELP)
     text = spec.strip().lower().replace(" ", "")
     kind, sep, value = text.partition(":")
-    kinds = {"random", "user", "time", "time-user", "kfold"}
+    kinds = {"random", "user", "time", "time-user", "kfold", "leave", "cells"}
     if kind not in kinds or not sep or not value:
         problem = (
             f"unknown split kind {kind!r} in {spec!r}" if kind not in kinds
@@ -549,11 +587,14 @@ def split_from_spec(
         )
         raise DataError(problem, fix=_SPEC_HELP)
 
-    if kind == "kfold":
+    if kind in ("kfold", "leave"):
+        what = "number of folds" if kind == "kfold" else "number of entries to leave out"
         try:
             k = int(value)
         except ValueError:
-            raise DataError(f"the number of folds in {spec!r} is not a whole number", fix=_SPEC_HELP) from None
+            raise DataError(f"the {what} in {spec!r} is not a whole number", fix=_SPEC_HELP) from None
+        if kind == "leave":
+            return [leave_k_out(ds, k, seed=seed)]
         if k < 2:
             raise DataError(f"the split {spec!r} asks for {k} folds, but k-fold needs at least 2", fix=_SPEC_HELP)
         return kfold(ds, k, seed=seed)
@@ -566,6 +607,8 @@ def split_from_spec(
         raise DataError(f"the test fraction in {spec!r} is not between 0 and 1", fix=_SPEC_HELP)
     if kind == "random":
         return [random_split(ds, f, seed=seed)]
+    if kind == "cells":
+        return [cell_split(ds, f, seed=seed)]
     if kind == "user":
         return [user_split(ds, f, min_ratings=min_ratings, seed=seed)]
     return [temporal_split(ds, f, per_user=(kind == "time-user"), min_ratings=min_ratings)]
