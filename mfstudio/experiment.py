@@ -50,7 +50,7 @@ import numpy as np
 from . import metrics as _metrics
 from .data.dataset import Dataset, common_id_space
 from .data.errors import DataError
-from .data.splits import Split, split_from_spec
+from .data.splits import Split, _entry_word, split_from_spec
 
 __all__ = [
     "Experiment",
@@ -169,20 +169,20 @@ def describe_protocol(spec: str, dataset: Dataset, chosen_by_default: bool = Fal
         what = f"{_percent(value)} of all cells (zeros included) held out as missing; scored on them"
         why = "shows whether the rank generalises"
     elif kind == "leave":
-        what = f"each {rows}'s {value} random {_entries(dataset)} held out; ranked against everything unseen"
+        what = f"each {rows}'s {value} random {_entry_word(dataset)} held out; ranked against everything unseen"
         why = "the usual test for recommending from interactions"
     elif kind == "user":
-        what = f"{_percent(value)} of each {rows}'s {_entries(dataset)} held out"
+        what = f"{_percent(value)} of each {rows}'s {_entry_word(dataset)} held out"
         why = "every test user has training data, so ranking metrics are fair to all"
     elif kind == "random":
-        what = f"a random {_percent(value)} of the {_entries(dataset)} held out"
+        what = f"a random {_percent(value)} of the {_entry_word(dataset)} held out"
         why = "the standard rating-prediction test"
     elif kind in ("time", "time-user"):
         who = "overall" if kind == "time" else f"per {rows}"
-        what = f"the latest {_percent(value)} of the {_entries(dataset)} ({who}) held out"
+        what = f"the latest {_percent(value)} of the {_entry_word(dataset)} ({who}) held out"
         why = "tests predicting the future from the past"
     elif kind == "kfold":
-        what = f"{value}-fold cross-validation, every {_entries(dataset, 1)} tested once, mean and spread reported"
+        what = f"{value}-fold cross-validation, every {_entry_word(dataset, 1)} tested once, mean and spread reported"
         why = "a steadier estimate than one holdout"
     elif kind == "test-file":
         what = f"trained on the data, tested on {value}"
@@ -202,13 +202,6 @@ def _percent(value: str) -> str:
     except ValueError:
         return value
     return f"{round(100 * f, 4):g}%"
-
-
-def _entries(dataset: Dataset, count: int = 2) -> str:
-    word = {"explicit": "rating", "implicit": "interaction"}.get(dataset.kind, "entry")
-    if count == 1:
-        return word
-    return "entries" if word == "entry" else word + "s"
 
 
 def make_splits(dataset: Dataset, spec: str, seed: int = 0) -> list[Split | None]:
