@@ -252,3 +252,18 @@ def test_a_project_keeps_the_protocol_reference_spread_and_labels(tmp_path, movi
     assert restored.metrics_spread == pytest.approx(experiment.metrics_spread)
     assert dataset.kind_reason == "because" and dataset.row_label_name == "parity"
     assert np.array_equal(dataset.row_labels, labels)
+
+
+def test_cli_svd_on_a_dense_matrix_reports_scikit_learns_explained_variance(tmp_path, capsys):
+    from sklearn.decomposition import TruncatedSVD
+
+    rng = np.random.default_rng(11)
+    X = rng.random((200, 8)) @ rng.random((8, 300)) + rng.random((200, 300)) + 2.0
+    np.save(tmp_path / "grid.npy", X)
+    assert main(["fit", str(tmp_path / "grid.npy"), "--model", "svd", "--factors", "10", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "dense" and out["protocol"] == "all"
+    reference = TruncatedSVD(10, algorithm="arpack").fit(X).explained_variance_ratio_.sum()
+    assert out["metrics"]["explained_variance_ratio"] == pytest.approx(reference, abs=1e-3)
+    # the old quantity is still there, named as what it is, and it is not the variance share
+    assert out["metrics"]["frobenius_share"] > out["metrics"]["explained_variance_ratio"] + 0.05
