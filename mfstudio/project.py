@@ -6,15 +6,18 @@ metrics and the baseline's on the same split. The GUI keeps a list of runs
 so their curves overlay; :func:`save_project` / :func:`open_project` write
 and read all of it, so a saved project reopens as it was.
 
-Layout of a project ``NAME.mfproj`` (a JSON manifest) beside ``NAME.npz``
-(every array: the dataset's triples and id maps, each run's fitted arrays
-and split indices). ``np.load(..., allow_pickle=False)`` reads it: a project
-file from a stranger cannot run code.
+Layout of a project: ``NAME.mfproj`` (a JSON manifest) and, in a folder of
+its own beside it, ``NAME.mfproj-arrays/arrays.npz`` (every array: the
+dataset's triples and id maps, each run's fitted arrays and split indices).
+Projects saved before (``NAME.mfproj`` + ``NAME.npz``) still open.
+``np.load(..., allow_pickle=False)`` reads the arrays, after
+:mod:`mfstudio.savefiles` has checked the manifest and the arrays' headers
+against the schema: a project file from a stranger cannot run code, plant
+attributes or allocate more memory than there is.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,11 +26,19 @@ import numpy as np
 from .data.dataset import Dataset
 from .data.errors import DataError
 from .models.base import FitStep
+from .savefiles import (
+    KINDS, MODEL_ARRAYS, PROJECT_ARRAYS_FOLDER_SUFFIX, Schema, json_default, model_array_spec, read_arrays,
+    read_manifest, write_save,
+)
 
 __all__ = ["Run", "save_project", "open_project", "PROJECT_SUFFIX", "dataset_arrays", "dataset_from_arrays"]
 
 PROJECT_SUFFIX = ".mfproj"
-PROJECT_FORMAT = "mfstudio-project-1"
+PROJECT_FORMAT = "mfstudio-project-2"
+#: Format tags this version opens: 1 kept the arrays in ``NAME.npz`` beside the manifest.
+PROJECT_FORMATS = ("mfstudio-project-1", "mfstudio-project-2")
+#: What every project's format tag starts with (how a save recognises an earlier one to replace).
+PROJECT_FORMAT_PREFIX = "mfstudio-project-"
 
 
 @dataclass(eq=False)
@@ -164,16 +175,33 @@ def dataset_from_arrays(arrays, meta: dict, prefix: str = "data/") -> Dataset:
 # ------------------------------------------------------------------ projects
 
 def _paths(path) -> tuple[Path, Path]:
+    """``(manifest, arrays)`` of the current layout: ``NAME.mfproj`` + ``NAME.mfproj-arrays/arrays.npz``."""
     base = Path(path)
     if base.suffix in (PROJECT_SUFFIX, ".npz"):
         base = base.with_suffix("")
-    return base.with_suffix(PROJECT_SUFFIX), base.with_suffix(".npz")
+    manifest_path = base.with_name(base.name + PROJECT_SUFFIX)
+    return manifest_path, manifest_path.with_name(manifest_path.name + PROJECT_ARRAYS_FOLDER_SUFFIX) / MODEL_ARRAYS
 
 
-def save_project(path, dataset: Dataset, runs: list[Run], view_state: dict | None = None) -> Path:
-    """Write the session to ``PATH.mfproj`` + ``PATH.npz``; returns the manifest path.
+def _old_arrays_path(manifest_path: Path) -> Path:
+    """Where ``mfstudio-project-1`` kept the arrays: ``NAME.npz`` beside ``NAME.mfproj``."""
+    return manifest_path.with_suffix(".npz")
 
-    Runs still going are not saved (their state is not final).
+
+def save_project(path, dataset: Dataset, runs: list[Run], view_state: dict | None = None,
+                 overwrite: bool = False) -> Path:
+    """Write the session to ``NAME.mfproj`` + ``NAME.mfproj-arrays/arrays.npz``; returns the manifest path.
+
+    Runs still going are not saved (their state is not final). Each file is
+    written under a temporary name and moved into place; a file that is not
+    an mfstudio project is never replaced, and an earlier project only with
+    ``overwrite`` (the window asks first).
+
+    Raises
+    ------
+    DataError
+        The name is taken by another file, by an earlier project (without
+        ``overwrite``), or the folder cannot be written.
     """
     manifest_path, arrays_path = _paths(path)
     arrays, data_meta = dataset_arrays(dataset)
@@ -213,24 +241,16 @@ def save_project(path, dataset: Dataset, runs: list[Run], view_state: dict | Non
         "runs": run_meta,
         "view": view_state or {},
     }
-    manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(arrays_path, **arrays)
-    manifest_path.write_text(json.dumps(manifest, indent=2, default=_json_default))
-    return manifest_path
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot save {type(value).__name__} in a project")
+    return write_save(manifest_path, arrays_path, manifest, arrays, format_prefix=PROJECT_FORMAT_PREFIX,
+                      what="project", overwrite=overwrite, force_hint="choose a new name, or confirm replacing it",
+                      json_default=json_default)
 
 
 def open_project(path) -> tuple[Dataset, list[Run], dict]:
-    """Read a project written by :func:`save_project`.
+    """Read a project written by :func:`save_project` (or by the older ``NAME.mfproj`` + ``NAME.npz`` layout).
+
+    The manifest and the arrays' headers are checked against the schema of
+    :mod:`mfstudio.savefiles` before anything is read into memory or built.
 
     Returns
     -------
@@ -239,53 +259,170 @@ def open_project(path) -> tuple[Dataset, list[Run], dict]:
     Raises
     ------
     DataError
-        Missing or damaged files, or a file that is not an mfstudio project.
+        Missing or damaged files, a file that is not an mfstudio project, or
+        anything the schema refuses.
     """
+    manifest_path, arrays_path = _paths(path)
+    fix = f"open the {PROJECT_SUFFIX} file saved by mfstudio, with its {PROJECT_ARRAYS_FOLDER_SUFFIX[1:]} folder beside it"
+    if not manifest_path.is_file():
+        raise DataError("no such file", manifest_path, fix=fix)
+    manifest = read_manifest(manifest_path, "mfstudio project", fix="choose a file saved with Save Project")
+    if manifest.get("format") not in PROJECT_FORMATS:
+        raise DataError("this is not an mfstudio project (no format tag of one)", manifest_path,
+                        fix="choose a file saved with Save Project")
+    if manifest["format"] == "mfstudio-project-1":
+        arrays_path = _old_arrays_path(manifest_path)
+    schema, sizes_of = _check_project_manifest(manifest, manifest_path)
+    arrays = read_arrays(arrays_path, "project", sizes_of, manifest.get("arrays_sha256"), fix="save the project again")
+    _check_project_values(schema, manifest, arrays, sizes_of.sizes)
+    try:
+        dataset = dataset_from_arrays(arrays, manifest["dataset"])
+    except ValueError as exc:
+        raise DataError(f"the project's dataset is inconsistent ({getattr(exc, 'problem', exc)})", arrays_path,
+                        fix="save the project again") from None
     from .models import MODELS
 
-    manifest_path, arrays_path = _paths(path)
-    for p in (manifest_path, arrays_path):
-        if not p.is_file():
-            raise DataError("no such file", p, fix=f"open the {PROJECT_SUFFIX} file saved by mfstudio, with its .npz beside it")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise DataError("this is not an mfstudio project (not JSON)", manifest_path, fix="choose a file saved with Save Project") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != PROJECT_FORMAT:
-        raise DataError("this is not an mfstudio project", manifest_path, fix="choose a file saved with Save Project")
-    try:
-        with np.load(arrays_path, allow_pickle=False) as arrays:
-            dataset = dataset_from_arrays(arrays, manifest["dataset"])
-            runs = [_restore_run(arrays, meta, k, dataset, MODELS) for k, meta in enumerate(manifest["runs"])]
-    except (KeyError, ValueError, OSError) as exc:
-        raise DataError(f"the project's arrays are damaged or incomplete ({exc})", arrays_path,
-                        fix="save the project again") from None
-    return dataset, runs, manifest.get("view", {})
+    runs = [_restore_run(arrays, meta, k, dataset, MODELS, manifest_path) for k, meta in enumerate(manifest["runs"])]
+    return dataset, runs, manifest.get("view") or {}
 
 
-def _restore_run(arrays, meta: dict, k: int, dataset: Dataset, models: dict) -> Run:
+_RUN_FIELDS = ("name", "model", "params", "scalars", "history", "split", "metrics", "baseline_metrics", "status",
+               "visible")
+_RUN_OPTIONAL = ("metrics_spread", "protocol", "reference_name", "train_kind", "fit_kind")
+_DATASET_FIELDS = ("kind", "name", "source", "rating_scale", "image_shape", "notes")
+_DATASET_OPTIONAL = ("kind_reason", "kind_choices", "row_label_name")
+_SAVED_STATUSES = ("finished", "cancelled", "failed")
+
+
+class _MemberCheck:
+    """The header check :func:`read_arrays` calls; keeps the named sizes for the value checks."""
+
+    def __init__(self, schema: Schema, expected: dict, manifest: dict):
+        self.schema, self.expected, self.manifest = schema, expected, manifest
+        self.sizes: dict = {}
+
+    def __call__(self, members: dict) -> None:
+        expected = dict(self.expected)
+        for name in members:  # truth arrays: any numbers or texts, any shape (the budget bounds them)
+            if name.startswith("data/truth/"):
+                shape, _ = members[name]
+                expected[name] = (False, "biufU", tuple(f"truth{axis}:{name}" for axis in range(len(shape))))
+        self.sizes.update(self.schema.members(members, expected))
+        image_shape = self.manifest["dataset"].get("image_shape")
+        if image_shape and image_shape[0] * image_shape[1] != self.sizes["I"]:
+            self.schema.fail(f"dataset.image_shape is {image_shape[0]} x {image_shape[1]} pixels, but the data "
+                             f"have {self.sizes['I']:,} columns")
+
+
+def _check_project_manifest(manifest: dict, path: Path):
+    from .models import MODELS
+
+    schema = Schema(path, "project", fix="save the project again with mfstudio")
+    schema.obj(manifest, "the manifest", required=("format", "dataset", "runs"), optional=("view", "arrays_sha256"))
+    schema.string(manifest.get("arrays_sha256"), "arrays_sha256", optional=True, max_length=64)
+    meta = schema.obj(manifest["dataset"], "dataset", required=_DATASET_FIELDS, optional=_DATASET_OPTIONAL)
+    schema.string(meta["kind"], "dataset.kind", choices=KINDS)
+    schema.string(meta["name"], "dataset.name")
+    schema.string(meta["source"], "dataset.source", optional=True)
+    schema.rating_scale(meta["rating_scale"], "dataset.rating_scale")
+    schema.image_shape(meta["image_shape"], "dataset.image_shape")
+    for number, note in enumerate(schema.array(meta["notes"], "dataset.notes", 10_000)):
+        schema.string(note, f"dataset.notes[{number}]")
+    schema.string(meta.get("kind_reason"), "dataset.kind_reason", optional=True)
+    for number, kind in enumerate(schema.array(meta.get("kind_choices") or [], "dataset.kind_choices", 10)):
+        schema.string(kind, f"dataset.kind_choices[{number}]", choices=KINDS)
+    schema.string(meta.get("row_label_name"), "dataset.row_label_name", optional=True)
+
+    expected = _dataset_arrays_spec()
+    runs = schema.array(manifest["runs"], "runs", 10_000)
+    for k, run in enumerate(runs):
+        where = f"runs[{k}]"
+        schema.obj(run, where, required=_RUN_FIELDS, optional=_RUN_OPTIONAL)
+        name = schema.string(run["model"], where + ".model", choices=list(MODELS))
+        schema.params(run["params"], where + ".params", MODELS[name])
+        schema.scalars(run["scalars"], where + ".scalars", name)
+        schema.history(run["history"], where + ".history")
+        for text in ("name", "split"):
+            schema.string(run[text], f"{where}.{text}")
+        for text in ("protocol", "reference_name"):
+            schema.string(run.get(text), f"{where}.{text}", optional=True)
+        for field_name in ("metrics", "baseline_metrics"):
+            schema.metrics(run[field_name], f"{where}.{field_name}")
+        schema.metrics(run.get("metrics_spread") or {}, where + ".metrics_spread")
+        schema.string(run["status"], where + ".status", choices=_SAVED_STATUSES)
+        schema.boolean(run["visible"], where + ".visible")
+        for kind in ("train_kind", "fit_kind"):
+            schema.string(run.get(kind), f"{where}.{kind}", choices=KINDS + (None,), optional=True)
+        prefix = f"run{k}/"
+        # Per run: its own factor count (k<n>) and sample count; rows and columns are the dataset's.
+        for array_name, (required, kinds, dims) in model_array_spec(name, prefix + "model/").items():
+            expected[array_name] = (required, kinds, tuple(d if d in ("U", "I") else f"{d}{k}" for d in dims))
+        expected[prefix + "train_index"] = (False, "iu", (f"train{k}",))
+        expected[prefix + "test_index"] = (False, "iu", (f"test{k}",))
+        expected[prefix + "missing_cells"] = (False, "iu", (f"missing{k}",))
+
+    view = schema.obj(manifest.get("view") or {}, "view", optional=("tab", "method", "current_run"))
+    # The window checks the run index and the tab against what exists (a running run is not saved).
+    schema.integer(view.get("tab"), "view.tab", -1, 1000, optional=True)
+    schema.string(view.get("method"), "view.method", choices=list(MODELS) + [None], optional=True)
+    schema.integer(view.get("current_run"), "view.current_run", 0, 2**31, optional=True)
+    return schema, _MemberCheck(schema, expected, manifest)
+
+
+def _dataset_arrays_spec() -> dict:
+    return {
+        "data/rows": (True, "iu", ("N",)), "data/cols": (True, "iu", ("N",)), "data/values": (True, "fiu", ("N",)),
+        "data/row_ids": (True, "iuU", ("U",)), "data/col_ids": (True, "iuU", ("I",)),
+        "data/timestamps": (False, "iu", ("N",)),
+        "data/item_titles": (False, "U", ("I",)), "data/item_genres": (False, "U", ("I",)),
+        "data/texts": (False, "U", ("U",)), "data/row_labels": (False, "U", ("U",)),
+    }
+
+
+def _check_project_values(schema: Schema, manifest: dict, arrays: dict, sizes: dict) -> None:
+    schema.indices(arrays["data/rows"], "data/rows", sizes["U"])
+    schema.indices(arrays["data/cols"], "data/cols", sizes["I"])
+    schema.finite(arrays["data/values"], "data/values")
+    for k in range(len(manifest["runs"])):
+        prefix = f"run{k}/"
+        has_train, has_test = prefix + "train_index" in arrays, prefix + "test_index" in arrays
+        if has_train != has_test:
+            schema.fail(f"run {k + 1} has only one of its train and test indices")
+        for part in ("train_index", "test_index"):
+            if prefix + part in arrays:
+                schema.indices(arrays[prefix + part], prefix + part, sizes["N"])
+        if prefix + "missing_cells" in arrays:
+            schema.indices(arrays[prefix + "missing_cells"], prefix + "missing_cells", sizes["U"] * sizes["I"])
+        for name, values in arrays.items():
+            if name.startswith(prefix + "model/"):
+                schema.finite(values, name)
+
+
+def _restore_run(arrays: dict, meta: dict, k: int, dataset: Dataset, models: dict, path=None) -> Run:
     from .models.base import as_interactions
 
-    cls = models.get(meta["model"])
-    if cls is None:
-        raise KeyError(f"unknown model {meta['model']!r}")
+    cls = models[meta["model"]]
     model = cls(**meta["params"])
     prefix = f"run{k}/"
-    for key in arrays.files:
+    for key, value in arrays.items():
         if key.startswith(prefix + "model/"):
-            setattr(model, key[len(prefix + "model/"):], arrays[key])
-    train_index = arrays[prefix + "train_index"] if prefix + "train_index" in arrays.files else None
-    test_index = arrays[prefix + "test_index"] if prefix + "test_index" in arrays.files else None
-    train = dataset.subset(train_index) if train_index is not None else dataset
-    if prefix + "missing_cells" in arrays.files:  # a cell holdout: those cells are unknown, not zero
-        train = replace(train, missing_cells=arrays[prefix + "missing_cells"])
-    # train_ is every entry the model was given (the seen items); projects saved before "fit_kind" existed
-    # held the positives there, and get the full training split back, which is what "seen" should have been.
-    model.train_ = train
-    if meta.get("fit_kind", meta.get("train_kind")) == "implicit" and train.kind == "explicit":
-        model.fit_data_ = as_interactions(train, model.params.get("threshold", 4.0))
-    else:
-        model.fit_data_ = train
+            setattr(model, key[len(prefix + "model/"):], value)
+    train_index = arrays.get(prefix + "train_index")
+    test_index = arrays.get(prefix + "test_index")
+    try:
+        train = dataset.subset(train_index) if train_index is not None else dataset
+        if prefix + "missing_cells" in arrays:  # a cell holdout: those cells are unknown, not zero
+            train = replace(train, missing_cells=arrays[prefix + "missing_cells"])
+        # train_ is every entry the model was given (the seen items); projects saved before "fit_kind" existed
+        # held the positives there, and get the full training split back, which is what "seen" should have been.
+        model.train_ = train
+        if meta.get("fit_kind", meta.get("train_kind")) == "implicit" and train.kind == "explicit":
+            model.fit_data_ = as_interactions(train, model.params.get("threshold", 4.0))
+        else:
+            model.fit_data_ = train
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"run {k + 1} ('{meta['name'][:40]}') is inconsistent ({getattr(exc, 'problem', exc)})",
+                        path, fix="save the project again") from None
     for key, value in meta["scalars"].items():
         setattr(model, key, value)
     model.history_ = [

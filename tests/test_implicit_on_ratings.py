@@ -162,16 +162,20 @@ def test_save_load_and_project_keep_every_rated_item_as_seen(name, movies, tmp_p
 
 def test_a_model_saved_before_train_kept_every_rating_still_loads(movies, tmp_path):
     model = BPR(n_epochs=3).fit(movies)
-    path = model.save(tmp_path / "old")
-    # Rewrite the file as the previous version wrote it: the positives only, as implicit data.
-    with np.load(tmp_path / "old.npz", allow_pickle=False) as arrays:
+    saved = model.save(tmp_path / "new")
+    # Write the files as the previous version did: old.json + old.npz side by side (format 1,
+    # no arrays hash), the positives only, as implicit data.
+    with np.load(saved.parent / "arrays.npz", allow_pickle=False) as arrays:
         content = dict(arrays)
     keep = content["data/values"] >= 4
     for key in ("data/rows", "data/cols", "data/values"):
         content[key] = content[key][keep]
     np.savez_compressed(tmp_path / "old.npz", **content)
-    manifest = json.loads(path.read_text())
+    manifest = json.loads(saved.read_text())
     manifest["data"].update(kind="implicit", rating_scale=None)
+    manifest["format"] = "mfstudio-model-1"
+    del manifest["arrays_sha256"]
+    path = tmp_path / "old.json"
     path.write_text(json.dumps(manifest))
     old = load_model(path)
     assert old.fitted_on_ratings_ == 1 and old.train_.nnz == int(keep.sum())
