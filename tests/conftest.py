@@ -35,3 +35,20 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(autouse=True)
+def _test_windows_discard_their_runs(monkeypatch):
+    """A test's window is thrown away at its end (pytest-qt closes it): answer
+    the "runs are not saved" question with Discard instead of blocking on a
+    modal box nobody sees. tests/test_lifecycle.py answers the real box itself."""
+    import sys
+
+    if "PySide6" in sys.modules:
+        try:
+            from mfstudio.gui.main_window import MainWindow
+        except ImportError:
+            MainWindow = None
+        if MainWindow is not None and hasattr(MainWindow, "ask_unsaved_runs"):
+            monkeypatch.setattr(MainWindow, "ask_unsaved_runs", lambda self, action: "discard")
+    yield

@@ -15,6 +15,7 @@ from mfstudio import metrics
 from mfstudio.data import Dataset, random_split
 from mfstudio.data.samples import bars, movies, topics_corpus
 from mfstudio.models import MODELS, Baseline, load_model
+from mfstudio.models.params import ParamError
 from mfstudio.recommend import recommendations_for, recommendations_for_new_user
 
 # Parameters that make each model's contract run quick but still meaningful.
@@ -263,5 +264,49 @@ def test_word_parameters_list_their_choices_and_refuse_others(name):
             choices = cls.param_choices.get(param)
             assert choices and choices[0] == default, f"{name}.{param}: no choices listed, default first"
     for param, choices in cls.param_choices.items():
-        with pytest.raises(ValueError, match=param):
+        with pytest.raises(ParamError, match=param):
             make(cls, **{param: "no-such-" + param}).fit(split_of(cls, {}).train)
+
+
+# ------------------------------------------------------- declared parameters
+# After scikit-learn's check_param_validation: every constraint a declaration
+# states is tried, so a bound that the code forgets to enforce fails here.
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_parameter_is_declared_once_and_the_old_names_derive_from_it(name):
+    cls = MODELS[name]
+    spec = cls.params_spec
+    assert spec, f"{name} declares no parameters"
+    assert list(cls.defaults) == [p.name for p in spec]
+    assert cls.defaults == {p.name: p.default for p in spec}
+    assert cls.param_help == {p.name: p.help for p in spec} and all(p.help for p in spec)
+    assert cls.param_choices == {p.name: p.choices for p in spec if p.kind == "choice"}
+    assert cls().validate_params() == cls.defaults
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_declared_bound_is_refused_with_a_param_error_before_any_data(name):
+    cls = MODELS[name]
+    tried = 0
+    for declared in cls.params_spec:
+        for bad in declared.refused_examples():
+            with pytest.raises(ParamError) as refused:
+                cls(**{declared.name: bad}).validate_params()
+            message = str(refused.value)
+            assert refused.value.param == declared.name
+            assert message.startswith(declared.name) and declared.allowed() in message, message
+            # The fit refuses it as its first act: no data is looked at (None would fail later).
+            with pytest.raises(ParamError):
+                next(cls(**{declared.name: bad}).iter_fit(None))
+            tried += 1
+        for bound, is_open in ((declared.low, declared.low_open), (declared.high, declared.high_open)):
+            if bound is not None and not is_open:  # a closed bound is itself allowed
+                value = int(bound) if declared.kind == "int" else float(bound)
+                assert cls(**{declared.name: value}).validate_params()[declared.name] == value
+    assert tried >= 3 * len(cls.params_spec)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_an_unknown_parameter_is_a_param_error_naming_it(name):
+    with pytest.raises(ParamError, match="no_such_knob"):
+        MODELS[name](no_such_knob=1)

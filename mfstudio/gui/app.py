@@ -6,7 +6,10 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["main", "configure_environment", "create_app"]
+__all__ = ["main", "configure_environment", "create_app", "quit_on_interrupt", "exit_without_waiting"]
+
+#: How long the end of the event loop waits for worker threads before the process exits anyway.
+EXIT_WAIT_SECONDS = 0.5
 
 
 def configure_environment() -> None:
@@ -77,4 +80,61 @@ def main(files=(), *, warm_up: bool = True) -> int:
         else:
             task.done.connect(warm)
             task.failed.connect(warm)
-    return app.exec()
+    keep = quit_on_interrupt(app, window)  # noqa: F841 - the timer lives as long as the loop
+    code = app.exec()
+    return exit_without_waiting(code)
+
+
+def quit_on_interrupt(app, window):
+    """Ctrl+C in the terminal closes the window; a second one quits without asking.
+
+    Python runs signal handlers only between bytecodes, and the Qt event loop
+    is C++: a timer gives the interpreter a moment five times a second.
+    Returns that timer (keep a reference). Only the main thread may install
+    signal handlers; elsewhere this does nothing and returns None.
+    """
+    import signal
+    import threading
+
+    from PySide6.QtCore import QTimer
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    presses = []
+
+    def interrupted(_signum, _frame):
+        presses.append(1)
+        if len(presses) == 1:
+            QTimer.singleShot(0, window.close)  # asks about unsaved runs, like the close button
+        else:
+            window._save_settings()
+            app.quit()  # also ends a question's own event loop
+
+    signal.signal(signal.SIGINT, interrupted)
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    return timer
+
+
+def exit_without_waiting(code: int) -> int:
+    """Return ``code`` when every worker thread has stopped; else end the process now with it.
+
+    A numba kernel runs without the GIL and cannot be interrupted; the
+    chunked fits stop within a fraction of a second, but a long call that is
+    not chunked (a loader, a stuck kernel) would otherwise either keep the
+    process alive after its window is gone or, when Python finalises and
+    drops the running QThread, abort with "QThread: Destroyed while thread is
+    still running". Settings are saved when the window closes, so nothing is
+    lost by ``os._exit`` (standard streams are flushed first).
+    """
+    from .worker import wait_for_threads
+
+    if wait_for_threads(EXIT_WAIT_SECONDS):
+        return code
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or missing stream must not stop the exit
+            pass
+    os._exit(code)

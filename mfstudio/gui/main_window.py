@@ -24,15 +24,20 @@ from ..data.download import download_movielens_100k
 from ..data.errors import DataError
 from ..experiment import Experiment
 from ..models import MODELS
+from ..models.stopping import stop_requested
 from ..project import PROJECT_SUFFIX, Run, open_project, save_project
 from . import export
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
 from .views.training import TrainingView
-from .worker import ONE_FIT_AT_A_TIME, FitWorker, Task
+from .worker import BUG_REPORT, ONE_FIT_AT_A_TIME, FitWorker, Task, wait_for_threads
 
 MAX_RECENT = 10
 REDRAW_INTERVAL_MS = 100  # live curves at 10 frames a second leave the event loop idle most of the time
+#: How long closing waits for a cancelled fit to stop, the window already
+#: hidden. Fits stop between chunks of ~60 ms; a kernel that does not (stuck,
+#: or not chunked) is left running and the process ends at the event loop's end.
+CLOSE_WAIT_SECONDS = 0.5
 
 
 def result_views():
@@ -67,6 +72,11 @@ class MainWindow(QMainWindow):
         self._fit_started = 0.0
         self._dirty_runs: set = set()
         self._last_error: tuple[str, str] | None = None
+        # Runs that ended (finished, cancelled or failed with epochs to show)
+        # since the project was last saved, by id: the window asks before
+        # anything throws them away.
+        self._unsaved_runs: dict[int, Run] = {}
+        self._closing = False
 
         self.setWindowTitle("mfstudio")
         self.setAcceptDrops(True)
@@ -245,14 +255,18 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str, kind: str | None = None) -> Task:
+    def open_path(self, path: str, kind: str | None = None) -> Task | None:
         """Load a file, folder or ``sample:NAME`` on a worker; the current data stays until it succeeds.
 
         ``kind`` overrides what the loader would decide (the data panel's "treat as").
+        Returns None, loading nothing, when there are unsaved runs and the
+        user cancels (:meth:`confirm_discard_runs`).
         """
         path = str(path)
         if path.endswith(PROJECT_SUFFIX):
             return self.open_project_file(path)
+        if not self.confirm_discard_runs("open other data"):
+            return None
         self.set_status(f"Loading {Path(path).name if not path.startswith('sample:') else path}...")
         task = Task(open_data, path, kind=kind) if kind else Task(open_data, path)
         task.done.connect(lambda ds: self._on_loaded(ds, path))
@@ -288,6 +302,7 @@ class MainWindow(QMainWindow):
         self.dataset = dataset
         self.runs = []
         self.current_run = None
+        self._unsaved_runs = {}  # asked about before loading; a project's own runs are saved
         self.setWindowTitle(f"mfstudio — {dataset.name}")
         self.data_panel.set_dataset(dataset)
         self.model_panel.set_dataset(dataset)
@@ -409,7 +424,11 @@ class MainWindow(QMainWindow):
         try:
             experiment = Experiment(self.dataset, cls, params, protocol=split_spec, seed=seed)
             model = experiment.new_model()
+            model.validate_params()  # a bad value is refused at Run, before the split and the reference fit
         except (TypeError, ValueError, DataError) as exc:
+            param = getattr(exc, "param", None)
+            if param in self.model_panel.params():
+                self.model_panel.editor(param).setFocus()
             self.show_error(str(exc), "")
             return None
         number = sum(1 for r in self.runs if r.model.name == model_name) + 1
@@ -427,6 +446,8 @@ class MainWindow(QMainWindow):
                 run.train_index, run.test_index = first.train_index, first.test_index
             run.baseline_metrics = dict(experiment.reference_metrics)
             for index in range(experiment.n_folds):
+                if stop_requested():  # a cancel mid-epoch ends the fold without a step to break on
+                    return
                 yield from experiment.iter_fold(index, model=model if index == 0 else None)
 
         self.runs.append(run)
@@ -481,6 +502,8 @@ class MainWindow(QMainWindow):
         self._finish_worker()
         run.status = "cancelled" if cancelled else "finished"
         history = run.history
+        if history:
+            self._unsaved_runs[id(run)] = run
         experiment = getattr(run, "experiment", None)
         if experiment is not None and experiment.folds:
             run.metrics = experiment.metrics
@@ -502,6 +525,8 @@ class MainWindow(QMainWindow):
     def _on_fit_failed(self, run: Run, message: str, details: str):
         self._finish_worker()
         run.status = "failed"
+        if run.history:
+            self._unsaved_runs[id(run)] = run
         self._dirty_runs.add(run)
         self._flush_redraw()
         self.metrics_view.set_runs(self.runs)
@@ -547,11 +572,17 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- errors
     def show_error(self, message: str, details: str):
-        """One clear sentence; the traceback behind 'Show Details'."""
+        """One clear sentence; the traceback behind 'Show Details'.
+
+        A message from :func:`~mfstudio.gui.worker.user_message` that starts
+        with :data:`~mfstudio.gui.worker.BUG_REPORT` is a bug, not the user's
+        mistake: it gets the critical icon and a "bug report" title.
+        """
         self._last_error = (message, details)
+        bug = message.startswith(BUG_REPORT)
         box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("mfstudio")
+        box.setIcon(QMessageBox.Icon.Critical if bug else QMessageBox.Icon.Warning)
+        box.setWindowTitle("mfstudio: bug report" if bug else "mfstudio")
         box.setText(message)
         if details:
             box.setDetailedText(details)
@@ -622,11 +653,16 @@ class MainWindow(QMainWindow):
         view_state = {"tab": self.tabs.currentIndex(), "method": self.model_panel.model_name,
                       "current_run": self.runs.index(self.current_run) if self.current_run in self.runs else None}
         try:
-            written = save_project(path, self.dataset, self.runs, view_state)
+            # The save dialog has asked before replacing; save_project still never replaces a foreign file.
+            written = save_project(path, self.dataset, self.runs, view_state, overwrite=True)
+        except DataError as exc:
+            self.show_error(f"Could not save the project: {exc}", "")
+            return None
         except OSError as exc:
             self.show_error(f"Could not save the project: {exc.strerror or exc}.", "")
             return None
         self._remember(str(written))
+        self._unsaved_runs = {}
         self.set_status(f"Saved project {written}")
         return written
 
@@ -635,7 +671,9 @@ class MainWindow(QMainWindow):
         if path:
             self.open_project_file(path)
 
-    def open_project_file(self, path: str) -> Task:
+    def open_project_file(self, path: str) -> Task | None:
+        if not self.confirm_discard_runs("open the project"):
+            return None
         self.set_status(f"Opening project {Path(path).name}...")
         task = Task(open_project, path)
 
@@ -658,16 +696,73 @@ class MainWindow(QMainWindow):
         return task
 
     # ----------------------------------------------------------------- close
+    def unsaved_runs(self) -> list[Run]:
+        """Runs of this window that ended since the project was last saved (or opened)."""
+        return [run for run in self.runs if id(run) in self._unsaved_runs]
+
+    def ask_unsaved_runs(self, action: str) -> str:
+        """Ask what to do with the unsaved runs before ``action``: "save", "discard" or "cancel".
+
+        The only place that shows the question: tests replace it to answer.
+        """
+        count = len(self.unsaved_runs())
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("mfstudio")
+        box.setText(f"{count} run{'s' if count != 1 else ''} {'are' if count != 1 else 'is'} not saved. "
+                    f"Save them in a project before you {action}?")
+        box.setInformativeText("Discarded runs cannot be recovered.")
+        save = box.addButton("Save Project...", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "save" if clicked is save else "discard" if clicked is discard else "cancel"
+
+    def confirm_discard_runs(self, action: str) -> bool:
+        """True when ``action`` (which throws the runs away) may go ahead.
+
+        Without unsaved runs it may at once; otherwise the user chooses
+        (:meth:`ask_unsaved_runs`): save them first (going ahead only once the
+        project is written), discard them, or cancel.
+        """
+        if not self.unsaved_runs():
+            return True
+        answer = self.ask_unsaved_runs(action)
+        if answer == "discard":
+            return True
+        if answer == "save":
+            path = self.ask_project_path()
+            return bool(path) and self.save_project_file(path) is not None
+        return False
+
+    def ask_project_path(self) -> str | None:
+        """The file the user chooses to save the project to (None if they cancel)."""
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", os.path.join(self.last_folder(), "session" + PROJECT_SUFFIX),
+                                              f"mfstudio project (*{PROJECT_SUFFIX})")
+        return path or None
+
     def closeEvent(self, event):  # noqa: N802
-        """Stop the worker cleanly, then save window state."""
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait(60_000)
-            self.worker = None
-        for task in list(self.tasks):
-            task.cancel()
-            task.wait(60_000)
+        """Ask about unsaved runs, hide at once, save the settings, stop the workers.
+
+        Never blocks for more than :data:`CLOSE_WAIT_SECONDS`: a fit stops
+        between chunks of an epoch well within it; a kernel that does not
+        return in time is left to the process's end (:func:`mfstudio.gui.app.main`
+        exits without waiting for it, its QThread kept alive so that Qt does not abort).
+        """
+        if not self._closing and not self.confirm_discard_runs("quit"):
+            event.ignore()
+            return
+        self._closing = True
+        self.hide()
         self._redraw.stop()
         self._save_settings()
+        if self.worker is not None:
+            self.worker.cancel()
+        for task in list(self.tasks):
+            task.cancel()
+        wait_for_threads(CLOSE_WAIT_SECONDS)
+        self.worker = None
         super().closeEvent(event)
-

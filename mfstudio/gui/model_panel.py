@@ -21,6 +21,10 @@ from PySide6.QtWidgets import (
 
 from ..experiment import describe_protocol, protocol_choices
 from ..models import MODELS
+from ..models.params import Param, ParamError
+
+#: QSpinBox holds a C int.
+_SPIN_MAX = 2**31 - 1
 
 #: Protocol kind -> (label in the list, what the number means, range, step, default).
 _PROTOCOLS = {
@@ -227,24 +231,24 @@ class ModelPanel(QWidget):
             self.param_form.removeRow(0)
         self._editors = {}
         saved = self._saved_params.get(cls.name, {})
-        choices = getattr(cls, "param_choices", {})
-        for name, default in cls.defaults.items():
-            value = saved.get(name, default)
-            editor = _editor_for(name, default, value, choices.get(name))
-            editor.setToolTip(f"{cls.param_help.get(name, name)} (default {default!r})")
-            self.param_form.addRow(name + ":", editor)
-            self._editors[name] = (editor, default)
+        for declared in cls.params_spec:
+            editor = _editor_for(declared, _acceptable(declared, saved.get(declared.name, declared.default)))
+            editor.setToolTip(f"{declared.help}; {declared.allowed()} (default {declared.default!r})")
+            self.param_form.addRow(declared.name + ":", editor)
+            self._editors[declared.name] = (editor, declared)
 
     def params(self) -> dict:
-        out = {}
-        for name, (editor, default) in self._editors.items():
-            out[name] = _read(editor, default)
-        return out
+        """The form's values; a number field that does not parse gives its text, which validation refuses by name."""
+        return {name: _read(editor, declared) for name, (editor, declared) in self._editors.items()}
 
     def set_param(self, name: str, value) -> None:
         """Set one field (tests, restoring a project)."""
-        editor, default = self._editors[name]
-        _write(editor, value)
+        editor, declared = self._editors[name]
+        _write(editor, declared, value)
+
+    def editor(self, name: str) -> QWidget:
+        """The field of one parameter of the method shown (the window focuses it when its value is refused)."""
+        return self._editors[name][0]
 
     def split_spec(self) -> str:
         """The chosen protocol as a spec string ("all", "random:0.2", "kfold:5")."""
@@ -257,57 +261,72 @@ class ModelPanel(QWidget):
         self.run_requested.emit(self.model_name, self.params(), self.split_spec(), self.seed.value())
 
 
-def _editor_for(name, default, value, choices):
-    if isinstance(default, bool):
+def _acceptable(declared: Param, value):
+    """``value`` if the declaration accepts it, else the default (a stale remembered value must not break the form)."""
+    try:
+        return declared.check(value)
+    except ParamError:
+        return declared.default
+
+
+def _editor_for(declared: Param, value) -> QWidget:
+    """The field for one declared parameter: its range, its words, its None."""
+    if declared.kind == "bool":
         editor = QCheckBox()
         editor.setChecked(bool(value))
         return editor
-    if isinstance(default, int):
+    if declared.kind == "int":
         editor = QSpinBox()
-        editor.setRange(-1 if default < 0 else 0, 1_000_000)
-        editor.setValue(int(value))
+        low = int(declared.low) + int(declared.low_open) if declared.low is not None else -_SPIN_MAX
+        high = int(declared.high) - int(declared.high_open) if declared.high is not None else _SPIN_MAX
+        low, high = max(low, -_SPIN_MAX), min(high, _SPIN_MAX)
+        if declared.none_means is not None:
+            # One step below the range stands for None, shown in words.
+            low -= 1
+            editor.setSpecialValueText(declared.none_means)
+        editor.setRange(low, high)
+        editor.setValue(low if value is None else int(value))
         return editor
-    if isinstance(default, float):
+    if declared.kind == "float":
         # Learning rates span decades (2e-4 .. 0.1): free text, validated.
         editor = QLineEdit(f"{float(value):g}")
         validator = QDoubleValidator()
         validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
+        if declared.low is not None:
+            validator.setBottom(float(declared.low))
+        if declared.high is not None:
+            validator.setTop(float(declared.high))
         editor.setValidator(validator)
         return editor
-    if choices:
-        editor = QComboBox()
-        for option in choices:
-            editor.addItem(str(option), option)
-        editor.setCurrentIndex(max(0, editor.findData(value)))
-        return editor
-    editor = QLineEdit("" if value is None else str(value))
+    editor = QComboBox()
+    for option in declared.choices:
+        editor.addItem(str(option), option)
+    editor.setCurrentIndex(max(0, editor.findData(value)))
     return editor
 
 
-def _read(editor, default):
+def _read(editor, declared: Param):
     if isinstance(editor, QCheckBox):
         return editor.isChecked()
     if isinstance(editor, QSpinBox):
+        if declared.none_means is not None and editor.value() == editor.minimum():
+            return None
         return editor.value()
     if isinstance(editor, QComboBox):
         return editor.currentData()
     text = editor.text().strip()
-    if isinstance(default, float):
-        try:
-            return float(text)
-        except ValueError:
-            return default
-    if default is None:
-        return None if text in ("", "None") else text
-    return text
+    try:
+        return float(text)
+    except ValueError:
+        return text  # refused at Run by validate_params, with the parameter's name and range
 
 
-def _write(editor, value):
+def _write(editor, declared: Param, value):
     if isinstance(editor, QCheckBox):
         editor.setChecked(bool(value))
     elif isinstance(editor, QSpinBox):
-        editor.setValue(int(value))
+        editor.setValue(editor.minimum() if value is None and declared.none_means is not None else int(value))
     elif isinstance(editor, QComboBox):
-        editor.setCurrentIndex(max(0, editor.findData(value)))
+        editor.setCurrentIndex(max(0, editor.findData(declared.check(value))))
     else:
         editor.setText(f"{value:g}" if isinstance(value, float) else str(value))

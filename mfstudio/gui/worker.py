@@ -4,8 +4,10 @@
 posts the steps to the GUI thread over queued signals, batched so that a
 kernel doing thousands of epochs a second costs the event loop at most ~30
 deliveries a second (Orange's concurrent utilities and napari's
-thread_worker do the same). Cancel is cooperative: the worker stops pulling
-from the generator, so the model keeps its last finished epoch.
+thread_worker do the same). Cancel is cooperative: the worker's flag is the
+fit's stop flag (:mod:`mfstudio.models.stopping`), which the models read
+between chunks of an epoch, and the worker stops pulling from the generator;
+the model keeps its last state.
 
 :class:`Task` runs any other slow call (loading a file, a download, the
 numba warm-up) the same way, with a result or an error signal.
@@ -19,16 +21,37 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from ..data.errors import DataError
-from ..models.base import FitDiverged
+from ..errors import ParamError, is_user_error
+from ..models.stopping import stop_when
 
-__all__ = ["FitWorker", "Task", "user_message", "ONE_FIT_AT_A_TIME"]
+__all__ = ["FitWorker", "Task", "user_message", "BUG_REPORT", "ONE_FIT_AT_A_TIME", "running_threads", "wait_for_threads"]
 
 #: numba's default threading layer must not run two parallel kernels at once
 #: (DESIGN.md, traps): every fit and the warm-up take this lock.
 ONE_FIT_AT_A_TIME = threading.Lock()
 
 _EMIT_INTERVAL = 1 / 30
+
+#: Every started thread until it is seen finished. A QThread object collected
+#: while its thread runs aborts the process ("QThread: Destroyed while thread
+#: is still running"), which closing the window during a long kernel did:
+#: this keeps the object alive whatever its owner drops.
+_STARTED: list = []
+
+
+def running_threads() -> list:
+    """The worker QThreads still running (finished ones are forgotten here)."""
+    _STARTED[:] = [thread for thread in _STARTED if not thread.isFinished()]
+    return list(_STARTED)
+
+
+def wait_for_threads(seconds: float) -> bool:
+    """Wait up to ``seconds`` in all for every worker thread; True when none still runs."""
+    deadline = time.perf_counter() + seconds
+    for thread in running_threads():
+        remaining_ms = int(max(deadline - time.perf_counter(), 0) * 1000)
+        thread.wait(remaining_ms)
+    return not running_threads()
 
 
 class _CallThread(QThread):
@@ -44,20 +67,53 @@ class _CallThread(QThread):
         self._function = function
         self.setObjectName(name)
 
+    def start(self) -> None:
+        running_threads()  # forget the finished ones
+        _STARTED.append(self)
+        super().start()
+
     def run(self) -> None:
         self._function()
 
 
+#: The first words of a bug report's sentence; ``MainWindow.show_error`` shows those as a bug report.
+BUG_REPORT = "mfstudio hit a bug"
+
+
+def _log_bug(details: str):
+    """Append a bug's traceback to the user's log; its path, or None when the log cannot be written."""
+    from ..launcher import log_path
+
+    try:
+        path = log_path()
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} bug report\n{details}\n")
+        return path
+    except OSError:
+        return None
+
+
 def user_message(exc: BaseException) -> tuple[str, str]:
-    """(one sentence for the dialog, details for its expandable part)."""
+    """(one sentence for the dialog, details for its expandable part).
+
+    Only the mfstudio error family (:data:`mfstudio.errors.USER_ERRORS`:
+    DataError, ParamError, FitDiverged) is told as the user's to fix. Any
+    other exception is a bug: the sentence starts with :data:`BUG_REPORT`,
+    asks for a report and names the log file the details were appended to.
+    """
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    if isinstance(exc, (DataError, FitDiverged, ValueError)):
+    if is_user_error(exc):
         text = str(exc)
     elif isinstance(exc, MemoryError):
         text = "There is not enough memory for this; try a smaller dataset or fewer factors."
     else:
-        text = f"Something went wrong inside mfstudio ({type(exc).__name__}: {exc})."
-    text = text[0].upper() + text[1:] if text else text
+        log = _log_bug(details)
+        where = f"; the details are below and in {log}" if log is not None else "; the details are below"
+        text = (f"{BUG_REPORT} ({type(exc).__name__}: {exc}); this is not your mistake, "
+                f"please report it{where}.")
+    # A sentence starts with a capital, unless it starts with a name the user types as it is (lr, n_factors).
+    if text and not text.startswith(BUG_REPORT) and not isinstance(exc, ParamError):
+        text = text[0].upper() + text[1:]
     return text, details
 
 
@@ -96,7 +152,7 @@ class FitWorker(QObject):
         self.thread.start()
 
     def cancel(self) -> None:
-        """Ask the fit to stop after the epoch in progress."""
+        """Ask the fit to stop: between chunks of the epoch in progress, or after it."""
         self._cancel.set()
 
     @property
@@ -111,7 +167,9 @@ class FitWorker(QObject):
         pending: list = []
         last = time.perf_counter()
         try:
-            with ONE_FIT_AT_A_TIME:
+            # The models look at the flag between chunks of an epoch: a
+            # cancel lands within a fraction of a second, not at the epoch's end.
+            with stop_when(self._cancel), ONE_FIT_AT_A_TIME:
                 if self.prepare is not None:
                     self.train, self.validation = self.prepare()
                 if self.steps_factory is not None:

@@ -29,9 +29,25 @@ import scipy.sparse as sp
 from ..data.dataset import Dataset
 from ..kernels import als as kernels
 from .base import FactorModel, positives_for
-from .params import choice_param, float_param, int_param, seed_param
+from .stopping import stop_requested, work_chunks
+from ..data.errors import DataError
+from .params import Param, factors_spec, seed_spec
 
 __all__ = ["ALS", "ImplicitALS"]
+
+
+def _by_blocks(sweep, bounds: np.ndarray, memory: dict) -> float:
+    """Run ``sweep(sub_bounds)`` over consecutive runs of row blocks; the sum of what it returns.
+
+    A half sweep of a large matrix takes seconds in one kernel call; in
+    calls of ~60 ms a cancel lands between them (mfstudio.models.stopping).
+    The blocks are the unchunked ones, so the result does not change.
+    """
+    total = 0.0
+    for lo, hi in work_chunks(bounds.shape[0] - 1, 16, memory=memory):
+        part = sweep(bounds[lo:hi + 1])
+        total += 0.0 if part is None else part  # the explicit half sweeps return nothing
+    return total
 
 
 def _n_blocks(n_rows: int) -> int:
@@ -93,26 +109,21 @@ class ALS(FactorModel):
         "min sum_(u,i) (r_ui - mu - b_u - b_i - p_u.q_i)^2"
         " + reg (sum_u n_u (|p_u|^2 + b_u^2) + sum_i n_i (|q_i|^2 + b_i^2))"
     )
-    defaults = {"n_factors": 50, "reg": 0.12, "n_epochs": 12, "use_bias": True, "seed": 0}
-    param_help = {
-        "n_factors": "length of the user and item factor vectors",
-        "reg": "lambda; each user's penalty is lambda times their number of ratings (weighted-lambda)",
-        "n_epochs": "ALS iterations: all users then all items solved once each",
-        "use_bias": "add a global mean and user and item biases, solved with the factors",
-        "seed": "seeds the random initial item factors",
-    }
+    params_spec = (
+        factors_spec(50, "length of the user and item factor vectors"),
+        Param("reg", "float", 0.12, "lambda; each user's penalty is lambda times their number of ratings (weighted-lambda)",
+              low=0.0, low_open=True),
+        Param("n_epochs", "int", 12, "ALS iterations: all users then all items solved once each", low=1, high=100_000),
+        Param("use_bias", "bool", True, "add a global mean and user and item biases, solved with the factors"),
+        seed_spec("seeds the random initial item factors"),
+    )
     kinds = ("explicit",)
     task = "rating"
 
     def _fit_steps(self, train: Dataset):
-        k = int_param(self.params, "n_factors", 1)
-        reg = float_param(self.params, "reg", 0.0, strict=True)
-        n_epochs = int_param(self.params, "n_epochs", 1)
-        use_bias = self.params["use_bias"]
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise ValueError(f"use_bias must be True or False, not {use_bias!r}")
-        use_bias = bool(use_bias)
-        rng = np.random.default_rng(seed_param(self.params))
+        p = self.validate_params()
+        k, reg, n_epochs, use_bias = p["n_factors"], p["reg"], p["n_epochs"], p["use_bias"]
+        rng = np.random.default_rng(p["seed"])
 
         csr, csc = _csr_pair(train)
         n_users, n_items = csr.shape
@@ -134,13 +145,19 @@ class ALS(FactorModel):
             self.user_bias_ = user_bias
             self.item_bias_ = item_bias
 
+        memories = ({}, {}, {})
         for _ in range(n_epochs):
-            kernels.als_explicit_half_sweep(csr.indptr, csr.indices, csr.data, self.user_factors_, user_bias,
-                                            self.item_factors_, item_bias, mu, reg, use_bias, user_blocks)
-            kernels.als_explicit_half_sweep(csc.indptr, csc.indices, csc.data, self.item_factors_, item_bias,
-                                            self.user_factors_, user_bias, mu, reg, use_bias, item_blocks)
-            sse = kernels.als_explicit_sse(csr.indptr, csr.indices, csr.data, self.user_factors_, user_bias,
-                                           self.item_factors_, item_bias, mu, use_bias, user_blocks)
+            _by_blocks(lambda b: kernels.als_explicit_half_sweep(
+                csr.indptr, csr.indices, csr.data, self.user_factors_, user_bias,
+                self.item_factors_, item_bias, mu, reg, use_bias, b), user_blocks, memories[0])
+            _by_blocks(lambda b: kernels.als_explicit_half_sweep(
+                csc.indptr, csc.indices, csc.data, self.item_factors_, item_bias,
+                self.user_factors_, user_bias, mu, reg, use_bias, b), item_blocks, memories[1])
+            sse = _by_blocks(lambda b: kernels.als_explicit_sse(
+                csr.indptr, csr.indices, csr.data, self.user_factors_, user_bias,
+                self.item_factors_, item_bias, mu, use_bias, b), user_blocks, memories[2])
+            if stop_requested():
+                return
             U = self.user_factors_.astype(np.float64)
             V = self.item_factors_.astype(np.float64)
             penalty = user_counts @ (np.einsum("ij,ij->i", U, U) + user_bias**2)
@@ -224,54 +241,37 @@ class ImplicitALS(FactorModel):
     title = "Implicit ALS (Hu-Koren-Volinsky)"
     summary = "Learns from what people interacted with, treating everything else as a weak 'no', by alternating least squares."
     objective = "min sum_(u,i all) c_ui (p_ui - x_u.y_i)^2 + reg (sum_u |x_u|^2 + sum_i |y_i|^2),  c_ui = 1 + alpha r_ui"
-    defaults = {
-        "n_factors": 16,
-        "reg": 10.0,
-        "alpha": 0.25,
-        "scaling": "linear",
-        "epsilon": 1.0,
-        "n_epochs": 15,
-        "solver": "cg",
-        "cg_steps": 3,
-        "threshold": 4.0,
-        "seed": 0,
-    }
-    param_help = {
-        "n_factors": "length of the user and item factor vectors",
-        "reg": "ridge strength on every factor vector",
-        "alpha": "how much more an interaction counts than a missing cell: c = 1 + alpha * value",
-        "scaling": "confidence from the value: linear (1 + alpha r) or log (1 + alpha log(1 + r / epsilon))",
-        "epsilon": "scale of the log confidence (only with scaling = log)",
-        "n_epochs": "ALS iterations: all users then all items solved once each",
-        "solver": "cg: a few conjugate-gradient steps per row (fast); exact: Cholesky per row",
-        "cg_steps": "conjugate-gradient steps per row and half iteration (only with solver = cg)",
-        "threshold": "for rating data: ratings at or above this count as interactions",
-        "seed": "seeds the random initial factors",
-    }
-    param_choices = {"scaling": ("linear", "log"), "solver": ("cg", "exact")}
+    params_spec = (
+        factors_spec(16, "length of the user and item factor vectors"),
+        Param("reg", "float", 10.0, "ridge strength on every factor vector", low=0.0, low_open=True),
+        Param("alpha", "float", 0.25, "how much more an interaction counts than a missing cell: c = 1 + alpha * value",
+              low=0.0),
+        Param("scaling", "choice", "linear",
+              "confidence from the value: linear (1 + alpha r) or log (1 + alpha log(1 + r / epsilon))",
+              choices=("linear", "log")),
+        Param("epsilon", "float", 1.0, "scale of the log confidence (only with scaling = log)", low=0.0, low_open=True),
+        Param("n_epochs", "int", 15, "ALS iterations: all users then all items solved once each", low=1, high=100_000),
+        Param("solver", "choice", "cg", "cg: a few conjugate-gradient steps per row (fast); exact: Cholesky per row",
+              choices=("cg", "exact")),
+        Param("cg_steps", "int", 3, "conjugate-gradient steps per row and half iteration (only with solver = cg)",
+              low=1, high=100),
+        Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),
+        seed_spec("seeds the random initial factors"),
+    )
     kinds = ("implicit", "explicit")
     task = "ranking"
 
     def _prepare(self, train: Dataset) -> Dataset:
         prepared = positives_for(self, train)
         if (prepared.values < 0).any():
-            raise ValueError("implicit ALS needs interaction values >= 0 (counts, durations, ratings)")
+            raise DataError("implicit ALS needs interaction values >= 0 (counts, durations, ratings)",
+                            fix="shift or clip the values, or choose BPR")
         return prepared
 
     def _settings(self) -> dict:
-        p = self.params
-        return {
-            "k": int_param(p, "n_factors", 1),
-            "reg": float_param(p, "reg", 0.0, strict=True),
-            "alpha": float_param(p, "alpha", 0.0),
-            "scaling": choice_param(p, "scaling", self.param_choices["scaling"]),
-            "epsilon": float_param(p, "epsilon", 0.0, strict=True),
-            "n_epochs": int_param(p, "n_epochs", 1),
-            "solver": choice_param(p, "solver", self.param_choices["solver"]),
-            "cg_steps": int_param(p, "cg_steps", 1),
-            "threshold": float_param(p, "threshold", -np.inf),
-            "seed": seed_param(p),
-        }
+        s = self.validate_params()
+        s["k"] = s["n_factors"]
+        return s
 
     def _fit_steps(self, train: Dataset):
         s = self._settings()
@@ -293,16 +293,21 @@ class ImplicitALS(FactorModel):
         self.item_factors_ = (rng.random((n_items, k), dtype=np.float32) * np.float32(0.01))
         X, Y = self.user_factors_, self.item_factors_
 
-        def half(indptr, indices, conf, rows, other, blocks):
+        def half(indptr, indices, conf, rows, other, blocks, memory):
             G = kernels.gram(other, reg, _GRAM_BLOCKS)
             if solver == "cg":
-                return kernels.implicit_als_cg_half_sweep(indptr, indices, conf, rows, other,
-                                                          G.astype(np.float32), cg_steps, blocks)
-            return kernels.implicit_als_exact_half_sweep(indptr, indices, conf, rows, other, G, blocks)
+                G32 = G.astype(np.float32)
+                return _by_blocks(lambda b: kernels.implicit_als_cg_half_sweep(
+                    indptr, indices, conf, rows, other, G32, cg_steps, b), blocks, memory)
+            return _by_blocks(lambda b: kernels.implicit_als_exact_half_sweep(
+                indptr, indices, conf, rows, other, G, b), blocks, memory)
 
+        memories = ({}, {})
         for _ in range(s["n_epochs"]):
-            half(csr.indptr, csr.indices, conf_u, X, Y, user_blocks)
-            item_side = half(csc.indptr, csc.indices, conf_i, Y, X, item_blocks)
+            half(csr.indptr, csr.indices, conf_u, X, Y, user_blocks, memories[0])
+            item_side = half(csc.indptr, csc.indices, conf_i, Y, X, item_blocks, memories[1])
+            if stop_requested():
+                return
             x_norm = float(np.einsum("ij,ij->", X, X, dtype=np.float64))
             yield (item_side + reg * x_norm) / total_weight, {}
 

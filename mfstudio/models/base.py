@@ -51,7 +51,9 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..kernels.predict import add_pair_dots
-from .params import float_param
+from ..data.errors import DataError
+from .params import Param, ParamError, check_params, float_param
+from .stopping import stop_requested
 
 __all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions", "TICK_VALUE"]
 
@@ -59,7 +61,9 @@ __all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "
 TICK_VALUE = float("nan")
 
 #: Format tag written into saved models; bump when the layout changes.
-SAVE_FORMAT = "mfstudio-model-1"
+SAVE_FORMAT = "mfstudio-model-2"
+#: What every saved model's format tag starts with (how a save recognises an earlier one to replace).
+SAVE_FORMAT_PREFIX = "mfstudio-model-"
 
 
 class NotFittedError(RuntimeError):
@@ -127,20 +131,22 @@ def positives_for(model: "Model", train: Dataset) -> Dataset:
     applies the same threshold to the test ratings) and refuses a threshold
     that leaves nothing to learn from.
     """
-    threshold = float_param(model.params, "threshold", -np.inf)
+    threshold = float_param(model.params, "threshold")
     model.fitted_on_ratings_ = int(train.kind == "explicit")
     prepared = as_interactions(train, threshold)
     if prepared.nnz == 0:
-        raise ValueError(f"no rating reaches threshold={threshold:g}: lower the threshold")
+        raise ParamError(f"no rating reaches threshold={threshold:g}", param="threshold", fix="lower the threshold")
     return prepared
 
 
 class Model:
     """Base class: parameters, the fit loop, prediction and scoring.
 
-    Subclasses set :attr:`name` and :attr:`defaults`, and implement
+    Subclasses set :attr:`name` and :attr:`params_spec`, and implement
     :meth:`_fit_steps` (a generator of ``(train_loss, extra)`` per epoch) and
-    :meth:`_predict` (scores for internal ids).
+    :meth:`_predict` (scores for internal ids). :attr:`defaults`,
+    :attr:`param_help` and :attr:`param_choices` are derived from
+    :attr:`params_spec` when the class is created.
     """
 
     #: CLI name, e.g. "sgd".
@@ -151,12 +157,15 @@ class Model:
     summary: ClassVar[str] = ""
     #: The objective, as a formula (plain text, for the GUI).
     objective: ClassVar[str] = ""
-    #: Default hyperparameters (what a user should get on MovieLens-like data).
+    #: Every hyperparameter, declared once (:class:`~mfstudio.models.params.Param`): the
+    #: panel's editors, the CLI's parsing, validation and the contract test read it.
+    params_spec: ClassVar[tuple[Param, ...]] = ()
+    #: Default hyperparameters (derived from :attr:`params_spec`).
     defaults: ClassVar[dict] = {}
-    #: One line per hyperparameter, for tooltips and --help.
+    #: One line per hyperparameter, for tooltips and --help (derived from :attr:`params_spec`).
     param_help: ClassVar[dict] = {}
-    #: For parameters that take one of a few words: the words, default first.
-    #: The model panel offers them in a drop-down; the contract test tries each.
+    #: For parameters that take one of a few words: the words, default first
+    #: (derived from :attr:`params_spec`).
     param_choices: ClassVar[dict] = {}
     #: Data kinds the model accepts.
     kinds: ClassVar[tuple[str, ...]] = ("explicit",)
@@ -164,14 +173,62 @@ class Model:
     #: "reconstruction" models by reconstruction error.
     task: ClassVar[str] = "rating"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "params_spec" in cls.__dict__:
+            names = [p.name for p in cls.params_spec]
+            if len(set(names)) != len(names):
+                raise TypeError(f"{cls.__name__} declares a parameter twice: {names}")
+            cls.defaults = {p.name: p.default for p in cls.params_spec}
+            cls.param_help = {p.name: p.help for p in cls.params_spec}
+            cls.param_choices = {p.name: p.choices for p in cls.params_spec if p.kind == "choice"}
+
     def __init__(self, **params):
         unknown = set(params) - set(self.defaults)
         if unknown:
-            raise TypeError(
-                f"{type(self).__name__} has no parameter(s) {sorted(unknown)}; it takes {sorted(self.defaults)}"
-            )
+            raise ParamError(
+                f"{type(self).__name__} has no parameter {', '.join(sorted(map(str, unknown)))}; "
+                f"it takes {', '.join(self.defaults)}", param=str(sorted(map(str, unknown))[0]))
         self.params = {**self.defaults, **params}
         self.history_: list[FitStep] = []
+
+    @classmethod
+    def param(cls, name: str) -> Param:
+        """The declaration of one parameter.
+
+        Raises
+        ------
+        ParamError
+            The model has no parameter of that name.
+        """
+        for declared in cls.params_spec:
+            if declared.name == name:
+                return declared
+        raise ParamError(f"{cls.title or cls.__name__} has no parameter {name!r}; it takes {', '.join(cls.defaults)}",
+                         param=name)
+
+    def validate_params(self) -> dict:
+        """Check every parameter against its declaration, without data (call it before starting a fit).
+
+        Bounds that depend on the data (``n_factors`` at most the smaller
+        side of the matrix) are checked when fitting starts.
+
+        Returns
+        -------
+        dict
+            The parameters in their plain types (aliases of a word replaced by the word).
+
+        Raises
+        ------
+        ParamError
+            One sentence naming the parameter, what it accepts and the value given.
+        """
+        values = check_params(self.params_spec, self.params)
+        self._check_together(values)
+        return values
+
+    def _check_together(self, values: dict) -> None:
+        """Rules joining two parameters (e.g. a loss that needs one solver); raise ParamError."""
 
     def __repr__(self) -> str:
         changed = {k: v for k, v in self.params.items() if self.defaults.get(k) != v}
@@ -180,12 +237,12 @@ class Model:
     # ------------------------------------------------------------ fitting
     def _validate(self, train: Dataset) -> None:
         if train.kind not in self.kinds:
-            raise ValueError(
+            raise DataError(
                 f"{self.title or type(self).__name__} fits {' or '.join(self.kinds)} data, "
                 f"but this dataset holds {train.kind} data"
             )
         if train.nnz == 0:
-            raise ValueError("the training set is empty")
+            raise DataError("the training set is empty", fix="load data with entries, or choose another split")
 
     def _prepare(self, train: Dataset) -> Dataset:
         """The dataset the model actually fits, ``fit_data_`` (ranking models keep positives)."""
@@ -213,13 +270,17 @@ class Model:
         """Fit epoch by epoch, yielding a :class:`FitStep` after each.
 
         Stop iterating to cancel: the model keeps the state of the last
-        finished epoch and can predict with it.
+        finished epoch and can predict with it. A flag installed with
+        :func:`mfstudio.models.stopping.stop_when` stops the fit from another
+        thread, mid-epoch for the models that chunk their epochs (the
+        unfinished epoch is not reported).
 
         Raises
         ------
         FitDiverged
             The loss became NaN or infinite, or grew a thousandfold.
         """
+        self.validate_params()
         self._validate(train)
         self.train_ = train
         self.fit_data_ = self._prepare(train)
@@ -240,6 +301,8 @@ class Model:
             step = FitStep(epoch, n_epochs, loss, metrics, self.fit_seconds_, extra)
             self.history_.append(step)
             yield step
+            if stop_requested():
+                return
             started = time.perf_counter() - self.fit_seconds_  # validation time does not count
 
     def expected_steps(self) -> int:
@@ -490,7 +553,7 @@ class FactorModel(Model):
         self._check_fitted()
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         n_items = self.item_factors_.shape[0]
-        n = int(n)
+        n = max(0, min(int(n), n_items))  # a list longer than the catalogue holds nothing more
         out_items = np.full((users.size, n), -1, dtype=np.int64)
         out_scores = np.full((users.size, n), -np.inf, dtype=np.float32)
         seen = self._seen_csr() if exclude_seen else None
@@ -613,24 +676,38 @@ class FactorModel(Model):
                 out[key] = float(value) if isinstance(value, (float, np.floating)) else int(value)
         return out
 
-    def save(self, path) -> Path:
-        """Save as ``PATH.json`` (manifest, parameters) + ``PATH.npz`` (arrays); no pickle.
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Save into the folder ``path`` (created): ``model.json`` (manifest) + ``arrays.npz``; no pickle.
 
         The training data's entries (``train_``: everything the model was
         given, any value), id maps, titles and genres are saved too, so a
         loaded model recommends by raw id and excludes every seen item;
-        ``fit_data_`` is derived from them again on loading.
+        ``fit_data_`` is derived from them again on loading. Each file is
+        written under a temporary name and moved into place
+        (:mod:`mfstudio.savefiles`).
+
+        Parameters
+        ----------
+        path : path-like
+            The model's folder. It is created; an existing one may hold only an earlier saved model.
+        overwrite : bool
+            Replace an earlier model saved in that folder (never any other file).
 
         Returns
         -------
         pathlib.Path
-            The manifest's path.
+            The manifest's path, ``path/model.json``.
+
+        Raises
+        ------
+        mfstudio.data.DataError
+            The folder holds other files or an earlier model (without ``overwrite``),
+            a file is in the way, or the folder cannot be written.
         """
+        from ..savefiles import MODEL_ARRAYS, MODEL_MANIFEST, json_default, write_save
+
         self._check_fitted()
-        base = Path(path)
-        if base.suffix in (".json", ".npz"):
-            base = base.with_suffix("")
-        base.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(path)
         train = self.train_
         arrays = {f"model/{k}": v for k, v in self._fitted_arrays().items()}
         arrays.update({
@@ -653,31 +730,41 @@ class FactorModel(Model):
                 "image_shape": list(train.image_shape) if train.image_shape else None,
             },
         }
-        np.savez_compressed(base.with_suffix(".npz"), **arrays)
-        manifest_path = base.with_suffix(".json")
-        manifest_path.write_text(json.dumps(manifest, indent=2))
-        return manifest_path
+        return write_save(folder / MODEL_MANIFEST, folder / MODEL_ARRAYS, manifest, arrays,
+                          format_prefix=SAVE_FORMAT_PREFIX, what="model", overwrite=overwrite,
+                          force_hint="choose a new folder, or replace it with --force (save(..., overwrite=True))",
+                          json_default=json_default)
 
     @classmethod
-    def _restore(cls, manifest: dict, arrays) -> "FactorModel":
+    def _restore(cls, manifest: dict, arrays: dict, path=None) -> "FactorModel":
+        """Build a model from a manifest and arrays that :mod:`mfstudio.savefiles` has checked.
+
+        Only declared names reach the model (the schema refused any other);
+        what the Dataset or the model's own preparation still refuses becomes
+        a DataError naming ``path``.
+        """
+        from ..data.errors import DataError
+
         model = cls(**manifest["params"])
-        for key in arrays.files:
+        for key, value in arrays.items():
             if key.startswith("model/"):
-                setattr(model, key[len("model/"):], arrays[key])
-        for key, value in manifest["scalars"].items():
-            setattr(model, key, value)
+                setattr(model, key[len("model/"):], value)
         info = manifest["data"]
-        model.train_ = Dataset(
-            kind=info["kind"],
-            rows=arrays["data/rows"], cols=arrays["data/cols"], values=arrays["data/values"],
-            row_ids=arrays["data/row_ids"], col_ids=arrays["data/col_ids"],
-            rating_scale=tuple(info["rating_scale"]) if info["rating_scale"] else None,
-            item_titles=arrays["data/item_titles"] if "data/item_titles" in arrays.files else None,
-            item_genres=arrays["data/item_genres"] if "data/item_genres" in arrays.files else None,
-            image_shape=tuple(info["image_shape"]) if info.get("image_shape") else None,
-            name=info["name"],
-        )
-        model.fit_data_ = model._prepare(model.train_)
+        try:
+            model.train_ = Dataset(
+                kind=info["kind"],
+                rows=arrays["data/rows"], cols=arrays["data/cols"], values=arrays["data/values"],
+                row_ids=arrays["data/row_ids"], col_ids=arrays["data/col_ids"],
+                rating_scale=tuple(info["rating_scale"]) if info["rating_scale"] else None,
+                item_titles=arrays.get("data/item_titles"),
+                item_genres=arrays.get("data/item_genres"),
+                image_shape=tuple(info["image_shape"]) if info.get("image_shape") else None,
+                name=info["name"],
+            )
+            model.fit_data_ = model._prepare(model.train_)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"the saved model is inconsistent ({getattr(exc, 'problem', exc)})", path,
+                            fix="save the model again") from None
         # _prepare may note facts about the data (fitted_on_ratings_); the saved values win. Files written
         # before train_ held every rating hold only the positives: still loadable, with fewer items known as seen.
         for key, value in manifest["scalars"].items():
@@ -704,34 +791,18 @@ def _top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 def load_model(path) -> Model:
     """Load a model saved by :meth:`FactorModel.save` (no pickle involved).
 
+    ``path`` is the model's folder (or its ``model.json``); the older layout,
+    ``PATH.json`` + ``PATH.npz``, loads too. The manifest and the arrays'
+    headers are checked against the schema of :mod:`mfstudio.savefiles`
+    before anything is read into memory or built.
+
     Raises
     ------
     mfstudio.data.DataError
-        The files are missing, damaged, or not a saved mfstudio model.
+        The files are missing, damaged, too big for the memory, refused by the
+        schema, or not a saved mfstudio model.
     """
-    from ..data.errors import DataError
-    from . import MODELS
+    from ..savefiles import read_model_files
 
-    base = Path(path)
-    if base.suffix in (".json", ".npz"):
-        base = base.with_suffix("")
-    manifest_path, arrays_path = base.with_suffix(".json"), base.with_suffix(".npz")
-    for p in (manifest_path, arrays_path):
-        if not p.is_file():
-            raise DataError("no such file", p, fix="give the path the model was saved to")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise DataError("this is not a saved mfstudio model (not JSON)", manifest_path, fix="choose the .json file written by --save") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != SAVE_FORMAT:
-        raise DataError("this is not a saved mfstudio model", manifest_path, fix="choose the .json file written by --save")
-    cls = MODELS.get(manifest.get("model"))
-    if cls is None:
-        raise DataError(f"it was saved by an unknown model '{manifest.get('model')}'", manifest_path,
-                        fix="open it with the mfstudio version that saved it")
-    try:
-        with np.load(arrays_path, allow_pickle=False) as arrays:
-            return cls._restore(manifest, arrays)
-    except (ValueError, KeyError, OSError) as exc:
-        raise DataError(f"the saved arrays are damaged or incomplete ({exc})", arrays_path,
-                        fix="save the model again") from None
+    cls, manifest, arrays, manifest_path = read_model_files(path)
+    return cls._restore(manifest, arrays, manifest_path)

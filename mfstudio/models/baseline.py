@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from .base import FactorModel
+from .params import Param
 
 __all__ = ["Baseline"]
 
@@ -50,21 +51,16 @@ class Baseline(FactorModel):
     title = "Baseline (biases)"
     summary = "Average rating plus how generous each user is and how liked each item is."
     objective = "min sum (r_ui - mu - b_u - b_i)^2 + reg_user sum b_u^2 + reg_item sum b_i^2"
-    param_help = {
-        "n_epochs": "alternating passes over users and items",
-        "reg_user": "shrinks the bias of users with few ratings towards zero",
-        "reg_item": "shrinks the bias of items with few ratings towards zero",
-    }
-    defaults = {"n_epochs": 10, "reg_user": 15.0, "reg_item": 10.0}
+    params_spec = (
+        Param("n_epochs", "int", 10, "alternating passes over users and items", low=1, high=100_000),
+        Param("reg_user", "float", 15.0, "shrinks the bias of users with few ratings towards zero", low=0.0),
+        Param("reg_item", "float", 10.0, "shrinks the bias of items with few ratings towards zero", low=0.0),
+    )
     kinds = ("explicit", "dense")
 
     def _fit_steps(self, train: Dataset):
-        n_epochs = int(self.params["n_epochs"])
-        reg_user, reg_item = float(self.params["reg_user"]), float(self.params["reg_item"])
-        if n_epochs < 1:
-            raise ValueError("n_epochs must be at least 1")
-        if reg_user < 0 or reg_item < 0:
-            raise ValueError("reg_user and reg_item must be >= 0")
+        p = self.validate_params()
+        n_epochs, reg_user, reg_item = p["n_epochs"], p["reg_user"], p["reg_item"]
         rows, cols = train.rows, train.cols
         values = train.values.astype(np.float64)
         user_count = np.bincount(rows, minlength=train.n_rows)
@@ -103,15 +99,14 @@ class Popularity(FactorModel):
     title = "Popularity"
     summary = "Everyone gets the most popular items they have not seen yet."
     objective = "score(u, i) = number of users who interacted with i"
-    defaults = {"threshold": 4.0}
-    param_help = {"threshold": "for rating data: ratings at or above this count as interactions"}
+    params_spec = (Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),)
     kinds = ("implicit", "explicit")
     task = "ranking"
 
     def _prepare(self, train: Dataset) -> Dataset:
         from .base import as_interactions
 
-        return as_interactions(train, float(self.params["threshold"]))
+        return as_interactions(train, self.validate_params()["threshold"])
 
     def _fit_steps(self, train: Dataset):
         self.item_bias_ = np.bincount(train.cols, minlength=train.n_cols).astype(np.float64)

@@ -53,7 +53,8 @@ import scipy.sparse as sp
 from ..data.dataset import Dataset
 from ..kernels.bpmf import moments, pair_predictions, sample_side, sample_side_serial, squared_error
 from .base import FactorModel
-from .params import bool_param, float_param, int_param, seed_param
+from .stopping import stop_requested
+from .params import Param, factors_spec, seed_spec
 
 __all__ = ["BayesianMF"]
 
@@ -153,45 +154,26 @@ class BayesianMF(FactorModel):
         "[q_i, b_i] ~ N(mu_V, Lambda_V^-1);  (mu, Lambda) ~ Normal-Wishart(0, beta0, I, d);  "
         "prediction = posterior mean, averaged over Gibbs samples after burn-in"
     )
-    defaults = {
-        "n_factors": 10,
-        "n_epochs": 200,
-        "n_burnin": 5,
-        "max_samples": 24,
-        "alpha": 2.0,
-        "sample_alpha": True,
-        "use_bias": True,
-        "beta0": 2.0,
-        "seed": 0,
-    }
-    param_help = {
-        "n_factors": "rank of the interaction term p_u . q_i",
-        "n_epochs": "Gibbs sweeps in all, burn-in included",
-        "n_burnin": "first sweeps left out of the posterior mean",
-        "max_samples": "most sweeps kept for the posterior mean (memory: n_factors x this per user and item)",
-        "alpha": "observation precision, 1 / noise variance of a rating (start value when sample_alpha)",
-        "sample_alpha": "sample the observation precision too instead of fixing it",
-        "use_bias": "give users and items a bias (one more sampled coordinate)",
-        "beta0": "prior strength on the mean of the user / item vectors",
-        "seed": "seed of the initial factors and of every random draw",
-    }
+    params_spec = (
+        factors_spec(10, "rank of the interaction term p_u . q_i"),
+        Param("n_epochs", "int", 200, "Gibbs sweeps in all, burn-in included", low=1, high=100_000),
+        Param("n_burnin", "int", 5, "first sweeps left out of the posterior mean", low=0, high=100_000),
+        Param("max_samples", "int", 24,
+              "most sweeps kept for the posterior mean (memory: n_factors x this per user and item)", low=1, high=1000),
+        Param("alpha", "float", 2.0,
+              "observation precision, 1 / noise variance of a rating (start value when sample_alpha)",
+              low=0.0, low_open=True),
+        Param("sample_alpha", "bool", True, "sample the observation precision too instead of fixing it"),
+        Param("use_bias", "bool", True, "give users and items a bias (one more sampled coordinate)"),
+        Param("beta0", "float", 2.0, "prior strength on the mean of the user / item vectors", low=0.0, low_open=True),
+        seed_spec("seed of the initial factors and of every random draw"),
+    )
     kinds = ("explicit",)
     task = "rating"
 
     # ------------------------------------------------------------ params
     def _checked_params(self) -> dict:
-        p = self.params
-        return {
-            "n_factors": int_param(p, "n_factors", 1),
-            "n_epochs": int_param(p, "n_epochs", 1),
-            "n_burnin": int_param(p, "n_burnin", 0),
-            "max_samples": int_param(p, "max_samples", 1),
-            "alpha": float_param(p, "alpha", 0.0, strict=True),
-            "sample_alpha": bool_param(p, "sample_alpha"),
-            "use_bias": bool_param(p, "use_bias"),
-            "beta0": float_param(p, "beta0", 0.0, strict=True),
-            "seed": seed_param(p),
-        }
+        return self.validate_params()
 
     def _fit_steps(self, train: Dataset):
         prm = self._checked_params()
@@ -245,6 +227,8 @@ class BayesianMF(FactorModel):
                 design, offset = self._design(items, k, use_bias)
                 sampler(*user_csr, design, offset, alpha, lam_u, lam_u @ mu_u,
                         rng.standard_normal((n_users, d)), users, user_mean)
+                if stop_requested():  # between the half sweeps: a cancel does not wait for the item side
+                    return
                 mu_v, lam_v = sample_normal_wishart(items, prm["beta0"], rng)
                 design, offset = self._design(users, k, use_bias)
                 sampler(*item_csr, design, offset, alpha, lam_v, lam_v @ mu_v,

@@ -15,8 +15,9 @@ import numpy as np
 from ..data.dataset import Dataset
 from ..kernels import bpr as kernels
 from .als import _csr_pair
-from .params import float_param, int_param, seed_param
+from .params import Param, factors_spec, seed_spec
 from .base import FactorModel, positives_for
+from .stopping import stop_requested, work_chunks
 
 __all__ = ["BPR"]
 
@@ -66,15 +67,17 @@ class BPR(FactorModel):
     title = "BPR (Bayesian personalized ranking)"
     summary = "Learns to rank the items each person chose above random ones they did not."
     objective = "max sum_(u,i,j) ln sigmoid(p_u.(q_i - q_j) + b_i - b_j) - reg/2 (|p_u|^2 + |q_i|^2 + |q_j|^2 + b_i^2 + b_j^2)"
-    defaults = {"n_factors": 64, "lr": 0.05, "reg": 0.02, "n_epochs": 60, "threshold": 4.0, "seed": 0}
-    param_help = {
-        "n_factors": "length of the user and item factor vectors",
-        "lr": "learning rate (step size) of the stochastic gradient updates",
-        "reg": "L2 penalty on the factors and item biases each update touches",
-        "n_epochs": "passes; one pass samples as many (user, liked, other) triples as there are interactions",
-        "threshold": "for rating data: ratings at or above this count as interactions",
-        "seed": "seeds the initial factors and the sampling of triples",
-    }
+    params_spec = (
+        factors_spec(64, "length of the user and item factor vectors"),
+        Param("lr", "float", 0.05, "learning rate (step size) of the stochastic gradient updates",
+              low=0.0, low_open=True),
+        Param("reg", "float", 0.02, "L2 penalty on the factors and item biases each update touches", low=0.0),
+        Param("n_epochs", "int", 60,
+              "passes; one pass samples as many (user, liked, other) triples as there are interactions",
+              low=1, high=100_000),
+        Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),
+        seed_spec("seeds the initial factors and the sampling of triples"),
+    )
     kinds = ("implicit", "explicit")
     task = "ranking"
 
@@ -83,15 +86,9 @@ class BPR(FactorModel):
         return prepared
 
     def _settings(self) -> dict:
-        p = self.params
-        return {
-            "k": int_param(p, "n_factors", 1),
-            "lr": float_param(p, "lr", 0.0, strict=True),
-            "reg": float_param(p, "reg", 0.0),
-            "n_epochs": int_param(p, "n_epochs", 1),
-            "threshold": float_param(p, "threshold", -np.inf),
-            "seed": seed_param(p),
-        }
+        s = self.validate_params()
+        s["k"] = s["n_factors"]
+        return s
 
     def _fit_steps(self, train: Dataset):
         s = self._settings()
@@ -108,8 +105,17 @@ class BPR(FactorModel):
         self.item_bias_ = np.zeros(n_items, dtype=np.float32)
         for _ in range(s["n_epochs"]):
             seeds = rng.integers(0, np.iinfo(np.uint64).max, size=n_blocks, dtype=np.uint64, endpoint=True)
-            total, used = kernels.bpr_epoch(csr.indptr, csr.indices, user_of, self.user_factors_, self.item_factors_,
-                                            self.item_bias_, lr, reg, n_samples, seeds)
+            # Runs of whole seeded blocks, each the size the unchunked epoch gives
+            # it, so the triples drawn do not depend on the chunking.
+            per_block = -(-n_samples // n_blocks)
+            total = used = 0
+            for lo, hi in work_chunks(-(-n_samples // per_block), max(1, 2**22 // (per_block * (k + 8)))):
+                part, part_used = kernels.bpr_epoch(
+                    csr.indptr, csr.indices, user_of, self.user_factors_, self.item_factors_, self.item_bias_,
+                    lr, reg, min(hi * per_block, n_samples) - lo * per_block, seeds[lo:hi])
+                total, used = total + part, used + part_used
+            if stop_requested():
+                return
             yield (total / used if used else 0.0), {"skipped": n_samples - int(used)}
 
     def _fitted_state_finite(self) -> bool:

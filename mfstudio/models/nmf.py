@@ -56,9 +56,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
+from ..data.errors import DataError
 from ..kernels import nmf as kernels
 from .base import FactorModel
-from .params import choice_param, int_param
+from .stopping import stop_requested, work_chunks
+from .params import Param, ParamError, factors_spec, seed_spec
 from .svd import (
     SparseOperator,
     _clip_ratings,
@@ -84,6 +86,21 @@ _INNER_TOL = 0.1
 _MAX_INNER = 20
 # Power iterations of the randomized SVD behind NNDSVD.
 _INIT_POWER_ITER = 2
+
+
+def _in_row_chunks(kernel, B, G, F, rest: tuple, memory: dict) -> float:
+    """``kernel(B, G, F, *rest)`` on runs of its 64-row blocks; the sum of what it returns.
+
+    The full-matrix row kernels update each row of ``F`` on its own, in fixed
+    blocks of 64 rows: calling them on runs of whole blocks gives the same
+    factors, in calls short enough for a cancel to land between them.
+    """
+    n = F.shape[0]
+    total = 0.0
+    for lo, hi in work_chunks(-(-n // 64), 16, memory=memory):
+        a, b = lo * 64, min(hi * 64, n)
+        total += kernel(B[a:b], G, F[a:b], *rest)
+    return total
 
 
 def nndsvd(X, k: int, variant: str, rng: np.random.Generator, masked: bool = False, Xt=None, n_iter: int = 2):
@@ -210,72 +227,51 @@ class NMF(FactorModel):
         "min 0.5 ||X - W H||_F^2 (or KL(X || W H)) + l1 (|W|_1 + |H|_1) + 0.5 reg (||W||_F^2 + ||H||_F^2), "
         "W, H >= 0; ratings: observed entries only"
     )
-    defaults = {
-        "n_factors": 10,
-        "n_epochs": 200,
-        "solver": "cd",
-        "beta_loss": "frobenius",
-        "init": "nndsvda",
-        "reg": 0.0,
-        "l1": 0.0,
-        "tol": 0.0,
-        "seed": 0,
-    }
-    param_help = {
-        "n_factors": "number of parts (topics, image parts)",
-        "n_epochs": "iterations (each updates both factors once)",
-        "solver": "cd (fast coordinate descent), hals (one sweep per product) or mu (multiplicative updates)",
-        "beta_loss": "frobenius (squared error) or kullback-leibler (for counts; needs solver mu)",
-        "init": "nndsvda, nndsvd (from the SVD) or random",
-        "reg": "L2 penalty on both factors (scaled like scikit-learn's alpha)",
-        "l1": "L1 penalty on both factors: sparser topics and weights",
-        "tol": "stop when an iteration improves the loss by less than this fraction; 0 never stops early",
-        "seed": "seed of the initialisation; same seed, same factors",
-    }
-    param_choices = {
-        "solver": ("cd", "hals", "mu"),
-        "beta_loss": ("frobenius", "kullback-leibler"),
-        "init": ("nndsvda", "nndsvd", "random"),
-    }
+    params_spec = (
+        factors_spec(10, "number of parts (topics, image parts)"),
+        Param("n_epochs", "int", 200, "iterations (each updates both factors once)", low=1, high=100_000),
+        Param("solver", "choice", "cd",
+              "cd (fast coordinate descent), hals (one sweep per product) or mu (multiplicative updates)",
+              choices=("cd", "hals", "mu")),
+        Param("beta_loss", "choice", "frobenius",
+              "frobenius (squared error) or kullback-leibler (for counts; needs solver mu)",
+              choices=("frobenius", "kullback-leibler")),
+        Param("init", "choice", "nndsvda", "nndsvda, nndsvd (from the SVD) or random",
+              choices=("nndsvda", "nndsvd", "random")),
+        Param("reg", "float", 0.0, "L2 penalty on both factors (scaled like scikit-learn's alpha)", low=0.0),
+        Param("l1", "float", 0.0, "L1 penalty on both factors: sparser topics and weights", low=0.0),
+        Param("tol", "float", 0.0,
+              "stop when an iteration improves the loss by less than this fraction; 0 never stops early",
+              low=0.0, high=1.0),
+        seed_spec("seed of the initialisation; same seed, same factors"),
+    )
+
+    def _check_together(self, values: dict) -> None:
+        if values["beta_loss"] == "kullback-leibler" and values["solver"] != "mu":
+            raise ParamError(f"beta_loss 'kullback-leibler' needs solver 'mu' (solver is {values['solver']!r})",
+                             param="solver", fix="choose solver 'mu' or beta_loss 'frobenius'")
     kinds = ("documents", "images", "dense", "implicit", "explicit")
     task = "reconstruction"
 
     # ---------------------------------------------------------------- params
     def _checked_params(self, train: Dataset) -> dict:
-        p = self.params
-        k = int_param(p, "n_factors")
-        n_epochs = int_param(p, "n_epochs")
-        solver = choice_param(p, "solver", self.param_choices["solver"])
-        beta = choice_param(p, "beta_loss", self.param_choices["beta_loss"])
-        if beta == "kullback-leibler" and solver != "mu":
-            raise ValueError(f"beta_loss 'kullback-leibler' needs solver 'mu' (solver is {solver!r})")
-        init = choice_param(p, "init", self.param_choices["init"])
+        p = self.validate_params()
+        k, solver, beta, init = p["n_factors"], p["solver"], p["beta_loss"], p["init"]
         if init != "random" and k > min(train.shape):
-            raise ValueError(
-                f"n_factors must be at most min(n_rows, n_cols) = {min(train.shape)} with init {init!r} "
-                f"(or use init 'random'), not {k}"
-            )
-        for name in ("reg", "l1", "tol"):
-            v = p[name]
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not v >= 0 or not math.isfinite(v):
-                raise ValueError(f"{name} must be a number >= 0, not {v!r}")
-        seed = p["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ValueError(f"seed must be a whole number or None, not {seed!r}")
+            raise ParamError(
+                f"n_factors must be at most min(n_rows, n_cols) = {min(train.shape)} with init {init!r}, not {k}",
+                param="n_factors", fix="lower n_factors or use init 'random'")
         if beta == "kullback-leibler" and train.missing_cells is not None and train.missing_cells.size \
                 and not self.is_masked(train):
-            raise ValueError(
-                "beta_loss 'kullback-leibler' cannot leave held-out cells out of the fit; "
-                "use beta_loss 'frobenius' with a cell holdout, or fit on all data"
-            )
+            raise ParamError(
+                "beta_loss 'kullback-leibler' cannot leave held-out cells out of the fit", param="beta_loss",
+                fix="use beta_loss 'frobenius' with a cell holdout, or fit on all data")
         vmin = float(train.values.min())
         if vmin < 0:
-            raise ValueError(
-                f"NMF needs non-negative data, but this dataset has values down to {vmin:g}; "
-                "shift or clip the values, or use TruncatedSVD"
-            )
-        return {"k": int(k), "n_epochs": int(n_epochs), "solver": solver, "beta": beta, "init": init,
-                "reg": float(p["reg"]), "l1": float(p["l1"]), "tol": float(p["tol"]), "seed": seed}
+            raise DataError(f"NMF needs non-negative data, but this dataset has values down to {vmin:g}",
+                            fix="shift or clip the values, or use TruncatedSVD")
+        return {"k": k, "n_epochs": p["n_epochs"], "solver": solver, "beta": beta, "init": init,
+                "reg": p["reg"], "l1": p["l1"], "tol": p["tol"], "seed": p["seed"]}
 
     @staticmethod
     def is_masked(train: Dataset) -> bool:
@@ -391,6 +387,7 @@ class NMF(FactorModel):
             return (F.T @ F).astype(np.float64)
 
         first = prev = None
+        memories = ({}, {})  # chunk sizes of the two half updates (mfstudio.models.stopping)
         for epoch in range(p["n_epochs"]):
             with single_threaded_blas():
                 if p["beta"] == "kullback-leibler":
@@ -432,15 +429,23 @@ class NMF(FactorModel):
                 else:
                     B = times_Xt(W)
                     if p["solver"] == "mu":
-                        kernels.mu_rows(B, gram(W), Ht, l1 * n, l2 * n, _EPS)
+                        _in_row_chunks(kernels.mu_rows, B, gram(W), Ht, (l1 * n, l2 * n, _EPS), memories[0])
+                        if stop_requested():
+                            return
                         B = times_X(Ht)
                         G = gram(Ht)
-                        inner = kernels.mu_rows(B, G, W, l1 * m, l2 * m, _EPS)
+                        inner = _in_row_chunks(kernels.mu_rows, B, G, W, (l1 * m, l2 * m, _EPS), memories[1])
                     else:  # "cd" and "hals" differ in their inner sweeps (inner_h, inner_w)
-                        kernels.hals_rows(B, gram(W), Ht, l1 * n, l2 * n, inner_h, _INNER_TOL)
+                        _in_row_chunks(kernels.hals_rows, B, gram(W), Ht, (l1 * n, l2 * n, inner_h, _INNER_TOL),
+                                       memories[0])
+                        if stop_requested():
+                            return
                         B = times_X(Ht)
                         G = gram(Ht)
-                        inner = kernels.hals_rows(B, G, W, l1 * m, l2 * m, inner_w, _INNER_TOL)
+                        inner = _in_row_chunks(kernels.hals_rows, B, G, W, (l1 * m, l2 * m, inner_w, _INNER_TOL),
+                                               memories[1])
+                    if stop_requested():
+                        return
                     sq_err = max(xx - 2.0 * inner + float(np.sum(gram(W) * G)), 0.0)
                     loss = 0.5 * sq_err + penalty()
                 rel = math.sqrt(sq_err / xx) if xx > 0 else 0.0

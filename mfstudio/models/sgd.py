@@ -21,7 +21,8 @@ import numpy as np
 from ..data.dataset import Dataset
 from ..kernels import sgd as kernels
 from .base import FactorModel
-from .params import bool_param, choice_param, float_param, int_param, seed_param
+from .stopping import stop_requested, work_chunks
+from .params import Param, factors_spec, seed_spec
 
 __all__ = ["GradientDescentMF", "BiasedSGD", "SVDpp"]
 
@@ -31,12 +32,36 @@ N_BLOCKS = 64
 
 _SEED_HIGH = 2**63 - 1
 
+#: Ratings x factors in the first kernel call of an epoch (about 50 ms of
+#: SGD); later calls adapt to the time taken (mfstudio.models.stopping).
+#: MovieLens 100K at the default sizes is one call, as without chunks.
+_FIRST_CHUNK_WORK = 2**24
 
-def _biased_settings(p: dict) -> tuple:
+
+def _first_chunk(k: int, minimum: int = 1024) -> int:
+    return max(minimum, _FIRST_CHUNK_WORK // max(k, 1))
+
+
+def _biased_spec(n_factors: int, n_epochs_help: str, lr: float, lr_help: str, lr_bias: float, reg_help: str,
+                 init_std: float) -> tuple[Param, ...]:
+    """The parameters biased SGD and SVD++ share (defaults and wording differ)."""
+    return (
+        factors_spec(n_factors, "length of each taste vector"),
+        Param("n_epochs", "int", 20, n_epochs_help, low=1, high=100_000),
+        Param("lr", "float", lr, lr_help, low=0.0, low_open=True),
+        Param("lr_bias", "float", lr_bias, "step size of the user and item biases", low=0.0),
+        Param("reg", "float", 0.1, reg_help, low=0.0),
+        Param("reg_bias", "float", 0.02, "weight decay of the biases", low=0.0),
+        Param("lr_decay", "float", 0.0, "after each epoch the step sizes shrink by this fraction (0 = constant)",
+              low=0.0, high=1.0, high_open=True),
+        Param("init_std", "float", init_std, "spread of the random starting vectors", low=0.0),
+    )
+
+
+def _biased_settings(model) -> tuple:
     """The parameters biased SGD and SVD++ share, validated, in a fixed order."""
-    return (int_param(p, "n_factors"), int_param(p, "n_epochs"), float_param(p, "lr", strict=True),
-            float_param(p, "lr_bias"), float_param(p, "reg"), float_param(p, "reg_bias"),
-            float_param(p, "lr_decay", below=1.0), float_param(p, "init_std"))
+    p = model.validate_params()
+    return tuple(p[name] for name in ("n_factors", "n_epochs", "lr", "lr_bias", "reg", "reg_bias", "lr_decay", "init_std"))
 
 
 def _init_biased_model(model, train: Dataset, rng: np.random.Generator, k: int, init_std: float):
@@ -131,39 +156,25 @@ class GradientDescentMF(FactorModel):
     summary = ("The textbook version: every user and every item gets a short list of numbers, "
                "nudged rating by rating until their products match the known ratings.")
     objective = "min sum_(i,j observed) (r_ij - p_i . q_j)^2 + reg/2 (|p_i|^2 + |q_j|^2)"
-    defaults = {
-        "n_factors": 30,
-        "n_epochs": 100,
-        "lr": 0.005,
-        "reg": 0.2,
-        "method": "entry",
-        "shuffle": True,
-        "init_scale": 1.0,
-        "seed": 0,
-    }
-    param_help = {
-        "n_factors": "length of each user and item vector (the tutorial's K)",
-        "n_epochs": "passes over the ratings (the tutorial's steps)",
-        "lr": "step size (the tutorial's alpha); too high and the fit blows up. 'full' wants ~0.1",
-        "reg": "weight decay that keeps the vectors small (the tutorial's beta)",
-        "method": "'entry': update after every rating; 'full': one step per epoch from all ratings",
-        "shuffle": "entry method: random order each epoch (off: the tutorial's row-by-row order)",
-        "init_scale": "size of the random start; 1 starts the predictions at the mean rating",
-        "seed": "random seed of the start and of the shuffles",
-    }
-    param_choices = {"method": ("entry", "full")}
+    params_spec = (
+        factors_spec(30, "length of each user and item vector (the tutorial's K)"),
+        Param("n_epochs", "int", 100, "passes over the ratings (the tutorial's steps)", low=1, high=100_000),
+        Param("lr", "float", 0.005, "step size (the tutorial's alpha); too high and the fit blows up. 'full' wants ~0.1",
+              low=0.0, low_open=True),
+        Param("reg", "float", 0.2, "weight decay that keeps the vectors small (the tutorial's beta)", low=0.0),
+        Param("method", "choice", "entry", "'entry': update after every rating; 'full': one step per epoch from all ratings",
+              choices=("entry", "full")),
+        Param("shuffle", "bool", True, "entry method: random order each epoch (off: the tutorial's row-by-row order)"),
+        Param("init_scale", "float", 1.0, "size of the random start; 1 starts the predictions at the mean rating", low=0.0),
+        seed_spec("random seed of the start and of the shuffles"),
+    )
     kinds = ("explicit",)
 
     def _fit_steps(self, train: Dataset):
-        p = self.params
-        k = int_param(p, "n_factors")
-        n_epochs = int_param(p, "n_epochs")
-        lr = float_param(p, "lr", strict=True)
-        reg = float_param(p, "reg")
-        method = choice_param(p, "method", self.param_choices["method"])
-        shuffle = bool_param(p, "shuffle")
-        init_scale = float_param(p, "init_scale")
-        rng = np.random.default_rng(seed_param(p))
+        p = self.validate_params()
+        k, n_epochs, lr, reg = p["n_factors"], p["n_epochs"], p["lr"], p["reg"]
+        method, shuffle, init_scale = p["method"], p["shuffle"], p["init_scale"]
+        rng = np.random.default_rng(p["seed"])
 
         rows, cols, values = train.rows, train.cols, train.values
         n_users, n_items = train.shape
@@ -184,7 +195,11 @@ class GradientDescentMF(FactorModel):
             for _ in range(n_epochs):
                 if shuffle:
                     kernels.shuffle_ratings(rows, cols, values, int(rng.integers(_SEED_HIGH)))
-                sse = kernels.gd_entry_epoch(rows, cols, values, P, Q, lr, reg)
+                sse = 0.0
+                for lo, hi in work_chunks(nnz, _first_chunk(k)):
+                    sse += kernels.gd_entry_epoch(rows[lo:hi], cols[lo:hi], values[lo:hi], P, Q, lr, reg)
+                if stop_requested():
+                    return
                 yield self._loss(sse, user_count, item_count, reg, nnz), {}
         else:
             u_indptr, u_items, u_values = _csr(rows, cols, values, n_users)
@@ -263,44 +278,25 @@ class BiasedSGD(FactorModel):
                "each item is, plus a match between user tastes and item traits, learned one rating at a time.")
     objective = ("min sum_(u,i observed) (r_ui - mu - b_u - b_i - p_u . q_i)^2 "
                  "+ reg_bias (b_u^2 + b_i^2) + reg (|p_u|^2 + |q_i|^2)")
-    defaults = {
-        "n_factors": 100,
-        "n_epochs": 20,
-        "lr": 0.03,
-        "lr_bias": 0.01,
-        "reg": 0.1,
-        "reg_bias": 0.02,
-        "lr_decay": 0.0,
-        "init_std": 0.05,
-        "optimizer": "sgd",
-        "batch_size": 256,
-        "seed": 0,
-    }
-    param_help = {
-        "n_factors": "length of each taste vector",
-        "n_epochs": "passes over the ratings",
-        "lr": "step size of the taste vectors (Adam wants ~0.005, Adagrad ~0.05)",
-        "lr_bias": "step size of the user and item biases",
-        "reg": "weight decay of the taste vectors; higher fights overfitting",
-        "reg_bias": "weight decay of the biases",
-        "lr_decay": "after each epoch the step sizes shrink by this fraction (0 = constant)",
-        "init_std": "spread of the random starting vectors",
-        "optimizer": "'sgd': one rating at a time; 'adam' / 'adagrad': adaptive steps per mini-batch",
-        "batch_size": "ratings per step for adam and adagrad",
-        "seed": "random seed of the start and of the shuffles",
-    }
-    param_choices = {"optimizer": ("sgd", "adam", "adagrad")}
+    params_spec = (
+        *_biased_spec(100, "passes over the ratings", 0.03,
+                      "step size of the taste vectors (Adam wants ~0.005, Adagrad ~0.05)", 0.01,
+                      "weight decay of the taste vectors; higher fights overfitting", 0.05),
+        Param("optimizer", "choice", "sgd", "'sgd': one rating at a time; 'adam' / 'adagrad': adaptive steps per mini-batch",
+              choices=("sgd", "adam", "adagrad")),
+        Param("batch_size", "int", 256, "ratings per step for adam and adagrad", low=1, high=1_000_000),
+        seed_spec("random seed of the start and of the shuffles"),
+    )
     kinds = ("explicit",)
 
     #: Keras's Adam/Adagrad constants (initial Adagrad accumulator 0.1).
     beta1, beta2, adam_eps, adagrad_eps, adagrad_init = 0.9, 0.999, 1e-7, 1e-7, 0.1
 
     def _fit_steps(self, train: Dataset):
-        p = self.params
-        k, n_epochs, lr, lr_bias, reg, reg_bias, lr_decay, init_std = _biased_settings(p)
-        optimizer = choice_param(p, "optimizer", self.param_choices["optimizer"])
-        batch_size = int_param(p, "batch_size")
-        rng = np.random.default_rng(seed_param(p))
+        p = self.validate_params()
+        k, n_epochs, lr, lr_bias, reg, reg_bias, lr_decay, init_std = _biased_settings(self)
+        optimizer, batch_size = p["optimizer"], p["batch_size"]
+        rng = np.random.default_rng(p["seed"])
 
         rows, cols, values = train.rows, train.cols, train.values
         n_users, n_items = train.shape
@@ -323,16 +319,26 @@ class BiasedSGD(FactorModel):
         for epoch in range(n_epochs):
             scale = (1.0 - lr_decay) ** epoch
             kernels.shuffle_ratings(rows, cols, values, int(rng.integers(_SEED_HIGH)))
+            sse = 0.0
             if optimizer == "sgd":
-                sse = kernels.sgd_epoch(rows, cols, values, mu, bu, bi, P, Q,
-                                        lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS)
+                # Chunks of the shuffled stream; each is cut into N_BLOCKS for the threads.
+                for lo, hi in work_chunks(nnz, _first_chunk(k)):
+                    sse += kernels.sgd_epoch(rows[lo:hi], cols[lo:hi], values[lo:hi], mu, bu, bi, P, Q,
+                                             lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS)
             else:
-                sse, n_steps = kernels.minibatch_epoch(
-                    rows, cols, values, mu, bu, bi, P, Q,
-                    first[0], second[0], first[1], second[1], first[2], second[2], first[3], second[3],
-                    *grads, *stamps, use_adam, lr_bias * scale, lr * scale, reg_bias, reg,
-                    self.beta1, self.beta2, eps, batch_size, step)
-                step += n_steps
+                # Chunks of whole batches, so that the batches are the unchunked ones.
+                n_batches = -(-nnz // batch_size)
+                for lo, hi in work_chunks(n_batches, max(1, _first_chunk(k) // batch_size)):
+                    a, b = lo * batch_size, min(hi * batch_size, nnz)
+                    part, n_steps = kernels.minibatch_epoch(
+                        rows[a:b], cols[a:b], values[a:b], mu, bu, bi, P, Q,
+                        first[0], second[0], first[1], second[1], first[2], second[2], first[3], second[3],
+                        *grads, *stamps, use_adam, lr_bias * scale, lr * scale, reg_bias, reg,
+                        self.beta1, self.beta2, eps, batch_size, step)
+                    sse += part
+                    step += n_steps
+            if stop_requested():
+                return
             penalty = (reg_bias * (_weighted_sq_norms(user_count, bu) + _weighted_sq_norms(item_count, bi))
                        + reg * (_weighted_sq_norms(user_count, P) + _weighted_sq_norms(item_count, Q)))
             yield (sse + penalty) / nnz, {}
@@ -398,34 +404,17 @@ class SVDpp(FactorModel):
                "not only from the ratings they gave.")
     objective = ("min sum_(u,i observed) (r_ui - mu - b_u - b_i - q_i . (p_u + |N(u)|^-1/2 sum_(j in N(u)) y_j))^2 "
                  "+ reg_bias (b_u^2 + b_i^2) + reg (|p_u|^2 + |q_i|^2 + sum_(j in N(u)) |y_j|^2)")
-    defaults = {
-        "n_factors": 20,
-        "n_epochs": 20,
-        "lr": 0.02,
-        "lr_bias": 0.005,
-        "reg": 0.1,
-        "reg_bias": 0.02,
-        "lr_decay": 0.0,
-        "init_std": 0.1,
-        "seed": 0,
-    }
-    param_help = {
-        "n_factors": "length of each taste vector",
-        "n_epochs": "passes over the users",
-        "lr": "step size of the taste vectors and of the implicit item vectors y",
-        "lr_bias": "step size of the user and item biases",
-        "reg": "weight decay of the taste vectors and of y; higher fights overfitting",
-        "reg_bias": "weight decay of the biases",
-        "lr_decay": "after each epoch the step sizes shrink by this fraction (0 = constant)",
-        "init_std": "spread of the random starting vectors",
-        "seed": "random seed of the start and of the shuffles",
-    }
+    params_spec = (
+        *_biased_spec(20, "passes over the users", 0.02,
+                      "step size of the taste vectors and of the implicit item vectors y", 0.005,
+                      "weight decay of the taste vectors and of y; higher fights overfitting", 0.1),
+        seed_spec("random seed of the start and of the shuffles"),
+    )
     kinds = ("explicit",)
 
     def _fit_steps(self, train: Dataset):
-        p = self.params
-        k, n_epochs, lr, lr_bias, reg, reg_bias, lr_decay, init_std = _biased_settings(p)
-        rng = np.random.default_rng(seed_param(p))
+        k, n_epochs, lr, lr_bias, reg, reg_bias, lr_decay, init_std = _biased_settings(self)
+        rng = np.random.default_rng(self.validate_params()["seed"])
 
         rows, cols, values = train.rows, train.cols, train.values
         n_users, n_items = train.shape
@@ -446,8 +435,16 @@ class SVDpp(FactorModel):
         for epoch in range(n_epochs):
             scale = (1.0 - lr_decay) ** epoch
             kernels.shuffle(user_order, int(rng.integers(_SEED_HIGH)))
-            sse = kernels.svdpp_epoch(indptr, indices, csr_values, user_order, int(rng.integers(_SEED_HIGH)),
-                                      mu, bu, bi, P, Q, Y, lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS)
+            seed = int(rng.integers(_SEED_HIGH))  # per user, so chunks of users keep the unchunked shuffles
+            sse = 0.0
+            users_first = max(16, _first_chunk(k) * n_users // max(nnz, 1))
+            for lo, hi in work_chunks(n_users, users_first):
+                sse += kernels.svdpp_epoch(indptr, indices, csr_values, user_order[lo:hi], seed,
+                                           mu, bu, bi, P, Q, Y, lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS)
+            if stop_requested():
+                # The cache is a full pass: rebuilt on first use instead (_user_implicit).
+                del self.user_implicit_
+                return
             kernels.implicit_sums(indptr, indices, Y, self.user_implicit_)
             penalty = (reg_bias * (_weighted_sq_norms(user_count, bu) + _weighted_sq_norms(item_count, bi))
                        + reg * (_weighted_sq_norms(user_count, P) + _weighted_sq_norms(item_count, Q)

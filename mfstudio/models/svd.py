@@ -46,9 +46,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
+from ..data.errors import DataError
 from ..kernels.nmf import spmm, spmm_t
 from .base import FactorModel
-from .params import int_param
+from .params import FACTORS_HIGH, Param, ParamError, factors_spec, seed_spec
 
 __all__ = [
     "TruncatedSVD",
@@ -357,61 +358,41 @@ class TruncatedSVD(FactorModel):
     title = "Truncated SVD"
     summary = "Splits the matrix into its strongest patterns, strongest first, and keeps the top k of them."
     objective = "min ||X_c - U diag(s) V^T||_F^2 over rank k (X_c = X minus its mean if centered; missing ratings = 0)"
-    defaults = {
-        "n_factors": 20,
-        "algorithm": "randomized",
-        "n_iter": 4,
-        "n_oversamples": 10,
-        "center": "auto",
-        "dtype": "float32",
-        "seed": 0,
-    }
-    param_help = {
-        "n_factors": "number of singular values and vectors to keep (the rank)",
-        "algorithm": "randomized (fast, shows the spectrum converging) or lanczos (exact, one step)",
-        "n_iter": "power iterations of the randomized algorithm: more is more accurate",
-        "n_oversamples": "extra random directions the randomized algorithm tracks beyond n_factors",
-        "center": "subtract means first: auto (both for ratings), none, global, user, item (PCA) or both",
-        "dtype": "working precision: float32 (fast) or float64",
-        "seed": "seed of the random start; same seed, same factors",
-    }
-    param_choices = {"algorithm": ("randomized", "lanczos"), "center": CENTER_CHOICES, "dtype": ("float32", "float64")}
+    params_spec = (
+        factors_spec(20, "number of singular values and vectors to keep (the rank)"),
+        Param("algorithm", "choice", "randomized",
+              "randomized (fast, shows the spectrum converging) or lanczos (exact, one step)",
+              choices=("randomized", "lanczos")),
+        Param("n_iter", "int", 4, "power iterations of the randomized algorithm: more is more accurate",
+              low=0, high=1000),
+        Param("n_oversamples", "int", 10, "extra random directions the randomized algorithm tracks beyond n_factors",
+              low=0, high=FACTORS_HIGH),
+        # True/False: what center meant before it took words (saved models and projects still say so).
+        Param("center", "choice", "auto",
+              "subtract means first: auto (both for ratings), none, global, user, item (PCA) or both",
+              choices=CENTER_CHOICES, aliases=((True, "global"), (False, "none"), (None, "none"))),
+        Param("dtype", "choice", "float32", "working precision: float32 (fast) or float64",
+              choices=("float32", "float64")),
+        seed_spec("seed of the random start; same seed, same factors"),
+    )
     kinds = ("explicit", "implicit", "documents", "dense", "images")
     task = "reconstruction"
 
     # ---------------------------------------------------------------- params
     def _checked_params(self, train: Dataset) -> dict:
-        p = self.params
-        k = int_param(p, "n_factors")
-        algorithm = p["algorithm"]
-        if algorithm not in ("randomized", "lanczos"):
-            raise ValueError(f"algorithm must be 'randomized' or 'lanczos', not {algorithm!r}")
+        p = self.validate_params()
+        k, algorithm, center = p["n_factors"], p["algorithm"], p["center"]
         limit = min(train.shape)
         if algorithm == "lanczos" and k >= limit:
-            raise ValueError(f"n_factors must be below min(n_rows, n_cols) = {limit} for the lanczos algorithm, not {k}")
+            raise ParamError(f"n_factors must be below min(n_rows, n_cols) = {limit} for the lanczos algorithm, not {k}",
+                             param="n_factors", fix="lower n_factors or use the randomized algorithm")
         if k > limit:
-            raise ValueError(f"n_factors must be at most min(n_rows, n_cols) = {limit}, not {k}")
-        for name in ("n_iter", "n_oversamples"):
-            v = p[name]
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"{name} must be a whole number >= 0, not {v!r}")
-        center = p["center"]
-        if center is True:
-            center = "global"
-        elif center is False or center is None:
-            center = "none"
-        if center not in CENTER_CHOICES:
-            raise ValueError(f"center must be one of {', '.join(CENTER_CHOICES)} (or True/False), not {center!r}")
+            raise ParamError(f"n_factors must be at most min(n_rows, n_cols) = {limit}, not {k}", param="n_factors",
+                             fix="lower n_factors")
         if center == "auto":
             center = "both" if train.kind == "explicit" else "none"
-        if p["dtype"] not in _DTYPES:
-            raise ValueError(f"dtype must be 'float32' or 'float64', not {p['dtype']!r}")
-        seed = p["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ValueError(f"seed must be a whole number or None, not {seed!r}")
-        return {"k": int(k), "algorithm": algorithm, "n_iter": int(p["n_iter"]),
-                "n_oversamples": int(p["n_oversamples"]), "center": center,
-                "dtype": _DTYPES[p["dtype"]], "seed": seed}
+        return {"k": k, "algorithm": algorithm, "n_iter": p["n_iter"], "n_oversamples": p["n_oversamples"],
+                "center": center, "dtype": _DTYPES[p["dtype"]], "seed": p["seed"]}
 
     # ------------------------------------------------------------- centering
     def _operator(self, train: Dataset, center: str, dtype) -> SparseOperator:
@@ -672,9 +653,9 @@ def unknown_cells(train: Dataset) -> np.ndarray | None:
     if train.kind in ("dense", "images") and not train.fully_observed:
         n, m = train.shape
         if n * m > _IMPUTE_CELLS_LIMIT:
-            raise ValueError(
-                f"this {n:,} x {m:,} grid has {n * m - train.nnz:,} empty cells, too many to impute one by one; "
-                "fit NMF (which leaves them out) or treat the data as ratings"
+            raise DataError(
+                f"this {n:,} x {m:,} grid has {n * m - train.nnz:,} empty cells, too many to impute one by one",
+                train.source, fix="fit NMF (which leaves them out) or treat the data as ratings",
             )
         filled = np.zeros(n * m, dtype=bool)
         filled[train.rows.astype(np.int64) * m + train.cols] = True
