@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -152,6 +153,20 @@ _OPTION_PARAMS = {
 
 
 def _model_params(model_cls, args) -> dict:
+    """The model's parameters from --factors/--epochs/--lr/--reg/--alpha/--seed and --param, checked.
+
+    Each value is read and checked by the parameter's declaration
+    (``model_cls.params_spec``), so a bad value is refused here, before any
+    data is loaded.
+
+    Raises
+    ------
+    mfstudio.models.params.ParamError
+        An option the model does not take, an unknown name, or a value out of
+        the declared bounds (the sentence names the option and the bounds).
+    """
+    from .models.params import ParamError
+
     params = {}
     for option, names in _OPTION_PARAMS.items():
         value = getattr(args, option)
@@ -161,44 +176,58 @@ def _model_params(model_cls, args) -> dict:
         if not targets:
             if option == "seed":
                 continue  # deterministic models ignore the seed
-            raise ValueError(f"--{option} does not apply to the {model_cls.name} model")
+            raise ParamError(f"--{option} does not apply to the {model_cls.name} model",
+                             fix=f"its parameters are {', '.join(model_cls.defaults)}")
         for name in targets:
-            params[name] = value
+            try:
+                params[name] = model_cls.param(name).check(value)
+            except ParamError as exc:
+                raise ParamError(f"--{option} {value}: {exc.problem}", param=name) from None
     for item in args.param or ():
         key, sep, raw = item.partition("=")
+        key = key.strip()
         if not sep or key not in model_cls.defaults:
-            raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {sorted(model_cls.defaults)}")
-        params[key] = _param_value(key, raw, model_cls.defaults[key])
+            raise ParamError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(model_cls.defaults)}",
+                             param=key or None)
+        params[key] = _param_value(key, raw, model_cls.param(key))
+    model_cls(**params).validate_params()  # rules joining two parameters, before the data is read
     return params
 
 
-def _param_value(name: str, raw: str, default):
-    """Text from ``--param NAME=VALUE`` as the type of the parameter's default."""
-    text = raw.strip()
-    if isinstance(default, bool):
-        if text.lower() in ("true", "yes", "on", "1"):
-            return True
-        if text.lower() in ("false", "no", "off", "0"):
-            return False
-        raise ValueError(f"--param {name}={raw}: {name} must be true or false")
-    if default is None or isinstance(default, (int, float)):
-        if default is None and text.lower() == "none":
-            return None
-        try:
-            return int(text) if isinstance(default, int) or (default is None and text.lstrip("-").isdigit()) else float(text)
-        except ValueError:
-            kind = "a whole number" if isinstance(default, int) else "a number"
-            raise ValueError(f"--param {name}={raw}: {name} must be {kind}") from None
-    return raw
+def _param_value(name: str, raw: str, declared):
+    """Text from ``--param NAME=VALUE``, read and checked by the parameter's declaration.
+
+    ``declared`` is the :class:`~mfstudio.models.params.Param`; a plain
+    default value is taken as a declaration of its type without bounds.
+
+    Raises
+    ------
+    mfstudio.models.params.ParamError
+        The text is not of the parameter's type, or out of its bounds.
+    """
+    from .models.params import Param, ParamError
+
+    if not isinstance(declared, Param):
+        if not isinstance(declared, (bool, int, float)):
+            return raw  # an undeclared word: any text
+        kind = "bool" if isinstance(declared, bool) else "int" if isinstance(declared, int) else "float"
+        declared = Param(name, kind, declared, "")
+    try:
+        return declared.parse(raw)
+    except ParamError as exc:
+        raise ParamError(f"--param {name}={raw}: {exc.problem}", param=name) from None
 
 
 def cmd_fit(args) -> int:
     from .data import open_data
     from .experiment import Experiment
     from .models import MODELS
+    from .savefiles import check_model_folder
 
     model_cls = MODELS[args.model]
     params = _model_params(model_cls, args)
+    if args.save:  # refuse a taken --save folder now, not after the fit
+        check_model_folder(args.save, overwrite=args.force)
     if args.threads:
         import numba
 
@@ -226,9 +255,9 @@ def cmd_fit(args) -> int:
                 _print(f"  epoch {step.epoch:>3}/{step.n_epochs}  loss {step.train_loss:.4g}  {metrics}  {step.seconds:.2f}s")
 
     if args.save:
-        saved = experiment.model.save(args.save)
+        saved = experiment.model.save(args.save, overwrite=args.force)
         if not args.json:
-            _print(f"saved {saved} (+ .npz)")
+            _print(f"saved the model in {saved.parent}/ ({saved.name} + arrays.npz)")
     if args.json:
         _print(json.dumps(experiment.as_dict(), indent=2))
         return EXIT_OK
@@ -246,8 +275,10 @@ def cmd_fit(args) -> int:
             _print(f"  ranking metrics on a random {counts['scored']:,} of {counts['with_relevant_test_items']:,} test users")
     if result["reference"] and result["reference"]["metrics"]:
         ref = "  ".join(f"{name} {value:.4f}" for name, value in result["reference"]["metrics"].items()
-                        if not name.startswith("ranking_users"))
+                        if not name.startswith("ranking_"))
         _print(f"{result['reference']['name']}: {ref}")
+    for note in result["notes"]:
+        _print(f"  note: {note}")
     if "topics" in result:
         for number, words in enumerate(result["topics"][:20], start=1):
             _print(f"  topic {number:>2}: {' '.join(words)}")
@@ -334,11 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
                      help="treat the data as this kind instead of what the loader decided")
     fit.add_argument("--json", action="store_true", help="print one JSON object")
-    fit.add_argument("--save", metavar="MODEL", help="save the fitted model (MODEL.json + MODEL.npz; the last fold's)")
+    fit.add_argument("--save", metavar="MODEL_DIR",
+                     help="save the fitted model (the last fold's) into the folder MODEL_DIR, created: "
+                          "MODEL_DIR/model.json + MODEL_DIR/arrays.npz; never replaces other files")
+    fit.add_argument("--force", action="store_true", help="with --save: replace a model saved earlier in MODEL_DIR")
     fit.set_defaults(func=cmd_fit)
 
     rec = sub.add_parser("recommend", help="recommend items for a user of a saved model")
-    rec.add_argument("model", metavar="MODEL", help="a model saved with fit --save")
+    rec.add_argument("model", metavar="MODEL_DIR", help="a model saved with fit --save (its folder)")
     who = rec.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", metavar="RAW_ID", help="user id as in the data file")
     who.add_argument("--similar", metavar="RAW_ITEM", help="items similar to this item instead")
@@ -347,6 +381,34 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--json", action="store_true", help="print one JSON object")
     rec.set_defaults(func=cmd_recommend)
     return parser
+
+
+def _bug_report(exc: BaseException) -> str:
+    """One sentence for an exception that is mfstudio's fault; the traceback goes to the log."""
+    import traceback
+
+    where = "rerun with --debug to see the details"
+    try:
+        from .launcher import log_path
+
+        path = log_path()
+        with path.open("a", encoding="utf-8") as log:
+            log.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        where = f"the details are in {path}"
+    except OSError:
+        pass
+    return (f"mfstudio hit a bug ({type(exc).__name__}: {exc}); {where}; "
+            "please report it with the command you ran")
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 def _version() -> str:
@@ -359,17 +421,33 @@ _COMMANDS = ("info", "samples", "download", "fit", "recommend")
 
 
 def _wants_gui(argv: list[str]) -> bool:
-    """``mfstudio`` alone, or ``mfstudio FILE...`` (a double-click), opens the window."""
+    """``mfstudio`` alone, or ``mfstudio FILE...`` (a double-click), opens the window.
+
+    Only paths that exist (or ``sample:NAME``) open it: a mistyped command
+    (``mfstudio frobnicate``) is answered in the terminal, not by a window
+    trying to load a file called "frobnicate".
+    """
     if not argv:
         return True
-    return argv[0] not in _COMMANDS and not argv[0].startswith("-")
+    if argv[0] in _COMMANDS or argv[0].startswith("-"):
+        return False
+    return all(arg.startswith("sample:") or Path(arg).exists() for arg in argv)
+
+
+def _not_a_command(word: str) -> str:
+    """The sentence for ``mfstudio WORD`` when WORD is neither a command nor an existing path."""
+    import difflib
+
+    close = difflib.get_close_matches(word, _COMMANDS, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    looks_like_path = any(ch in word for ch in "/\\.") or ":" in word
+    what = f"there is no file or folder '{word}'" if looks_like_path else f"'{word}' is not a command"
+    return (f"mfstudio: {what}; {hint}the commands are {', '.join(_COMMANDS)} "
+            "(mfstudio FILE opens a file in the window; mfstudio --help explains each)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mfstudio`` command; returns the exit status."""
-    from .data.errors import DataError
-    from .models.base import FitDiverged
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--self-test":
         from .selftest import run_self_test
@@ -379,6 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .gui.app import main as gui_main
 
         return gui_main(argv)
+    if argv[0] not in _COMMANDS and not argv[0].startswith("-"):
+        _print(_not_a_command(argv[0]), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from .errors import USER_ERRORS
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -386,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         return args.func(args)
-    except (DataError, FitDiverged, ValueError) as exc:
+    except USER_ERRORS as exc:
         if args.debug:
             raise
         _print(f"mfstudio: {exc}", file=sys.stderr)
@@ -394,6 +477,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _print("mfstudio: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`mfstudio info X | head -3`): nothing more to say, and
+        # nothing may be written to the closed pipe at exit either.
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:
+        if args.debug:
+            raise
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        _print(f"mfstudio: cannot use{where}: {exc.strerror or exc}; check the path and its permissions",
+               file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # not the user's mistake: a bug, reported as one
+        if args.debug:
+            raise
+        _print(_bug_report(exc), file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

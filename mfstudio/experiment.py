@@ -279,15 +279,22 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     Items the user has in ``train`` (any value) are excluded from the lists and
     from the AUC's candidates. Returns ``precision@k``, ``recall@k``,
     ``ndcg@k``, ``map@k``, ``coverage@k`` and (``with_auc``) ``auc``, plus
-    ``ranking_users`` (how many users were scored) and ``ranking_users_total``.
+    ``ranking_users`` (how many users were scored), ``ranking_users_total`` (test users with a relevant
+    item and training data) and ``ranking_cold_users`` (test users with a relevant item but no training
+    data: counted, not ranked).
     """
     from .models.base import _top_n
 
     relevant_data = _relevant(test, threshold)
     users = np.unique(relevant_data.rows)
+    # A user with no training entry has no factors: whatever the model lists for
+    # them says nothing about what it learned, so they are counted, not ranked.
+    warm = np.bincount(train.rows, minlength=train.n_rows)[users] > 0
+    cold = int(np.count_nonzero(~warm))
+    users = users[warm]
     total = int(users.size)
     if total == 0:
-        return {}
+        return {"ranking_cold_users": cold} if cold else {}
     pick = _sample(users.size, max_users) if max_users else None
     if pick is not None:
         users = users[pick]
@@ -313,6 +320,7 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
         out["auc"] = float(np.nanmean(aucs))
     out["ranking_users"] = int(users.size)
     out["ranking_users_total"] = total
+    out["ranking_cold_users"] = cold
     return out
 
 
@@ -410,6 +418,44 @@ def top_terms(model, data: Dataset, n: int = 10) -> list[list[str]]:
     return [[str(names[j]) for j in row] for row in order]
 
 
+def _check_same_scale(train: Dataset, test: Dataset) -> None:
+    """A test file must hold the same kind of values on the same scale as the training file."""
+    if train.kind != test.kind:
+        raise DataError(
+            f"the test file holds {test.kind} data but the training file {train.kind} data",
+            test.source, fix="give a test file of the same kind, or load both with the same --kind",
+        )
+    if train.kind != "explicit" or not test.nnz or not train.nnz:
+        return
+    lo, hi = train.rating_scale or (float(train.values.min()), float(train.values.max()))
+    t_lo, t_hi = float(test.values.min()), float(test.values.max())
+    slack = 1e-6 * max(1.0, abs(hi - lo))
+    if t_lo < lo - slack or t_hi > hi + slack:
+        raise DataError(
+            f"its ratings run from {t_lo:g} to {t_hi:g}, outside the training file's scale of {lo:g} to {hi:g}",
+            test.source, fix="give a test file rated on the same scale as the training file",
+        )
+
+
+def check_model_budget(model, train: Dataset) -> None:
+    """Refuse, before fitting, factors that cannot fit in memory (``--factors 3000000``).
+
+    Counts the float32 factor matrices with room for the copies a fit makes,
+    and the k x k float64 systems the least-squares solvers build per thread.
+    """
+    from .data.budget import check_allocation
+
+    k = model.params.get("n_factors")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
+        return  # the model's own validation names the problem
+    k = int(k)
+    needed = 3 * 4 * k * (train.n_rows + train.n_cols) + 4 * 8 * k * k
+    check_allocation(
+        needed, f"{k:,} factors for {train.n_rows:,} {train.row_label}s and {train.n_cols:,} {train.col_label}s",
+        path=None, fix="use fewer factors (n_factors, --factors)",
+    )
+
+
 # -------------------------------------------------------------- experiment
 @dataclass(eq=False)
 class FoldResult:
@@ -466,15 +512,17 @@ class Experiment:
         self.k = int(k)
         self.chosen_by_default = protocol is None and test_data is None
         if test_data is not None:
+            _check_same_scale(dataset, test_data)
             self.dataset, self.test_data = common_id_space(dataset, test_data)
             self.protocol = f"test-file:{test_name or test_data.name or 'the test file'}"
         else:
             self.dataset, self.test_data = dataset, None
             self.protocol = protocol or default_protocol(dataset, self.model_cls)
         if self.dataset.kind not in self.model_cls.kinds:
-            raise ValueError(
+            raise DataError(
                 f"{self.model_cls.title or self.model_cls.name} fits {' or '.join(self.model_cls.kinds)} data, "
-                f"but this dataset holds {self.dataset.kind} data"
+                f"but this dataset holds {self.dataset.kind} data",
+                fix="choose another method, or treat the data as another kind (--kind)",
             )
         self.threshold = threshold if threshold is not None else relevance_threshold(self.dataset)
         self.protocol_line = describe_protocol(self.protocol, self.dataset, self.chosen_by_default)
@@ -532,6 +580,7 @@ class Experiment:
         train = split.train if split is not None else self.dataset
         test = split.test if split is not None else None
         fold = FoldResult(index, split, model, train, reference_metrics=self.reference_metrics if index == 0 else {})
+        check_model_budget(model, train)
         epoch_metrics = self._epoch_metrics_function(model, train, test)
         generator = model.iter_fit(train)
         try:
@@ -622,7 +671,7 @@ class Experiment:
             "protocol_description": self.protocol_line,
             "split": self.protocol,
             "relevance_threshold": self.threshold,
-            "metrics": {k: v for k, v in self.metrics.items() if not k.startswith("ranking_users")},
+            "metrics": {k: v for k, v in self.metrics.items() if not k.startswith("ranking_")},
             "metrics_spread": self.metrics_spread,
             "reference": {"name": self.reference_name, "metrics": self.reference_metrics} if self.reference_name else None,
             "fit_seconds": float(np.mean([f.model.fit_seconds_ for f in self.folds])) if self.folds else 0.0,
@@ -637,4 +686,22 @@ class Experiment:
             out["ranking_users"] = {"scored": m["ranking_users"], "with_relevant_test_items": m["ranking_users_total"]}
         if self.dataset.kind == "documents" and self.folds:
             out["topics"] = top_terms(first, self.dataset)
+        out["notes"] = self.notes()
         return out
+
+    def notes(self) -> list[str]:
+        """What the numbers do not say by themselves: missing metric families and why."""
+        notes = []
+        if not self.folds or self.splits == [None]:
+            return notes
+        metrics = self.folds[0].metrics
+        cold = int(metrics.get("ranking_cold_users", 0))
+        if "auc" not in metrics and f"precision@{self.k}" not in metrics and cold:
+            notes.append(f"no ranking metrics: none of the {cold:,} test {self.dataset.row_label}s with a relevant "
+                         f"{_entry_word(self.dataset, 1)} had training data, so the model never saw them")
+        elif cold:
+            notes.append(f"{cold:,} test {self.dataset.row_label}s without training data were left out of the "
+                         "ranking metrics (their rating errors are counted, predicted from the mean and biases)")
+        elif f"precision@{self.k}" not in metrics and self.threshold is not None and "rmse" in metrics:
+            notes.append(f"no ranking metrics: no test rating reaches the relevance threshold {self.threshold:g}")
+        return notes
