@@ -22,6 +22,7 @@ pytest.importorskip("pytestqt")
 import pyqtgraph as pg  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from mfstudio.models.params import Param
 from mfstudio.data.dataset import Dataset  # noqa: E402
 from mfstudio.data.samples import movies, topics_corpus  # noqa: E402
 from mfstudio.data.splits import random_split  # noqa: E402
@@ -43,7 +44,8 @@ class StandInSVD(FactorModel):
 
     name = "svd-standin"
     title = "Truncated SVD (stand-in)"
-    defaults = {"n_components": 12, "n_epochs": 3}
+    params_spec = (Param("n_components", "int", 12, "components kept", low=1),
+                   Param("n_epochs", "int", 3, "live steps", low=1))
     kinds = ("explicit", "implicit", "documents", "dense", "images")
     task = "rating"
 
@@ -76,7 +78,8 @@ class StandInNMF(FactorModel):
 
     name = "nmf-standin"
     title = "NMF (stand-in)"
-    defaults = {"n_components": 6, "n_epochs": 1}
+    params_spec = (Param("n_components", "int", 6, "components kept", low=1),
+                   Param("n_epochs", "int", 1, "steps", low=1))
     kinds = ("documents", "images", "dense", "implicit")
     task = "reconstruction"
 

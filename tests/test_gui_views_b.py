@@ -17,6 +17,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
+from mfstudio.models.params import Param
 from mfstudio.data.samples import bars, movies, topics_corpus  # noqa: E402
 from mfstudio.models import MODELS, Baseline, FactorModel  # noqa: E402
 from mfstudio.project import Run  # noqa: E402
@@ -31,7 +32,9 @@ class NMFStandIn(FactorModel):
     title = "NMF (stand-in)"
     kinds = ("documents", "images", "dense")
     task = "reconstruction"
-    defaults = {"n_components": 6, "max_iter": 400, "seed": 0}
+    params_spec = (Param("n_components", "int", 6, "components kept", low=1),
+                   Param("max_iter", "int", 400, "iterations", low=1),
+                   Param("seed", "int", 0, "seed", low=0))
 
     def _fit_steps(self, train):
         from sklearn.decomposition import NMF
@@ -53,7 +56,7 @@ class SVDStandIn(FactorModel):
     name = "svd-standin"
     title = "Biases + SVD (stand-in)"
     kinds = ("explicit",)
-    defaults = {"n_factors": 10}
+    params_spec = (Param("n_factors", "int", 10, "factors", low=1),)
 
     def _fit_steps(self, train):
         import scipy.sparse as sp
