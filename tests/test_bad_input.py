@@ -128,3 +128,60 @@ _row = st.lists(_cell, min_size=1, max_size=6)
 def test_malformed_tables_give_a_dataset_or_a_data_error(write, rows, delimiter, header, name):
     text = header + "\n".join(delimiter.join(r) for r in rows) + "\n"
     _load_or_data_error(write(name, text))
+
+
+# ------------------------------------------------ huge fields and far dates
+
+def _ratings_head(n: int = 8000) -> list[str]:
+    # More than the 64 KiB the sniffer reads, so what follows is seen only by the full read.
+    return ["user,item,rating"] + [f"u{i},i{i % 50},{1 + i % 5}" for i in range(n)]
+
+
+def test_a_huge_field_after_the_head_is_located_not_a_csv_traceback(write):
+    # The csv module stops at 131,072 characters a field; the diagnosis must not.
+    lines = _ratings_head() + ["u1,i1," + "7x" * 70_000]
+    with pytest.raises(DataError) as info:
+        load(write("huge_field.csv", "\n".join(lines) + "\n"))
+    assert info.value.line == 8002
+    assert "column 'rating' holds a value of 140,000 characters" in str(info.value)
+
+
+def test_a_huge_quoted_field_before_the_bad_line_does_not_hide_it(write):
+    lines = _ratings_head() + ['u1,"' + "x" * 140_000 + '",3', "u2,i2,abc"]
+    with pytest.raises(DataError) as info:
+        load(write("huge_quoted.csv", "\n".join(lines) + "\n"))
+    assert info.value.line == 8003 and "'abc', which is not a number" in str(info.value)
+
+
+def test_a_line_longer_than_any_table_needs_is_refused_by_its_number(write, monkeypatch):
+    from mfstudio.data import tables
+
+    monkeypatch.setattr(tables, "LONGEST_LINE", 100_000)  # 16 MB in use; small here to keep the test fast
+    lines = _ratings_head() + ["u1,i1," + "9" * 150_000, "u2,i2,abc"]
+    with pytest.raises(DataError) as info:
+        load(write("no_breaks.csv", "\n".join(lines) + "\n"))
+    assert info.value.line == 8002 and "longer than" in str(info.value)
+
+
+def test_a_far_future_date_is_read_as_seconds_not_a_pandas_overflow(write):
+    dataset = load(write("far.csv", "user,item,rating,date\n1,2,3,2024-01-01\n1,3,4,9999-12-31\n2,2,5,1970-01-02\n"))
+    by_item = dict(zip(dataset.col_ids[dataset.cols].tolist(), dataset.timestamps.tolist()))
+    assert dataset.timestamps.max() == 253_402_214_400  # 9999-12-31 00:00:00 UTC
+    assert by_item[3] > by_item[2]
+
+
+@settings(max_examples=int(__import__("os").environ.get("MFSTUDIO_FUZZ", 30)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n_head=st.integers(0, 7000),
+    field_length=st.integers(131_000, 200_000),
+    column=st.integers(0, 3),
+    quoted=st.booleans(),
+    tail=st.sampled_from(["", "u9,i9,abc\n", "u9,i9\n", "u9,i9,3,2024-01-01\n", 'u9,"i9\n']),
+)
+def test_huge_fields_anywhere_give_a_dataset_or_a_data_error(write, n_head, field_length, column, quoted, tail):
+    lines = ["user,item,rating,date"] + [f"u{i},i{i % 50},{1 + i % 5},2024-01-{1 + i % 28:02d}" for i in range(n_head)]
+    fields = ["u1", "i1", "3", "2024-02-01"]
+    fields[column] = ('"%s"' if quoted else "%s") % ("z" * field_length)
+    text = "\n".join(lines) + "\n" + ",".join(fields) + "\n" + tail
+    _load_or_data_error(write("huge.csv", text))

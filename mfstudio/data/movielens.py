@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .budget import check_allocation
 from .dataset import Dataset
 from .errors import DataError
 
@@ -118,7 +119,11 @@ def attach_movie_metadata(dataset: Dataset, ratings_path: Path) -> Dataset:
         if dataset.col_ids.dtype.kind != "i":
             return dataset
         try:
+            # Read whole by pandas or as Python strings: ~10 bytes in memory per byte on disk.
+            check_allocation(source.stat().st_size * 10, "the movie file", source)
             titles, genres = reader(folder) if filename == "u.item" else reader(source)
+        except DataError as exc:
+            return replace(dataset, notes=[*dataset.notes, f"titles not loaded: {exc}"])
         except (OSError, ValueError, IndexError, pd.errors.ParserError) as exc:
             note = f"titles not loaded: {DataError(str(exc), source)}"
             return replace(dataset, notes=[*dataset.notes, note])
@@ -132,6 +137,13 @@ def attach_movie_metadata(dataset: Dataset, ratings_path: Path) -> Dataset:
         genre_pos = genres.index.get_indexer(dataset.col_ids)
         genre_arr[genre_pos >= 0] = genres.to_numpy()[genre_pos[genre_pos >= 0]]
         notes = list(dataset.notes)
+        # numpy widens every title to the longest one: a 1 MB "title" times
+        # thousands of movies is gigabytes.
+        longest = max((len(t) for t in title_arr), default=0) + max((len(g) for g in genre_arr), default=0)
+        try:
+            check_allocation(dataset.n_cols * longest * 4, f"the titles (the longest {longest:,} characters)", source)
+        except DataError as exc:
+            return replace(dataset, notes=[*notes, f"titles not loaded: {exc}"])
         missing = int((~known).sum())
         if missing:
             notes.append(f"{missing} items have no title in {filename}")

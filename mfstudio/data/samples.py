@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from .budget import check_allocation
 from .dataset import Dataset
 from .errors import DataError
 from .text import vectorize_texts
@@ -273,6 +274,10 @@ def movies(
         raise ValueError("n_users, n_items and n_factors must be at least 1")
     if not 0 < density <= 1:
         raise ValueError("density must be in (0, 1]")
+    # ~100 bytes per rating on the way (draws, factors' products, the Dataset),
+    # the factor matrices and genre tables per user and item.
+    check_allocation(int(n_users * n_items * density) * 100 + (n_users + n_items) * (n_factors + 40) * 8 * 4,
+                     f"a sample of {n_users:,} users x {n_items:,} movies", fix="ask for fewer users or movies")
     rng = np.random.default_rng(seed)
 
     # --- who rates what: power-law item popularity, log-normal user activity
@@ -476,6 +481,9 @@ def topics_corpus(
         raise ValueError("n_docs must be at least 1")
     if not 1 <= min_words <= max_words:
         raise ValueError("need 1 <= min_words <= max_words")
+    # Each word is drawn, joined into a Python string and counted by the vectorizer.
+    check_allocation(n_docs * max_words * 120, f"a sample of {n_docs:,} documents of up to {max_words:,} words",
+                     fix="ask for fewer or shorter documents")
     rng = np.random.default_rng(seed)
     topic_names = np.asarray(list(TOPIC_WORDS)[:n_topics])
     topic_words = np.asarray([TOPIC_WORDS[name] for name in topic_names])
@@ -570,6 +578,9 @@ def bars(
         raise ValueError("n_images and size must be at least 1")
     if noise < 0:
         raise ValueError("noise must be non-negative")
+    # Like an image folder: ~64 bytes per pixel of every image, ~130 per pixel name.
+    check_allocation(n_images * size * size * 64 + size * size * (130 + 16 * size),
+                     f"a sample of {n_images:,} images of {size:,}x{size:,} pixels", fix="ask for fewer or smaller images")
     rng = np.random.default_rng(seed)
     n_bars = 2 * size
     probability = 1.0 / size if bar_probability is None else float(bar_probability)

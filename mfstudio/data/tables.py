@@ -17,18 +17,24 @@ whole file:
 from __future__ import annotations
 
 import codecs
-import io
+import contextlib
 import csv
+import io
+import os
 import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .budget import format_bytes
 from .errors import DataError
 
 __all__ = ["TableLayout", "sniff_table", "read_table", "locate_problem", "physical_line"]
 
 HEAD_BYTES = 64 * 1024
+#: The longest line (or quoted record) the line-by-line diagnosis reads. A
+#: line longer than this is the problem itself: no table needs a 16 MB cell.
+LONGEST_LINE = 16 << 20
 SNIFF_LINES = 200
 DELIMITERS = ("::", "\t", ",", ";", "|", " ")
 DELIMITER_NAMES = {"::": "'::'", "\t": "tabs", ",": "commas", ";": "semicolons", "|": "'|'", " ": "spaces"}
@@ -57,6 +63,15 @@ class TableLayout:
     has_spaces: list[bool] = field(default_factory=list)
     truncated: bool = False  # head did not reach the end of the file
     multiline: bool = False  # a quoted value in the head spans lines (documents)
+    file_bytes: int = 0  # size of the whole file
+    bytes_per_line: float = 0.0  # mean length of the head's lines, newline included
+
+    @property
+    def estimated_lines(self) -> int:
+        """Lines in the whole file, estimated from the head (exact when the head is the file)."""
+        if self.bytes_per_line <= 0:
+            return 0
+        return int(self.file_bytes / self.bytes_per_line) + 1
 
     @property
     def n_columns(self) -> int:
@@ -156,24 +171,43 @@ def _records(lines: list[str], complete: bool = True) -> tuple[list[tuple[int, s
     return out, multiline
 
 
+@contextlib.contextmanager
+def _field_limit_at_least(n: int):
+    """Let the csv module read fields of ``n`` characters (its default stops at 131,072).
+
+    The limit is process-wide, so it is raised only while such a line is split
+    and put back afterwards.
+    """
+    previous = csv.field_size_limit()
+    if n <= previous:
+        yield
+        return
+    csv.field_size_limit(n)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def _split(line: str, delimiter: str) -> list[str]:
     if delimiter == "whitespace":
         return line.split()
     if delimiter == "::":
         return line.split("::")
-    if "\n" not in line:
-        return next(csv.reader([line], delimiter=delimiter, skipinitialspace=delimiter != " "))
-    # A record joined across lines (see _records): where this delimiter does
-    # not open the quote, the line break ends a row; glue the pieces back so
-    # the break stays inside one field.
-    fields: list[str] = []
-    for row in csv.reader(io.StringIO(line), delimiter=delimiter, skipinitialspace=delimiter != " "):
-        if fields and row:
-            fields[-1] += "\n" + row[0]
-            fields.extend(row[1:])
-        else:
-            fields.extend(row)
-    return fields
+    with _field_limit_at_least(len(line) + 1):
+        if "\n" not in line:
+            return next(csv.reader([line], delimiter=delimiter, skipinitialspace=delimiter != " "))
+        # A record joined across lines (see _records): where this delimiter does
+        # not open the quote, the line break ends a row; glue the pieces back so
+        # the break stays inside one field.
+        fields: list[str] = []
+        for row in csv.reader(io.StringIO(line), delimiter=delimiter, skipinitialspace=delimiter != " "):
+            if fields and row:
+                fields[-1] += "\n" + row[0]
+                fields.extend(row[1:])
+            else:
+                fields.extend(row)
+        return fields
 
 
 def _fields(n: int) -> str:
@@ -234,6 +268,8 @@ def sniff_table(path: str) -> TableLayout:
     if not raw.strip():
         raise DataError("the file is empty", path, fix="choose a file that has data in it")
     text, encoding = _decode_head(path, raw, complete)
+    head_bytes = len(raw) if complete else (raw.rfind(b"\n") + 1 or len(raw))
+    file_bytes = os.path.getsize(path)
     numbered, multiline = _records(text.splitlines(), complete)
     numbered = numbered[:SNIFF_LINES]
     if not numbered:
@@ -271,6 +307,8 @@ def sniff_table(path: str) -> TableLayout:
         head_rows=data_rows,
         truncated=not complete,
         multiline=multiline and delimiter in _QUOTING_DELIMITERS,
+        file_bytes=file_bytes,
+        bytes_per_line=head_bytes / max(text.count("\n"), 1),
     )
     for j in range(n_cols):
         col = [r[j] for r in data_rows if j < len(r) and r[j] != ""]
@@ -456,11 +494,21 @@ def _iter_lines(layout: TableLayout):
         number = 0
         pending, start = None, 0  # a quoted value still open across lines
         try:
-            for number, line in enumerate(fh, start=1):
+            while True:
+                # Read at most LONGEST_LINE characters: a file without line
+                # breaks must not become one string of its whole size.
+                line = fh.readline(LONGEST_LINE + 1)
+                if not line:
+                    break
+                number += 1
+                if len(line) > LONGEST_LINE:
+                    raise _too_long(layout, number, "this line")
                 line = line.rstrip("\r\n")
                 if layout.multiline:
                     if pending is not None:
                         pending += "\n" + line
+                        if len(pending) > LONGEST_LINE:
+                            raise _too_long(layout, start, "the quoted value that starts on this line")
                         if not _ends_inside_quotes(line, True):
                             yield start, pending
                             pending = None
@@ -481,6 +529,15 @@ def _iter_lines(layout: TableLayout):
             ) from None
 
 
+def _too_long(layout: TableLayout, number: int, what: str) -> DataError:
+    return DataError(
+        f"{what} is longer than {format_bytes(LONGEST_LINE)}, which no table cell needs",
+        layout.path,
+        line=number,
+        fix="check for a missing line break or an unclosed quote, or keep long texts in separate files",
+    )
+
+
 def physical_line(layout: TableLayout, data_row: int) -> int | None:
     """Physical line number of the ``data_row``-th (0-based) data row."""
     target = data_row + (1 if layout.has_header else 0)
@@ -493,6 +550,13 @@ def physical_line(layout: TableLayout, data_row: int) -> int | None:
 def _describe_column(layout: TableLayout, j: int) -> str:
     name = layout.column_names[j]
     return f"column '{name}'" if layout.has_header else f"column {j + 1}"
+
+
+def _shown(token: str) -> str:
+    """A value as a message quotes it; a huge one by its length and its start."""
+    if len(token) <= 40:
+        return f"'{token}'"
+    return f"a value of {len(token):,} characters ('{token[:20]}...')"
 
 
 def locate_problem(layout: TableLayout, column_types: dict[int, str], reader_message: str = "") -> DataError:
@@ -527,14 +591,14 @@ def locate_problem(layout: TableLayout, column_types: dict[int, str], reader_mes
                 )
             if kind in ("float32", "float64") and not is_number(token):
                 return DataError(
-                    f"{_describe_column(layout, j)} holds '{token[:40]}', which is not a number",
+                    f"{_describe_column(layout, j)} holds {_shown(token)}, which is not a number",
                     layout.path,
                     line=number,
                     fix="correct the value or delete the line",
                 )
             if kind in ("int32", "int64") and not _INTEGER.match(token):
                 return DataError(
-                    f"{_describe_column(layout, j)} holds '{token[:40]}' where the other rows have whole numbers",
+                    f"{_describe_column(layout, j)} holds {_shown(token)} where the other rows have whole numbers",
                     layout.path,
                     line=number,
                     fix="correct the value or delete the line",
