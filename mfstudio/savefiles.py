@@ -236,7 +236,7 @@ def check_model_folder(path, overwrite: bool = False) -> None:
     folder = Path(path)
     check_save_target(folder / MODEL_MANIFEST, folder / MODEL_ARRAYS, format_prefix="mfstudio-model-",
                       what="model", overwrite=overwrite,
-                      force_hint="choose a new folder, or replace it with --force (save(..., overwrite=True))")
+                      force_hint="choose a new folder, or replace the earlier save with --force")
     # Whether the folder can be made at all (/proc, a file in the way, no permission): try, then undo.
     missing = [p for p in (folder, *folder.parents) if not (p.exists() or p.is_symlink())]
     if missing:

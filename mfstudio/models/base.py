@@ -732,7 +732,7 @@ class FactorModel(Model):
         }
         return write_save(folder / MODEL_MANIFEST, folder / MODEL_ARRAYS, manifest, arrays,
                           format_prefix=SAVE_FORMAT_PREFIX, what="model", overwrite=overwrite,
-                          force_hint="choose a new folder, or replace it with --force (save(..., overwrite=True))",
+                          force_hint="choose a new folder, or replace the earlier save with --force",
                           json_default=json_default)
 
     @classmethod
