@@ -291,10 +291,11 @@ def cmd_recommend(args) -> int:
 
     model = load_model(args.model)
     if args.similar is not None:
-        rows, score_name = similar_items_to(model, args.similar, n=args.n), "similarity"
+        rows, score_name = similar_items_to(model, args.similar, n=args.n, min_support=args.min_support), "similarity"
         heading = f"items similar to {args.similar}"
     else:
-        rows, score_name = recommendations_for(model, args.user, n=args.n, exclude_seen=not args.include_seen), "score"
+        rows, score_name = recommendations_for(model, args.user, n=args.n, exclude_seen=not args.include_seen,
+                                               min_support=args.min_support), "score"
         known = len(known_ratings(model, args.user))
         seen = f"; those {known} left out" if not args.include_seen else "; seen items included"
         heading = f"top {args.n} for {model.train_.row_label} {args.user} ({known} known{seen})"
@@ -378,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--similar", metavar="RAW_ITEM", help="items similar to this item instead")
     rec.add_argument("--n", type=int, default=10, help="how many (default 10)")
     rec.add_argument("--include-seen", action="store_true", help="also list items the user already has")
+    rec.add_argument("--min-support", type=int, metavar="N", help="only items with at least N training ratings (default: chosen for the data; 0 lists all)")
     rec.add_argument("--json", action="store_true", help="print one JSON object")
     rec.set_defaults(func=cmd_recommend)
     return parser

@@ -41,6 +41,13 @@ __all__ = [
     "display_levels",
     "factor_map",
     "factors_of",
+    "genre_categories",
+    "genre_names",
+    "genre_counts",
+    "signed_topic_summary",
+    "has_signed_components",
+    "SignedTopicSummary",
+    "with_categories",
     "has_factors_for",
     "image_breakdown",
     "lead_shares",
@@ -201,6 +208,78 @@ def topic_summary(W, H, terms, n_words: int = 8) -> TopicSummary:
         lead_shares=_readonly(lead_shares(W)),
         mean_weights=_readonly(W.mean(axis=0), np.float64),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class SignedTopicSummary:
+    """Both ends of every component of a factorization with signs (an SVD).
+
+    An SVD component is a direction: words at its negative end are as
+    characteristic as those at its positive end (documents score high on
+    one side or the other), and the sign itself is arbitrary.
+
+    Attributes
+    ----------
+    positive_words, negative_words : tuple of tuple of str
+        Per component, the ``n`` columns with the largest (most negative)
+        weights, strongest first; only weights of that sign, so a side may
+        hold fewer than ``n``.
+    positive_weights, negative_weights : tuple of ndarray
+        Their weights in H (negative ones are negative).
+    """
+
+    positive_words: tuple
+    negative_words: tuple
+    positive_weights: tuple
+    negative_weights: tuple
+
+    @property
+    def n_components(self) -> int:
+        return len(self.positive_words)
+
+    def side(self, component: int, sign: str, n: int | None = None) -> list[tuple[str, float]]:
+        """(word, weight) pairs of one end ("+" or "-") of a component, strongest first."""
+        if sign not in ("+", "-"):
+            raise ValueError('sign must be "+" or "-"')
+        words = (self.positive_words if sign == "+" else self.negative_words)[component][:n]
+        weights = (self.positive_weights if sign == "+" else self.negative_weights)[component]
+        return [(w, float(v)) for w, v in zip(words, weights)]
+
+
+def has_signed_components(H) -> bool:
+    """Whether a factorization's components take both signs (SVD) rather than only non-negative ones (NMF)."""
+    H = np.asarray(H)
+    return bool(H.size) and bool((H < 0).any())
+
+
+def signed_topic_summary(H, terms, n_words: int = 8) -> SignedTopicSummary:
+    """The most positive and the most negative columns of every component.
+
+    Parameters
+    ----------
+    H : array_like, shape (k, n_cols)
+    terms : array_like, shape (n_cols,)
+    n_words : int
+        Columns kept per side.
+
+    Returns
+    -------
+    SignedTopicSummary
+    """
+    H = np.asarray(H, dtype=np.float64)
+    terms = np.asarray(terms)
+    n = max(0, min(int(n_words), H.shape[1]))
+    sides = {}
+    for sign, values in (("+", H), ("-", -H)):
+        order = np.argsort(-values, axis=1, kind="stable")[:, :n]
+        picked = np.take_along_axis(H, order, axis=1)
+        strong = np.take_along_axis(values, order, axis=1) > 0
+        sides[sign] = (
+            tuple(tuple(str(t) for t in terms[row[keep]]) for row, keep in zip(order, strong)),
+            tuple(_readonly(w[keep]) for w, keep in zip(picked, strong)),
+        )
+    return SignedTopicSummary(positive_words=sides["+"][0], negative_words=sides["-"][0],
+                              positive_weights=sides["+"][1], negative_weights=sides["-"][1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -747,6 +826,91 @@ def _categories(dataset, model, side: str, factors: np.ndarray, max_categories: 
         return names, codes, "first genre"
     noun = (dataset.col_label if side == "items" else dataset.row_label) + "s"
     return [noun], np.zeros(n, dtype=np.int64), "one colour (no categories known)"
+
+
+NO_GENRE = "(no genre)"
+#: ``genre_categories``'s name for the items outside the highlighted genre.
+REST_OF_ITEMS = "all other items"
+
+
+def _genre_lists(item_genres) -> list[list[str]]:
+    return [[g for g in str(entry).split("|") if g] for entry in np.asarray(item_genres).astype(str)]
+
+
+def genre_counts(item_genres) -> dict:
+    """How many items carry each genre (an item with three genres counts once for each).
+
+    Parameters
+    ----------
+    item_genres : array_like of str
+        One "A|B|C" string per item (``Dataset.item_genres``).
+
+    Returns
+    -------
+    dict
+        ``{genre: number of items}``, most common first (ties alphabetical).
+    """
+    counts: dict = {}
+    for genres in _genre_lists(item_genres):
+        for genre in set(genres):
+            counts[genre] = counts.get(genre, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def genre_names(item_genres) -> list[str]:
+    """The genres that occur, alphabetically (the "highlight one genre" choices)."""
+    return sorted(genre_counts(item_genres))
+
+
+def genre_categories(item_genres, highlight: str | None = None, max_categories: int = MAX_CATEGORIES):
+    """Colour categories for items with genres: each item's rarest genre, or one genre against the rest.
+
+    Colouring by the alphabetically first genre paints nearly everything
+    "Action", "Adventure", "Comedy" or "Drama" and never shows "Sci-Fi"; the
+    rarest genre an item carries is the most telling one (*Alien*, Action |
+    Horror | Sci-Fi | Thriller, is coloured Horror rather than Action).
+
+    Parameters
+    ----------
+    item_genres : array_like of str
+        One "A|B|C" string per item.
+    highlight : str, optional
+        Colour only this genre's items; everything else is :data:`REST_OF_ITEMS`.
+    max_categories : int
+        As for :func:`limit_categories` (rarest-genre colouring only).
+
+    Returns
+    -------
+    names : list of str
+        In legend order; with ``highlight``, ``[highlight, REST_OF_ITEMS]``.
+    codes : ndarray of int64
+        Index into ``names`` per item.
+    meaning : str
+        What the colour stands for, in words.
+    """
+    lists = _genre_lists(item_genres)
+    if highlight is not None:
+        inside = np.fromiter((highlight in genres for genres in lists), dtype=bool, count=len(lists))
+        return [str(highlight), REST_OF_ITEMS], np.where(inside, 0, 1).astype(np.int64), \
+            f"{highlight} against all other items"
+    counts = genre_counts(item_genres)
+    # Ties between equally rare genres go alphabetically, so the colouring is the same on every run.
+    rarest = [min(genres, key=lambda g: (counts[g], g)) if genres else NO_GENRE for genres in lists]
+    uniques, codes = np.unique(np.asarray(rarest, dtype=str), return_inverse=True)
+    names, codes = limit_categories(list(uniques), codes.ravel(), max_categories)
+    return names, codes, "each item's rarest genre"
+
+
+def with_categories(fmap: "FactorMap", names, codes, meaning: str) -> "FactorMap":
+    """The same map with other colour categories (e.g. from :func:`genre_categories`)."""
+    import dataclasses
+
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.shape != (fmap.n_points,):
+        raise ValueError(f"need one category per point ({fmap.n_points}), got {codes.shape}")
+    return dataclasses.replace(
+        fmap, category_names=tuple(str(n) for n in names), category_codes=_readonly(codes),
+        category_counts=_readonly(np.bincount(codes, minlength=len(names))), colour_meaning=meaning)
 
 
 def factor_map(dataset, model, side: str = "items", mode: str = "pca", x: int = 0, y: int = 1,

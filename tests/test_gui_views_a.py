@@ -357,7 +357,7 @@ def test_matrix_does_not_apply_without_factors(app, small_movies):
 
 
 # ------------------------------------------------------------- factor space
-def test_factor_space_colours_are_first_genres(qtbot, app, small_movies, movies_run):
+def test_factor_space_colours_are_rarest_genres(qtbot, app, small_movies, movies_run):
     from mfstudio.gui.views.factor_space import FactorSpaceView
 
     view = FactorSpaceView()
@@ -367,7 +367,9 @@ def test_factor_space_colours_are_first_genres(qtbot, app, small_movies, movies_
     show(qtbot, view, "factor-space-movies")
     n = small_movies.n_cols
     assert view.point_count() == n
-    first = [g.split("|")[0] for g in small_movies.item_genres]
+    lists = [g.split("|") for g in small_movies.item_genres]
+    catalogue = {g: sum(g in entry for entry in lists) for entry in lists for g in entry}
+    first = [min(entry, key=lambda g: (catalogue[g], g)) for entry in lists]  # each item's rarest genre
     names = view.category_names
     assert set(names) <= set(first) | {"other"}
     shown = [names[c] for c in view.category_codes]
@@ -466,10 +468,12 @@ def test_factor_space_100k_points(qtbot, app):
     assert view.scatter.opts["pxMode"] and view.scatter.opts["useCache"]
     assert len({id(b) for b in view.scatter.data["brush"]}) == len(view.category_names)  # shared brushes
     show(qtbot, view, "factor-space-100k")
-    # Colours still follow the first genre.
-    first = np.char.partition(dataset.item_genres, "|")[:, 0]
+    # Colours follow each item's rarest genre ("Sci-Fi" rather than "Action" for Action|Sci-Fi).
+    counts = {g: sum(g in entry.split("|") for entry in genres) for entry in genres for g in entry.split("|")}
+    catalogue = {g: int(sum(g in entry.split("|") for entry in dataset.item_genres)) for g in counts}
+    rarest = [min(entry.split("|"), key=lambda g: (catalogue[g], g)) for entry in dataset.item_genres]
     names = np.asarray(view.category_names)
-    np.testing.assert_array_equal(names[view.category_codes], first)
+    np.testing.assert_array_equal(names[view.category_codes], rarest)
 
 
 # ------------------------------------------------------------------ export

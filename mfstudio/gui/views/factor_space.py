@@ -1,7 +1,8 @@
 """Factor space: items, users or documents as points, placed by their factor vectors.
 
 Two chosen factors, or the first two principal components of the factor
-vectors, coloured by the first genre of each item, by each document's label
+vectors, coloured by the rarest genre of each item (or one chosen genre
+against the rest, grey), by each document's label
 when the documents carry one, or, for documents and terms, by the component
 that dominates each vector. Titles show on hover. Positions, categories and
 names come from :func:`mfstudio.inspect.factor_map`; this view only draws them.
@@ -17,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
-from ...inspect import FactorMap, factor_map, has_factors_for
+from ...inspect import FactorMap, factor_map, genre_categories, genre_names, has_factors_for, with_categories
 from .base import PALETTE, ResultView
 
 # Distinct category colours: Okabe-Ito (yellow last: faint on white), then the tab10 hues
@@ -27,6 +28,7 @@ CATEGORY_COLORS = [c for c in PALETTE[:7] if c != "#F0E442"] + [
 OTHER_COLOR = "#9a9a9a"
 SIDES = ("items", "users")
 PCA, FACTORS = "Principal components", "Two factors"
+RAREST_GENRE = "rarest genre"  # the colour combo's first entry; the others highlight one genre
 
 
 class FactorSpaceView(ResultView):
@@ -65,6 +67,14 @@ class FactorSpaceView(ResultView):
         self.x_spin.valueChanged.connect(self._redraw)
         self.y_spin.valueChanged.connect(self._redraw)
         self.x_label, self.y_label = QLabel("x:"), QLabel("y:")
+        self.colour_label = QLabel("Colour by")
+        self.colour_combo = QComboBox()
+        self.colour_combo.setToolTip("Colour each item by the rarest of its genres (the most telling one),\n"
+                                     "or pick one genre to show its items in colour and the rest in grey.")
+        # Short entries and a narrow combo: the controls row must fit a 1280 px window.
+        self.colour_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colour_combo.setMinimumContentsLength(11)
+        self.colour_combo.currentIndexChanged.connect(self._redraw)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Show"))
         controls.addWidget(self.side_combo)
@@ -76,6 +86,13 @@ class FactorSpaceView(ResultView):
         controls.addWidget(self.y_label)
         controls.addWidget(self.y_spin)
         controls.addStretch(1)
+        # Colours get a row of their own (shown for items with genres): one row would not fit 1280 px.
+        self.colour_row = QWidget()
+        colour_controls = QHBoxLayout(self.colour_row)
+        colour_controls.setContentsMargins(0, 0, 0, 0)
+        colour_controls.addWidget(self.colour_label)
+        colour_controls.addWidget(self.colour_combo)
+        colour_controls.addStretch(1)
 
         # ---- plot
         self.plot_widget = pg.PlotWidget()
@@ -102,6 +119,7 @@ class FactorSpaceView(ResultView):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(top)
+        layout.addWidget(self.colour_row)
         layout.addWidget(self.info)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.hover)
@@ -119,6 +137,14 @@ class FactorSpaceView(ResultView):
         self.side_combo.setItemText(0, f"{dataset.col_label}s" if dataset is not None else "items")
         self.side_combo.setItemText(1, f"{dataset.row_label}s" if dataset is not None else "users")
         self.side_combo.blockSignals(False)
+        self.colour_combo.blockSignals(True)
+        self.colour_combo.clear()
+        genres = getattr(dataset, "item_genres", None) if dataset is not None else None
+        if genres is not None:
+            self.colour_combo.addItem(RAREST_GENRE, None)
+            for genre in genre_names(genres):
+                self.colour_combo.addItem(f"only {genre}", genre)
+        self.colour_combo.blockSignals(False)
         self._clear("Fit a factor model to see where its vectors lie.")
 
     def set_run(self, run) -> None:
@@ -137,6 +163,13 @@ class FactorSpaceView(ResultView):
     def set_side(self, side: str) -> None:
         """Show "items" (columns: items, terms, pixels) or "users" (rows: users, documents, images)."""
         self.side_combo.setCurrentIndex(SIDES.index(side))
+
+    def highlight_genre(self, genre: str | None) -> None:
+        """Show ``genre``'s items in colour and the rest grey; None colours each item by its rarest genre."""
+        index = self.colour_combo.findData(genre) if genre is not None else 0
+        if genre is not None and index < 0:
+            raise ValueError(f"no genre {genre!r} in this data")
+        self.colour_combo.setCurrentIndex(index)
 
     def set_axes(self, mode: str, x: int = 1, y: int = 2) -> None:
         """``mode`` "pca" or "factors" (then ``x``, ``y`` are 1-based factor numbers)."""
@@ -180,6 +213,12 @@ class FactorSpaceView(ResultView):
         pca = self.mode_combo.currentText() == PCA
         fmap = factor_map(dataset, model, side, "pca" if pca else "factors",
                           self.x_spin.value() - 1, self.y_spin.value() - 1)
+        highlight = None
+        genre_colours = side == "items" and self.colour_combo.count() > 0 and dataset.kind not in ("documents", "images")
+        self.colour_row.setVisible(genre_colours)
+        if genre_colours:
+            highlight = self.colour_combo.currentData()
+            fmap = with_categories(fmap, *genre_categories(dataset.item_genres, highlight))
         self.map = fmap
         self._side = side
         n = fmap.n_points
@@ -191,8 +230,8 @@ class FactorSpaceView(ResultView):
         # ---- colours: one shared QBrush per category, looked up by code (one brush array)
         names, codes = list(fmap.category_names), fmap.category_codes
         self.category_names, self.category_codes = names, codes
-        self.category_colors = [OTHER_COLOR if name == "other" else CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
-                                for i, name in enumerate(names)]
+        self.category_colors = [OTHER_COLOR if name == "other" or (highlight is not None and i > 0)
+                                else CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, name in enumerate(names)]
         alpha = 220 if n < 5000 else 150
         brushes = []
         for c in self.category_colors:
@@ -206,7 +245,9 @@ class FactorSpaceView(ResultView):
         self._noun = noun[:-1]
 
         # One setData call: positions, one brush array (shared QBrush objects), indices as data.
-        self.scatter.setData(x=fmap.coords[:, 0], y=fmap.coords[:, 1], data=np.arange(n), brush=lookup[codes],
+        # Highlighting draws the grey points first, so the chosen genre lies on top of them.
+        order = np.argsort(-codes, kind="stable") if highlight is not None else np.arange(n)
+        self.scatter.setData(x=fmap.coords[order, 0], y=fmap.coords[order, 1], data=order, brush=lookup[codes[order]],
                              size=size, pen=None, symbol="o", pxMode=True)
         # Frame the bulk of the points: a few extreme vectors (rarely seen items) would squash the rest.
         self.plot.enableAutoRange(enable=0.998 if n > 200 else True)
@@ -226,7 +267,7 @@ class FactorSpaceView(ResultView):
         self.legend.setColumnCount(1 if len(names) <= 16 else 2)
         for name, c, count in zip(names, self.category_colors, counts):
             sample = pg.ScatterPlotItem(symbol="o", size=10, brush=pg.mkBrush(c), pen=None)
-            self.legend.addItem(sample, f"{name} ({count:,})")
+            self.legend.addItem(sample, f"{_short(str(name))} ({count:,})")
         self.legend.setVisible(True)
 
     # -------------------------------------------------------------- hover
@@ -259,3 +300,12 @@ class FactorSpaceView(ResultView):
     def point_colors(self) -> list[str]:
         """The colour of every drawn point, as '#rrggbb' (for tests)."""
         return [b.color().name() for b in self.scatter.data["brush"]]
+
+
+#: Longest legend label: a topic's top words ("1: doctor, goal, patient, ...") would
+#: otherwise widen the plot past a 1280-pixel window; the hover shows the full text.
+_LEGEND_CHARS = 16
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= _LEGEND_CHARS else name[: _LEGEND_CHARS - 1].rstrip(", ") + "…"

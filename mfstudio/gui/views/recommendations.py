@@ -50,6 +50,7 @@ from ...recommend import (
     read_new_user,
     recommendations_for,
     recommendations_for_new_user,
+    default_min_support,
     similar_items_to,
 )
 from .base import ResultView
@@ -136,6 +137,16 @@ class RecommendationsView(ResultView):
         self.n_spin.setValue(10)
         self.n_spin.setToolTip("How many items each list shows")
         self.n_spin.valueChanged.connect(self._refresh)
+        # Items with a handful of ratings get factors fitted to noise: a large cosine by chance.
+        self.support_spin = QSpinBox()
+        self.support_spin.setRange(0, 100_000)
+        self.support_spin.setKeyboardTracking(False)
+        self.support_spin.setMaximumWidth(70)
+        self.support_spin.setToolTip("List only items with at least this many ratings in the training data\n"
+                                     "(0 lists every item). The default is chosen for the data: the 40th\n"
+                                     "percentile of ratings per item, at least 5 but never above the median.")
+        self.support_spin.valueChanged.connect(self._refresh)
+        self._support_for = None  # the training data the support default was chosen for
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_user_page(), "Existing user")
         self.tabs.addTab(self._build_new_user_page(), "New user: rate a few yourself")
@@ -157,7 +168,30 @@ class RecommendationsView(ResultView):
         row.setContentsMargins(0, 0, 4, 2)
         row.addWidget(QLabel("Show top"))
         row.addWidget(self.n_spin)
+        self.support_label = QLabel("ratings")
+        self.support_lead = QLabel("min.")
+        self.support_lead.setToolTip(self.support_spin.toolTip())
+        row.addSpacing(6)
+        row.addWidget(self.support_lead)
+        row.addWidget(self.support_spin)
+        row.addWidget(self.support_label)
         return corner
+
+    @property
+    def min_support(self) -> int:
+        """The fewest training ratings an item needs to be listed (the spin box; 0 lists all)."""
+        return self.support_spin.value()
+
+    def set_min_support(self, count: int) -> None:
+        """List only items with at least ``count`` training ratings, and refresh the lists."""
+        self.support_spin.setValue(int(count))
+
+    def _support_text(self, item_word: str) -> str:
+        """The filter in words, for the headings."""
+        if self.min_support <= 1:
+            return ""
+        value = "ratings" if self.dataset is not None and self.dataset.kind == "explicit" else "interactions"
+        return f"; only {item_word}s with at least {self.min_support:,} {value}"
 
     # ------------------------------------------------------------- layout
     def _build_user_page(self) -> QWidget:
@@ -297,6 +331,12 @@ class RecommendationsView(ResultView):
                                      else Qt.MatchFlag.MatchContains)
         self._configure_labels()
         self.stack.setCurrentIndex(1)
+        if self._support_for is not train:
+            # A default for this data; a value the person chose stays while the training data does.
+            self._support_for = train
+            self.support_spin.blockSignals(True)
+            self.support_spin.setValue(default_min_support(train))
+            self.support_spin.blockSignals(False)
         if previous is None or previous.train_.shape != train.shape:
             self.new_ratings = {}
             self.current_user = None
@@ -359,6 +399,7 @@ class RecommendationsView(ResultView):
         self.new_recs_table.setHorizontalHeaderLabels(["rank", "title", score, "genres"])
         self.rate_table.setHorizontalHeaderLabels(["title", "genres", "ratings", "liked it" if self.implicit else "your rating"])
         self.exclude_seen.setText(f"Hide {item}s they already {'rated' if value == 'rating' else 'used'}")
+        self.support_label.setText("ratings" if value == "rating" else "interactions")
         genres = self.model.train_.item_genres is not None
         for table, col in ((self.known_table, 2), (self.recs_table, 4), (self.similar_table, 2), (self.rate_table, 1),
                            (self.new_recs_table, 3)):
@@ -435,7 +476,7 @@ class RecommendationsView(ResultView):
         self._fill(self.known_table, known_rows)
         n = self.n_spin.value()
         exclude = self.exclude_seen.isChecked()
-        recs = recommendations_for(model, user, n, exclude_seen=exclude)
+        recs = recommendations_for(model, user, n, exclude_seen=exclude, min_support=self.min_support)
         bold = QFont()
         bold.setBold(True)
         rows = []
@@ -466,7 +507,8 @@ class RecommendationsView(ResultView):
                      f"they {verb}{any_value} are hidden as seen")
         else:
             where = f"among all {train.n_cols:,}, seen ones included (greyed)"
-        self.recs_label.setText(f"<b>Recommended for {user_word} {user}</b>: top {len(recs)} by {self._model_name()}, {where}")
+        self.recs_label.setText(f"<b>Recommended for {user_word} {user}</b>: top {len(recs)} by {self._model_name()}, "
+                                f"{where}{self._support_text(item_word)}")
         self.user_info.setText(f"{user_word.capitalize()} <b>{user}</b> of {train.n_rows:,}. "
                                f"Select {_a(item_word)} in either table to see the {item_word}s most like it.")
         self._show_similar(None)
@@ -496,13 +538,14 @@ class RecommendationsView(ResultView):
                 f"<b>Similar to “{title}”</b>: {self._model_name()} has no {item_word} factors, so it cannot say which "
                 f"{item_word}s are alike; fit a factor model (SGD, ALS…) for this.")
             return
-        rows = similar_items_to(self.model, raw_item, N_SIMILAR)
+        rows = similar_items_to(self.model, raw_item, N_SIMILAR, min_support=self.min_support)
         self._fill(self.similar_table, [
             [_cell(r["title"], r["item"]), _cell(f"{r['similarity']:.3f}", number=r["similarity"], right=True),
              _cell(_genres(r["genres"]))]
             for r in rows
         ])
-        self.similar_label.setText(f"<b>Similar to “{title}”</b> (cosine of the {item_word} factor vectors)")
+        self.similar_label.setText(f"<b>Similar to “{title}”</b> (cosine of the {item_word} factor vectors"
+                                   f"{self._support_text(item_word)})")
 
     # ------------------------------------------------------------ new user
     def _candidates(self) -> np.ndarray:
@@ -642,7 +685,8 @@ class RecommendationsView(ResultView):
             self.new_recs_label.setText(f"<b>Recommended for you</b>: rate a few {item_word}s on the left to start.")
             return
         try:
-            recs = recommendations_for_new_user(self.model, self.new_ratings, self.n_spin.value())
+            recs = recommendations_for_new_user(self.model, self.new_ratings, self.n_spin.value(),
+                                                min_support=self.min_support)
         except DataError as exc:
             self.new_recs_table.setRowCount(0)
             self.new_recs_label.setText(f"<b>Recommended for you</b>: {exc}")
@@ -666,7 +710,7 @@ class RecommendationsView(ResultView):
         if ratings:
             parts.append(f"{ratings} rated")
         text = f"from the {_plural(len(self.new_ratings), item_word)} you gave ({', '.join(parts)}); "
-        text += f"all {given.seen.size:,} are left out of the list as seen."
+        text += f"all {given.seen.size:,} are left out of the list as seen{self._support_text(item_word)}."
         if given.unused_ticks:
             text += (f" <span style='color:#b00'>{_plural(len(given.unused_ticks), 'tick')} not used: this model "
                      f"predicts ratings, so rate {'it' if len(given.unused_ticks) == 1 else 'them'} to count.</span>")

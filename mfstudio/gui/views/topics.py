@@ -38,14 +38,17 @@ from PySide6.QtWidgets import (
 )
 
 from ...inspect import (
+    SignedTopicSummary,
     TopicAgreement,
     TopicSummary,
     display_levels,
     factors_of,
+    has_signed_components,
     image_breakdown,
     strongest_parts,
     topic_documents,
     topic_label_agreement,
+    signed_topic_summary,
     topic_summary,
 )
 from .base import ResultView, color
@@ -144,6 +147,8 @@ class TopicsView(ResultView):
         self.cards: list[pg.PlotItem] = []
         self.part_plots: list[pg.PlotItem] = []
         self.summary: TopicSummary | None = None
+        # Both ends of each component when the factors take both signs (SVD); None for NMF.
+        self.signed: SignedTopicSummary | None = None
         self.agreement: TopicAgreement | None = None  # only when the documents have labels
         self._columns_used = 0
         self._csr = None
@@ -311,6 +316,8 @@ class TopicsView(ResultView):
         # Enough words for any setting of the spin box; changing it only redraws.
         n_words = self.n_words.maximum() if self.dataset.kind == "documents" else 0
         self.summary = topic_summary(self.W, self.H, self._train().col_ids, n_words)
+        if self.dataset.kind == "documents" and has_signed_components(self.H):
+            self.signed = signed_topic_summary(self.H, self._train().col_ids, n_words)
         labels = getattr(self.dataset, "row_labels", None)
         if self.dataset.kind == "documents" and labels is not None:
             self.agreement = topic_label_agreement(self.W, labels)
@@ -351,7 +358,7 @@ class TopicsView(ResultView):
     # ------------------------------------------------------------ helpers
     def _clear(self) -> None:
         self.W = self.H = None
-        self.summary = self.agreement = None
+        self.summary = self.agreement = self.signed = None
         self.mode = None
         self.cards = []
         self.part_plots = []
@@ -400,7 +407,22 @@ class TopicsView(ResultView):
 
     @property
     def card_height(self) -> int:
-        return max(140, 19 * self.n_words.value() + 58)
+        return max(140, 19 * self.n_card_rows + 58)
+
+    @property
+    def words_per_side(self) -> int:
+        """Words shown at each end of a signed (SVD) card: half the "words" setting, at least 3."""
+        return max(3, (self.n_words.value() + 1) // 2)
+
+    @property
+    def n_card_rows(self) -> int:
+        return 2 * self.words_per_side if self.signed is not None else self.n_words.value()
+
+    def signed_words(self, topic: int) -> list[tuple[str, float]]:
+        """A signed card's rows, top to bottom: "+ word" (most positive first), then "- word" (most negative first)."""
+        n = self.words_per_side
+        return ([(f"+ {w}", v) for w, v in self.signed.side(topic, "+", n)]
+                + [(f"- {w}", v) for w, v in self.signed.side(topic, "-", n)])
 
     def _on_grid_resized(self) -> None:
         # A signal, not an event filter: a Python eventFilter is called while Qt destroys the
@@ -423,6 +445,10 @@ class TopicsView(ResultView):
         model = self.run.model
         heading = (f"<b>{k} topics</b> found by {model.title or model.name} in {self.dataset.n_rows:,} documents. "
                    "Each card shows a topic's heaviest words. <i>Click a card</i> to list the documents most about it.")
+        if self.signed is not None:
+            heading = heading.replace("a topic's heaviest words", (
+                "both ends of a component: <b>+</b> words (coloured) and <b>-</b> words (grey); "
+                "the sign is arbitrary"))
         agreement = self.agreement
         if agreement is not None:
             heading += (f"<br>Agreement of each document's strongest topic with its <b>{self.label_name}</b>: "
@@ -454,18 +480,27 @@ class TopicsView(ResultView):
         for t in range(k):
             plot = self.card_grid.ci.addPlot(row=t // columns, col=t % columns)
             _small_plot(plot)
-            words = self.top_words(t, n)
+            signed = self.signed is not None
+            words = self.signed_words(t) if signed else self.top_words(t, n)
             y = np.arange(len(words))[::-1].astype(float)  # heaviest word on top
-            widths = np.array([max(w, 0.0) for _, w in words])
-            plot.addItem(pg.BarGraphItem(x0=np.zeros_like(y), y=y, height=0.72, width=widths,
-                                         brush=pg.mkBrush(color(t)), pen=pg.mkPen(None)))
+            if signed:
+                # Negative weights grow to the left in grey: the other end of the same direction.
+                values = np.array([v for _, v in words], dtype=float)
+                brushes = [pg.mkBrush(color(t)) if v >= 0 else pg.mkBrush("#8a8a8a") for v in values]
+                plot.addItem(pg.BarGraphItem(x0=np.minimum(values, 0), y=y, height=0.72, width=np.abs(values),
+                                             brushes=brushes, pen=pg.mkPen(None)))
+                widths = np.abs(values)
+            else:
+                widths = np.array([max(w, 0.0) for _, w in words])
+                plot.addItem(pg.BarGraphItem(x0=np.zeros_like(y), y=y, height=0.72, width=widths,
+                                             brush=pg.mkBrush(color(t)), pen=pg.mkPen(None)))
             left = plot.getAxis("left")
             left.setTicks([[(float(yy), word) for yy, (word, _) in zip(y, words)]])
             left.setStyle(tickLength=0, tickFont=font)
             left.setWidth(92)
             plot.hideAxis("bottom")
             top = float(widths.max()) if widths.size and widths.max() > 0 else 1.0
-            plot.setXRange(0, top, padding=0.03)
+            plot.setXRange(-top if signed else 0, top, padding=0.03)
             plot.setYRange(-0.6, len(words) - 0.4, padding=0)
             plot.setTitle(self._card_title(t, selected=False), size="10pt")
             plot.setToolTip(f"Topic {t + 1}: " + ", ".join(f"{w} ({v:.3g})" for w, v in words))
@@ -509,10 +544,15 @@ class TopicsView(ResultView):
         n = self.n_words.value()
         table.setRowCount(0)
         for t in range(self.n_components):
-            for rank, (word, weight) in enumerate(self.top_words(t, n), start=1):
+            if self.signed is not None:
+                ranked = [(f"+{r}", w, v) for r, (w, v) in enumerate(self.signed.side(t, "+", n), start=1)]
+                ranked += [(f"-{r}", w, v) for r, (w, v) in enumerate(self.signed.side(t, "-", n), start=1)]
+            else:
+                ranked = [(str(r), w, v) for r, (w, v) in enumerate(self.top_words(t, n), start=1)]
+            for rank, word, weight in ranked:
                 row = table.rowCount()
                 table.insertRow(row)
-                values = [f"Topic {t + 1}", str(rank), word, f"{weight:.6g}", f"{self.lead_shares()[t]:.4f}"]
+                values = [f"Topic {t + 1}", rank, word, f"{weight:.6g}", f"{self.lead_shares()[t]:.4f}"]
                 for col, text in enumerate(values):
                     table.setItem(row, col, QTableWidgetItem(text))
 
