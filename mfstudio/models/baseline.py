@@ -49,7 +49,8 @@ class Baseline(FactorModel):
 
     name = "baseline"
     title = "Baseline (biases)"
-    summary = "Average rating plus how generous each user is and how liked each item is."
+    summary = ("Average rating plus how generous each user is and how liked each item is: the bar every rating "
+               "model must beat, and hard to overfit. It cannot personalise: every user's ranking is the same.")
     objective = "min sum (r_ui - mu - b_u - b_i)^2 + reg_user sum b_u^2 + reg_item sum b_i^2"
     params_spec = (
         Param("n_epochs", "int", 10, "alternating passes over users and items", low=1, high=100_000),
@@ -97,7 +98,8 @@ class Popularity(FactorModel):
 
     name = "popularity"
     title = "Popularity"
-    summary = "Everyone gets the most popular items they have not seen yet."
+    summary = ("Everyone gets the most popular items they have not seen yet: the reference every ranking model "
+               "must beat, and surprisingly strong. It cannot overfit, nor personalise, nor suggest anything obscure.")
     objective = "score(u, i) = number of users who interacted with i"
     params_spec = (Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),)
     kinds = ("implicit", "explicit")

@@ -148,7 +148,9 @@ class BayesianMF(FactorModel):
 
     name = "bpmf"
     title = "Bayesian MF (Gibbs)"
-    summary = "Averages the predictions of many factorizations drawn from their posterior, so it rarely overfits."
+    summary = ("Averages the predictions of many factorizations drawn from their posterior: at a modest rank it "
+               "usually overfits less than SGD or ALS, but it is slower and not immune. With many factors on little "
+               "data (k=50 on 100K ratings) its test RMSE can end above the baseline's: start near k=10 and compare.")
     objective = (
         "r_ui ~ N(mu + b_u + b_i + p_u.q_i, 1/alpha);  [p_u, b_u] ~ N(mu_U, Lambda_U^-1);  "
         "[q_i, b_i] ~ N(mu_V, Lambda_V^-1);  (mu, Lambda) ~ Normal-Wishart(0, beta0, I, d);  "

@@ -222,7 +222,9 @@ class NMF(FactorModel):
 
     name = "nmf"
     title = "Non-negative matrix factorization"
-    summary = "Explains the data as sums of a few non-negative parts, such as topics in documents or strokes in images."
+    summary = ("Explains the data as sums of a few non-negative parts, such as topics in documents or strokes in "
+               "images, which makes its factors easy to read. The parts change with the rank and the seed, and on "
+               "ratings, where a missing rating is unknown rather than zero, SGD or ALS predict better.")
     objective = (
         "min 0.5 ||X - W H||_F^2 (or KL(X || W H)) + l1 (|W|_1 + |H|_1) + 0.5 reg (||W||_F^2 + ||H||_F^2), "
         "W, H >= 0; ratings: observed entries only"
