@@ -97,7 +97,7 @@ def test_malformed_file_shows_one_sentence_and_keeps_the_data(qtbot, window, tmp
     qtbot.waitUntil(lambda: window._last_error is not None, timeout=30_000)
     task.wait()
     message, _ = window._last_error
-    assert message == "Bad.csv, line 3: column 'rating' holds 'abc', which is not a number; correct the value or delete the line."
+    assert message == "bad.csv, line 3: column 'rating' holds 'abc', which is not a number; correct the value or delete the line."
     assert window.dataset is before
     boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
     assert boxes and boxes[0].text() == message

@@ -36,7 +36,8 @@ def create_app(argv=None):
     app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
     app.setApplicationName("mfstudio")
     app.setOrganizationName("mfstudio")
-    app.setApplicationDisplayName("mfstudio")
+    # No display name: Qt appends it to every window title, and the main window's
+    # title already starts with "mfstudio" ("mfstudio — X — mfstudio").
     # Wayland finds the icon and groups windows through the .desktop file's name.
     app.setDesktopFileName("mfstudio")
     icon = _icon_path()

@@ -168,7 +168,9 @@ class DataPanel(QWidget):
             bins = np.unique(np.geomspace(1, top + 1, 30).astype(int)) if top > 30 else np.arange(0, top + 2)
             hist, edges = np.histogram(per_row, bins=bins)
             self.count_plot.plot(edges, hist, stepMode="center", fillLevel=0, brush="#E69F00", pen=pg.mkPen("#E69F00"))
-        self.count_plot.setTitle(f"Entries per {rows}")
+        # Short: the axis below says "entries per ...", and a title wider than the
+        # dock (long row names: "document") cut the plot off at its edge.
+        self.count_plot.setTitle(f"Per {rows}")
         self.count_plot.setLabel("bottom", f"entries per {rows}")
         self.count_plot.setLabel("left", f"{rows}s")
         self.table_model.set_dataset(dataset)

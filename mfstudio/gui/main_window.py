@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ..data import SAMPLES, can_load, open_data
@@ -29,6 +31,7 @@ from ..project import PROJECT_SUFFIX, Run, open_project, save_project
 from . import export
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
+from .views.metrics_table import fit_seconds, seconds_text as _seconds_text
 from .views.training import TrainingView
 from .worker import BUG_REPORT, ONE_FIT_AT_A_TIME, FitWorker, Task, wait_for_threads
 
@@ -50,6 +53,74 @@ def result_views():
     from .views.topics import TopicsView
 
     return [SpectrumView, TopicsView, RecommendationsView, FactorSpaceView, MatrixView, MetricsView]
+
+
+class _ViewHolder(QWidget):
+    """Holds a view in its tab's scroll area, scrolling only below the view's minimum size.
+
+    Without it the scroll area asked the view's height for its width (a wrapped
+    caption has one), got the preferred height, and scrolled views that fit.
+    """
+
+    def __init__(self, view):
+        super().__init__()
+        self.view = view
+        view.setParent(self)
+        view.installEventFilter(self)
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt API
+        if watched is self.view and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the view's minimum changed: the scroll area re-sizes it
+        return False
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt API
+        return self.view.minimumSizeHint().expandedTo(self.view.minimumSize())
+
+    def sizeHint(self):  # noqa: N802 - Qt API
+        return self.minimumSizeHint()
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt API
+        self.view.setGeometry(self.rect())
+        super().resizeEvent(event)
+
+
+class ViewTabs(QTabWidget):
+    """The result tabs; each view sits in a scroll area of its own.
+
+    A tab page's minimum size is every page's largest (QStackedWidget), so one
+    view wider than the screen widened the window whichever tab was shown (the
+    Spectrum tab took it from 1280 to 1575 px). In a scroll area a view too
+    large for the window scrolls instead. The views are what callers see:
+    :meth:`currentWidget`, :meth:`setCurrentWidget` and :meth:`indexOf` take
+    and give the view, not its scroll area.
+    """
+
+    def add_view(self, view, title: str) -> int:
+        scroll = QScrollArea()
+        scroll.setWidget(_ViewHolder(view))
+        scroll.setWidgetResizable(True)  # the view fills the tab when it fits
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        return self.addTab(scroll, title)
+
+    def view_at(self, index: int):
+        """The view shown by tab ``index`` (None if there is none)."""
+        page = self.widget(index)
+        holder = page.widget() if isinstance(page, QScrollArea) else None
+        return holder.view if isinstance(holder, _ViewHolder) else page
+
+    def currentWidget(self):  # noqa: N802 - Qt API
+        return self.view_at(self.currentIndex())
+
+    def indexOf(self, widget) -> int:  # noqa: N802 - Qt API
+        for index in range(self.count()):
+            if self.view_at(index) is widget or self.widget(index) is widget:
+                return index
+        return -1
+
+    def setCurrentWidget(self, widget) -> None:  # noqa: N802 - Qt API
+        index = self.indexOf(widget)
+        if index >= 0:
+            self.setCurrentIndex(index)
 
 
 class MainWindow(QMainWindow):
@@ -83,14 +154,14 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
 
         # Results in the middle.
-        self.tabs = QTabWidget()
+        self.tabs = ViewTabs()
         self.training = TrainingView()
         self.training.run_selected.connect(self.select_run)
         self.views = [self.training] + [cls() for cls in result_views()]
         self.spectrum = next(v for v in self.views if v.title == "Spectrum")
         self.metrics_view = next(v for v in self.views if v.title == "Metrics")
         for view in self.views:
-            self.tabs.addTab(view, view.title.replace("&", "&&"))  # a lone & would underline a shortcut
+            self.tabs.add_view(view, view.title.replace("&", "&&"))  # a lone & would underline a shortcut
         # Result views are drawn when first shown, not all at once when a fit
         # ends: drawing six tabs in one go froze the window for a third of a second.
         self._stale_views: set = set()
@@ -105,7 +176,8 @@ class MainWindow(QMainWindow):
         self.model_panel.cancel_requested.connect(self.cancel_fit)
         data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea, min_width=240)
         # The model form does not reflow below its labels plus editors.
-        model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea, min_width=330)
+        model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea, min_width=330,
+                                footer=self.model_panel.button_bar)
         # The results are the product: the side panels start narrow (a saved
         # layout, restored later, wins).
         self.resizeDocks([data_dock, model_dock], [300, 330], Qt.Orientation.Horizontal)
@@ -128,14 +200,22 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._update_tab_states()  # no data yet: the result tabs start greyed
 
-    def _dock(self, title, widget, area, min_width: int):
+    def _dock(self, title, widget, area, min_width: int, footer=None):
         scroll = QScrollArea()
         scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # panels reflow instead
+        content = scroll
+        if footer is not None:  # always visible below the scrolling part
+            content = QWidget()
+            column = QVBoxLayout(content)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(0)
+            column.addWidget(scroll, 1)
+            column.addWidget(footer)
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title}")
-        dock.setWidget(scroll)
+        dock.setWidget(content)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         dock.setMinimumWidth(min_width)
@@ -174,9 +254,74 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open &Project...", self.choose_open_project, QKeySequence("Ctrl+Shift+O"))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._build_run_menu()
         help_menu = self.menuBar().addMenu("&Help")
+        self.help_view_action = self._action(help_menu, "How to read this &view", lambda: self.show_view_help(),
+                                             QKeySequence.StandardKey.HelpContents)
+        read_menu = help_menu.addMenu("How to &read...")
+        for view in self.views:
+            self._action(read_menu, view.title.replace("&", "&&"),
+                         lambda checked=False, t=view.title: self.show_view_help(t))
+        self._action(help_menu, "&User guide", self.show_user_guide)
+        help_menu.addSeparator()
         self._action(help_menu, "&About mfstudio", self.about)
         self._rebuild_recent()
+
+    def _build_run_menu(self):
+        """Run and View menus: the keyboard shortcuts a daily user needs, listed where they can be found."""
+        run_menu = self.menuBar().addMenu("&Run")
+        self.run_action = self._action(run_menu, "&Run", self.model_panel.run_button.click, QKeySequence("Ctrl+R"))
+        # Esc first: the menu shows the first shortcut, and Esc is what people try.
+        self.cancel_action = self._action(run_menu, "&Cancel", self.cancel_fit)
+        self.cancel_action.setShortcuts([QKeySequence("Esc"), QKeySequence("Ctrl+.")])
+        self.cancel_action.setEnabled(False)
+        # Run and Cancel follow the model panel's buttons (kernels preparing, a fit running).
+        self.model_panel.run_button.installEventFilter(self)
+        self.model_panel.cancel_button.installEventFilter(self)
+        view_menu = self.menuBar().addMenu("&View")
+        self.next_tab_action = self._action(view_menu, "&Next tab", lambda: self.step_tab(1))
+        self.next_tab_action.setShortcuts([QKeySequence("Ctrl+PgDown"), QKeySequence("Ctrl+Tab")])
+        self.previous_tab_action = self._action(view_menu, "&Previous tab", lambda: self.step_tab(-1))
+        self.previous_tab_action.setShortcuts([QKeySequence("Ctrl+PgUp"), QKeySequence("Ctrl+Shift+Tab")])
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.EnabledChange:
+            if watched is self.model_panel.run_button:
+                self.run_action.setEnabled(watched.isEnabled())
+            elif watched is self.model_panel.cancel_button:
+                self.cancel_action.setEnabled(watched.isEnabled())
+        return super().eventFilter(watched, event)
+
+    def step_tab(self, step: int) -> int:
+        """Go to the next (``step`` 1) or previous (-1) enabled result tab, wrapping; returns the new index."""
+        count = self.tabs.count()
+        index = self.tabs.currentIndex()
+        for _ in range(count):
+            index = (index + step) % count
+            if self.tabs.isTabEnabled(index):
+                self.tabs.setCurrentIndex(index)
+                break
+        return self.tabs.currentIndex()
+
+    def show_view_help(self, title: str | None = None):
+        """Open "how to read" the result tab ``title`` (default: the current tab); returns the window."""
+        view = self.current_view() if title is None else next(v for v in self.views if v.title == title)
+        return view.show_help()
+
+    def show_user_guide(self):
+        """Open the bundled user guide (one window, brought forward if already open); returns it."""
+        from .help import show_user_guide
+
+        guide = getattr(self, "_guide_dialog", None)
+        if guide is not None:
+            try:
+                guide.raise_()
+                guide.activateWindow()
+                return guide
+            except RuntimeError:  # closed and deleted by Qt
+                pass
+        self._guide_dialog = show_user_guide(self)
+        return self._guide_dialog
 
     def about(self):
         from .. import __version__
@@ -304,6 +449,7 @@ class MainWindow(QMainWindow):
         self.current_run = None
         self._unsaved_runs = {}  # asked about before loading; a project's own runs are saved
         self.setWindowTitle(f"mfstudio — {dataset.name}")
+        self.epoch_text.setText("")  # a count from the last data's fit is not this data's
         self.data_panel.set_dataset(dataset)
         self.model_panel.set_dataset(dataset)
         self._stale_views = set()
@@ -513,14 +659,31 @@ class MainWindow(QMainWindow):
             run.metrics = dict(history[-1].metrics)
         self._dirty_runs.add(run)
         self._flush_redraw()
-        elapsed = time.perf_counter() - self._fit_started
-        what = "Cancelled" if cancelled else "Finished"
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in list(run.metrics.items())[:2])
-        self.set_status(f"{what} {run.name} after {len(history)} epochs in {elapsed:.1f} s. {shown}")
+        self.set_status(self.finished_status(run, cancelled, time.perf_counter() - self._fit_started))
+        self.epoch_text.setText("")  # the status line has the count now; a stale one misleads after new data
         self.metrics_view.set_runs(self.runs)
         if history:
             self.select_run(run)
         self.fit_finished.emit(run)
+
+    @staticmethod
+    def finished_status(run: Run, cancelled: bool, total_seconds: float) -> str:
+        """The status line for an ended run.
+
+        Its time is the model's own training time, as the Metrics table shows it;
+        the wall-clock total (split, reference model, scoring included) follows,
+        named as such, when it differs visibly.
+        """
+        what = "Cancelled" if cancelled else "Finished"
+        training = fit_seconds(run)
+        if training is None:
+            took = f"{total_seconds:.1f} s total"
+        else:
+            took = f"{_seconds_text(training)} training"
+            if total_seconds - training >= 0.05:
+                took += f" ({_seconds_text(total_seconds)} total)"
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in list(run.metrics.items())[:2])
+        return f"{what} {run.name} after {len(run.history)} epochs in {took}. {shown}".rstrip()
 
     def _on_fit_failed(self, run: Run, message: str, details: str):
         self._finish_worker()

@@ -112,7 +112,11 @@ class ModelPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested)
-        buttons = QHBoxLayout()
+        # Run and Cancel live in their own bar, which the window keeps below the
+        # scrolling form: a long method description must never push Run off screen.
+        self.button_bar = QWidget()
+        buttons = QHBoxLayout(self.button_bar)
+        buttons.setContentsMargins(9, 4, 9, 6)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
 
@@ -123,7 +127,6 @@ class ModelPanel(QWidget):
         layout.addWidget(self.formula)
         layout.addWidget(self.param_box)
         layout.addWidget(split_box)
-        layout.addLayout(buttons)
         layout.addStretch(1)
         self._on_method()
 

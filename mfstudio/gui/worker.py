@@ -15,6 +15,8 @@ numba warm-up) the same way, with a result or an error signal.
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 import traceback
@@ -111,10 +113,25 @@ def user_message(exc: BaseException) -> tuple[str, str]:
         where = f"; the details are below and in {log}" if log is not None else "; the details are below"
         text = (f"{BUG_REPORT} ({type(exc).__name__}: {exc}); this is not your mistake, "
                 f"please report it{where}.")
-    # A sentence starts with a capital, unless it starts with a name the user types as it is (lr, n_factors).
-    if text and not text.startswith(BUG_REPORT) and not isinstance(exc, ParamError):
+    # A sentence starts with a capital, unless it starts with a name the user types as it is
+    # (lr, n_factors) or a file's name ("bad_rating.csv: ...", which is not "Bad_rating.csv").
+    if (text and not text.startswith(BUG_REPORT) and not isinstance(exc, ParamError)
+            and not _starts_with_file_name(text, exc)):
         text = text[0].upper() + text[1:]
     return text, details
+
+
+_FILE_NAME = re.compile(r"^[^\s:;,]*(?:[/\\]|\w\.[A-Za-z0-9]{1,8}(?=[\s:;,]|$))")
+
+
+def _starts_with_file_name(text: str, exc: BaseException) -> bool:
+    """Whether ``text`` begins with a file or folder name (whose case is the file system's, not grammar's)."""
+    path = getattr(exc, "path", None) or getattr(exc, "filename", None)
+    if isinstance(path, str) and path:
+        name = os.path.basename(path.rstrip("/\\")) or path
+        if text.startswith((name, path)):
+            return True
+    return bool(_FILE_NAME.match(text))
 
 
 class FitWorker(QObject):

@@ -68,7 +68,9 @@ class MatrixView(ResultView):
         self.plots: list[pg.PlotItem] = []
         self.images: list[pg.ImageItem] = []
         self.colorbars: list[pg.ColorBarItem] = []
-        titles = ("Data", "Model reconstruction", "Residual (data − model)")
+        # Short titles: a pyqtgraph title sets its plot's minimum width, and three long ones
+        # needed 760 px, cutting the residual off at 1280 x 720 (the caption says what each is).
+        titles = ("Data", "Model", "Data − model")
         maps = (pg.colormap.get("viridis"), pg.colormap.get("viridis"), pg.colormap.get("CET-D1A"))
         for col, (title, cmap) in enumerate(zip(titles, maps)):
             plot = self.graphics.addPlot(row=0, col=col, title=title)
@@ -77,6 +79,10 @@ class MatrixView(ResultView):
             plot.hideButtons()
             plot.getViewBox().setBackgroundColor(MISSING_COLOR)
             plot.getAxis("left").setWidth(42)
+            if col > 0:
+                # The three share their rows (linked): one row axis, on the data, leaves room
+                # for the residual at 1280 x 720.
+                plot.hideAxis("left")
             image = pg.ImageItem(axisOrder="row-major")
             plot.addItem(image)
             bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=14, colorMapMenu=False)
@@ -151,7 +157,8 @@ class MatrixView(ResultView):
         row_name, col_name = dataset.row_label, dataset.col_label
         for k, plot in enumerate(self.plots):
             plot.setLabel("bottom", f"{col_name}s")
-            plot.setLabel("left", f"{row_name}s")
+            if plot is self.plots[0]:  # the three share their rows: one label, and room for the residual
+                plot.setLabel("left", f"{row_name}s")
             plot.setRange(xRange=(0, cols.size), yRange=(0, rows.size), padding=0)
         self.plots[0].setTitle(f"Data ({value_name})")
 

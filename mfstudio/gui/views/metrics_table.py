@@ -62,6 +62,24 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else str(value)
 
 
+
+def fit_seconds(run) -> float | None:
+    """The run's training time in seconds: its model's own ``fit_seconds_`` (None if unknown).
+
+    The one source for every place that shows a run's time (this table's "fit time",
+    the status bar), so they agree: it leaves out the split, the reference model and
+    the scoring that the wall clock around a fit includes.
+    """
+    seconds = getattr(run.model, "fit_seconds_", None)
+    if seconds is None and run.history:
+        seconds = run.history[-1].seconds
+    return None if seconds is None else float(seconds)
+
+
+def seconds_text(seconds: float) -> str:
+    """A time as the table and the status bar write it ("0.29 s")."""
+    return f"{seconds:.2f} s"
+
 class MetricsView(ResultView):
     """A table of every run's final metrics, the baseline's and the time each fit took.
 
@@ -142,10 +160,7 @@ class MetricsView(ResultView):
 
     @staticmethod
     def _seconds(run) -> float | None:
-        seconds = getattr(run.model, "fit_seconds_", None)
-        if seconds is None and run.history:
-            seconds = run.history[-1].seconds
-        return None if seconds is None else float(seconds)
+        return fit_seconds(run)
 
     def headers(self) -> list[str]:
         model = self.table.model()
@@ -204,7 +219,7 @@ class MetricsView(ResultView):
             cells.append(baseline)
             cells.append(self._versus(metrics, run.baseline_metrics))
             seconds = self._seconds(run)
-            cells.append(_Item("" if seconds is None else f"{seconds:.2f} s", seconds))
+            cells.append(_Item("" if seconds is None else seconds_text(seconds), seconds))
             status = _Item(run.status)
             if run.status in ("failed", "cancelled"):
                 status.setForeground(_WORSE)

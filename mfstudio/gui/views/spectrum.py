@@ -143,7 +143,9 @@ class SpectrumView(ResultView):
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([700, 400])  # room for six table columns
+        # The plots first (the table scrolls): at 1280 x 720 the legend needs ~440 px of the ~620.
+        splitter.setSizes([900, 300])
+        splitter.setChildrenCollapsible(False)
         top = QWidget()
         top.setLayout(controls)
         layout = QVBoxLayout(self)
@@ -228,13 +230,16 @@ class SpectrumView(ResultView):
             self.message.setPos(0.5, 0.5)
 
     def _set_legend(self, frobenius: bool) -> None:
-        title = (f'<span style="color:{_CUMULATIVE}">●</span> cumulative {EXPLAINED_VARIANCE_LABEL} &nbsp;&nbsp; '
+        # One entry a line: a title sets its plot's minimum width, and two entries on one
+        # line widened the window to 1575 px when this tab was shown.
+        title = (f'<span style="color:{_CUMULATIVE}">●</span> cumulative explained variance<br>'
                  f'<span style="color:{_ERROR}">■</span> relative reconstruction error')
         if frobenius:
-            # A second line: one long line would set the plot's minimum width past the window's.
             title += f'<br><span style="color:{_FROBENIUS}">▲</span> cumulative {FROBENIUS_SHARE_LABEL}'
         self.cum_plot.setTitle(title)
-        height = 44 if frobenius else 30  # setTitle fixes the title row at one line (30 px)
+        # Which explained variance, in full (too long for the legend's line).
+        self.cum_plot.titleLabel.setToolTip(f"cumulative {EXPLAINED_VARIANCE_LABEL}")
+        height = 58 if frobenius else 44  # setTitle fixes the title row at one line (30 px)
         self.cum_plot.titleLabel.setMaximumHeight(height)
         self.cum_plot.layout.setRowFixedHeight(0, height)
 

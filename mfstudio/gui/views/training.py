@@ -120,6 +120,9 @@ def _lower_is_better(family: str) -> bool:
     return lower_is_better(family)
 
 
+#: The run history is never shorter than this many rows (its splitter handle stops there).
+HISTORY_MIN_ROWS = 4
+
 class _RunCurves:
     """The items one run draws: its normalised objective, and its train and test error."""
 
@@ -199,6 +202,9 @@ class TrainingView(ResultView):
 
         self.metric_combo = QComboBox()
         self.metric_combo.setToolTip("The metric the error plot shows, for every run that reports it")
+        # Sized to its items as they change: sized when first shown (empty, before any fit)
+        # it cut "relative error" to "relative e".
+        self.metric_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric_combo.activated.connect(self._on_metric_activated)
         self.objective_caption = QLabel(_OBJECTIVE_CAPTION)
         self.error_caption = QLabel(_ERROR_CAPTION)
@@ -254,15 +260,26 @@ class TrainingView(ResultView):
         upper_layout.setContentsMargins(0, 0, 0, 0)
         upper_layout.addWidget(plots, 1)
         upper_layout.addWidget(self.legend)
+        # The history is dragged taller or shorter, never below HISTORY_MIN_ROWS rows
+        # (it was two rows tall, one with a horizontal scroll bar).
+        self.table.setMinimumHeight(self.history_height(HISTORY_MIN_ROWS))
         outer = QSplitter(Qt.Orientation.Vertical)
         outer.addWidget(upper)
         outer.addWidget(self.table)
+        outer.setChildrenCollapsible(False)
         outer.setStretchFactor(0, 3)
         outer.setStretchFactor(1, 1)
+        self.history_splitter = outer
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(outer)
         self._update_legend()
+
+    def history_height(self, rows: int) -> int:
+        """Height in pixels at which the run history shows ``rows`` rows (header and a scroll bar included)."""
+        table = self.table
+        return (table.horizontalHeader().sizeHint().height() + rows * table.verticalHeader().defaultSectionSize()
+                + table.horizontalScrollBar().sizeHint().height() + 2 * table.frameWidth())
 
     # ----------------------------------------------------------- runs
     def set_dataset(self, dataset) -> None:
@@ -277,6 +294,10 @@ class TrainingView(ResultView):
         self._set_reference_lines([])
         self._objective_axes.range = self._error_axes.range = None
         self._update_metric_choices()
+        # With no metric chosen _set_metric returns early: the old data's axis name
+        # ("Validation precision@10" over a text corpus) and protocol must go here.
+        self._update_axis_label()
+        self.error_caption.setText(_ERROR_CAPTION)
         self._update_legend()
 
     def add_run(self, run) -> None:
