@@ -218,3 +218,42 @@ def test_event_loop_keeps_beating_during_a_fit(qtbot, window, capsys):
               f"worst {beats.max():.0f} ms")
     # Computing on the GUI thread would leave no beats at all during the fit.
     assert beats.size >= 5 and beats.max() < 1000
+
+
+def test_a_session_walks_through_load_fit_every_tab_save_and_reopen(qtbot, window, tmp_path):
+    """What a user does in a first session, end to end, on the experiment layer's numbers."""
+    load(qtbot, window, "sample:movies")
+    assert window.model_panel.split_spec() == "random:0.2"  # chosen for ratings, and said so
+    assert window.model_panel.protocol_text.text().startswith("Chosen for this data")
+    sgd = fit(qtbot, window, "sgd", n_epochs=4)
+    bpr = fit(qtbot, window, "bpr", n_epochs=3)
+    # both families on both runs, so the metrics table compares them on one footing
+    for run in (sgd, bpr):
+        assert {"precision@10", "ndcg@10", "auc", "coverage@10"} <= set(run.metrics)
+    assert "rmse" in sgd.metrics and "rmse" not in bpr.metrics
+    assert sgd.protocol == bpr.protocol and sgd.reference_name == "baseline (mean + biases)"
+    shown = []
+    for index, view in enumerate(window.views):
+        if window.tabs.isTabEnabled(index):
+            window.show_view(view.title)
+            qtbot.wait(20)
+            shown.append(view.title)
+    assert {"Training", "Recommendations", "Factor space", "Matrix", "Metrics"} <= set(shown)
+    metrics = window.metrics_view
+    assert metrics.cell(metrics.row_of(bpr), "auc") == f"{bpr.metrics['auc']:.4f}"
+
+    target = tmp_path / "session.mfproj"
+    assert window.save_project_file(str(target)) == target
+    with qtbot.waitSignal(window.dataset_loaded, timeout=60_000):
+        window.open_project_file(str(target))
+    names = [run.name for run in window.runs]
+    assert names == [sgd.name, bpr.name]
+    reopened = window.runs[1]
+    assert reopened.metrics["auc"] == pytest.approx(bpr.metrics["auc"])
+    assert reopened.protocol == bpr.protocol
+    # the reopened BPR still never recommends what the user rated, whatever the rating
+    model = reopened.model
+    user = int(np.argmax(model.train_.row_counts()))
+    items, _ = model.recommend([user], n=20)
+    rated = set(model.train_.cols[model.train_.rows == user].tolist())
+    assert not rated & set(items[0].tolist())
