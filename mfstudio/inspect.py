@@ -27,6 +27,8 @@ import numpy as np
 
 __all__ = [
     "EXPLAINED_VARIANCE_LABEL",
+    "TrainingCurves",
+    "training_curves",
     "FROBENIUS_SHARE_LABEL",
     "FactorMap",
     "ImageBreakdown",
@@ -1121,3 +1123,49 @@ def log_bars(values) -> LogBars:
     shown = np.log10(np.maximum(values, floor / 10))
     base = float(np.floor(shown.min()) - 0.1)
     return LogBars(base=base, heights=_readonly(shown - base), top=float(shown.max()))
+
+
+# ------------------------------------------------------------------ training curves
+@dataclass(frozen=True, eq=False)
+class TrainingCurves:
+    """One run's curves as the Training view draws them.
+
+    ``objective`` is the objective divided by its first usable value, so models
+    whose objectives differ by orders of magnitude share one axis; ``train`` and
+    ``test`` are the chosen metric per epoch (``train_<metric>`` and
+    ``<metric>``), empty when the run never reported them. The bounds are the
+    finite extremes of what is drawn (None when nothing is).
+    """
+
+    epochs: np.ndarray
+    objective: np.ndarray
+    objective_bounds: tuple[float, float] | None
+    train: np.ndarray
+    test: np.ndarray
+    error_bounds: tuple[float, float] | None
+
+
+def finite_bounds(*arrays) -> tuple[float, float] | None:
+    """Smallest and largest finite value over the arrays, or None when there is none."""
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays]) if arrays else np.empty(0)
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else None
+
+
+def training_curves(history, metric: str | None, train_prefix: str = "train_") -> TrainingCurves:
+    """Epochs, the normalised objective and one metric's train/test curves of a run's history (FitSteps)."""
+    history = list(history)  # one snapshot: the worker may append while we read
+    epochs = np.array([s.epoch for s in history], dtype=float)
+    losses = np.array([s.train_loss for s in history], dtype=float)
+    usable = losses[np.isfinite(losses) & (losses != 0)]
+    objective = losses / (float(abs(usable[0])) if usable.size else 1.0)
+    empty = np.empty(0)
+    train = test = empty
+    if metric is not None:
+        train = np.array([s.metrics.get(train_prefix + metric, np.nan) for s in history], dtype=float)
+        test = np.array([s.metrics.get(metric, np.nan) for s in history], dtype=float)
+    bounds = finite_bounds(train, test) if metric is not None else None
+    # A curve of NaN alone is no curve: it stays empty, so what is drawn is what was measured.
+    train = train if np.isfinite(train).any() else empty
+    test = test if np.isfinite(test).any() else empty
+    return TrainingCurves(epochs, objective, finite_bounds(objective), train, test, bounds)

@@ -335,3 +335,20 @@ def test_has_factors_for_checks_shapes():
     assert mi.has_factors_for(data, Factors(np.ones((2, 2)), np.ones((3, 2))))
     assert not mi.has_factors_for(data, Factors(np.ones((2, 2)), np.ones((4, 2))))
     assert not mi.has_factors_for(data, object())
+
+
+def test_training_curves_normalise_the_objective_and_leave_unreported_metrics_empty():
+    from mfstudio.inspect import training_curves
+    from mfstudio.models.base import FitStep
+
+    history = [FitStep(e, 3, loss, {"train_rmse": 1.0 / e, "rmse": 1.2 / e}) for e, loss in
+               ((1, 18000.0), (2, 9000.0), (3, 4500.0))]
+    drawn = training_curves(history, "rmse")
+    np.testing.assert_allclose(drawn.objective, [1.0, 0.5, 0.25])
+    np.testing.assert_allclose(drawn.train, [1.0, 0.5, 1 / 3])
+    assert drawn.objective_bounds == (0.25, 1.0)
+    assert drawn.error_bounds == pytest.approx((1 / 3, 1.2))
+    absent = training_curves(history, "precision@10")
+    assert absent.train.size == 0 and absent.test.size == 0 and absent.error_bounds is None
+    zero_first = training_curves([FitStep(1, 2, 0.0), FitStep(2, 2, 4.0)], None)
+    np.testing.assert_allclose(zero_first.objective, [0.0, 1.0])  # divided by the first usable value

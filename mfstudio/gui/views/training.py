@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...inspect import training_curves
 from .base import ResultView, color
 
 __all__ = ["TrainingView", "main_metric", "main_family", "metric_family", "metric_axis_label"]
@@ -106,12 +107,6 @@ def metric_axis_label(family: str, has_train: bool, has_test: bool) -> str:
 
 def _family_sort_key(family: str):
     return (_FAMILY_ORDER.index(family), "") if family in _FAMILY_ORDER else (len(_FAMILY_ORDER), family)
-
-
-def _finite_bounds(*arrays) -> tuple[float, float] | None:
-    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays]) if arrays else np.empty(0)
-    values = values[np.isfinite(values)]
-    return (float(values.min()), float(values.max())) if values.size else None
 
 
 def _lower_is_better(family: str) -> bool:
@@ -353,12 +348,6 @@ class TrainingView(ResultView):
         # The worker thread appends to the history while we draw; one snapshot
         # keeps the x and y arrays the same length.
         history = list(run.history)
-        epochs = np.array([s.epoch for s in history], dtype=float)
-        losses = np.array([s.train_loss for s in history], dtype=float)
-        objective = losses / _scale(losses)
-        curves.objective.setData(epochs, objective)
-        curves.objective_bounds = _finite_bounds(objective)
-
         before = set(curves.families)
         for step in history[curves.seen_steps:]:
             curves.families.update(metric_family(k) for k in step.metrics)
@@ -366,13 +355,16 @@ class TrainingView(ResultView):
         if curves.families != before:
             self._update_metric_choices()
             self._update_legend()
-        self._draw_error(run, history, epochs)
+        drawn = training_curves(history, self._metric_name)  # after the metric choice settled
+        curves.objective.setData(drawn.epochs, drawn.objective)
+        curves.objective_bounds = drawn.objective_bounds
+        self._draw_error(run, drawn)
         self._apply_visibility(run)
         self._update_reference_lines()
         self._update_ranges()
         self._update_row(run)
 
-    def _draw_error(self, run, history, epochs) -> None:
+    def _draw_error(self, run, drawn) -> None:
         curves = self._curves[run]
         name = self._metric_name
         if name is None or name not in curves.families:
@@ -380,12 +372,9 @@ class TrainingView(ResultView):
             curves.test.setData([], [])
             curves.error_bounds = None
             return
-        train = np.array([s.metrics.get(_TRAIN_PREFIX + name, np.nan) for s in history], dtype=float)
-        test = np.array([s.metrics.get(name, np.nan) for s in history], dtype=float)
-        # A curve of NaN alone is no curve: leave it empty so the axis label and tests see what is drawn.
-        curves.train.setData(*((epochs, train) if np.isfinite(train).any() else ([], [])))
-        curves.test.setData(*((epochs, test) if np.isfinite(test).any() else ([], [])))
-        curves.error_bounds = _finite_bounds(train, test)
+        curves.train.setData(*((drawn.epochs, drawn.train) if drawn.train.size else ([], [])))
+        curves.test.setData(*((drawn.epochs, drawn.test) if drawn.test.size else ([], [])))
+        curves.error_bounds = drawn.error_bounds
 
     # ----------------------------------------------------------- metric choice
     def show_metric(self, family: str) -> None:
@@ -442,7 +431,7 @@ class TrainingView(ResultView):
         self._metric_name = family
         self._error_axes.range = None  # a new metric has a scale of its own
         for run in self.runs:
-            self._draw_error(run, list(run.history), np.array([s.epoch for s in run.history], dtype=float))
+            self._draw_error(run, training_curves(run.history, self._metric_name))
             self._apply_visibility(run)
         self._update_axis_label()
         self._update_reference_lines()
@@ -655,12 +644,6 @@ def _spacer_like(widget: QWidget) -> QWidget:
     spacer = QWidget()
     spacer.setFixedSize(1, widget.sizeHint().height())
     return spacer
-
-
-def _scale(losses: np.ndarray) -> float:
-    """The first epoch's objective, the divisor that puts every model on one axis (1 when unusable)."""
-    usable = losses[np.isfinite(losses) & (losses != 0)]
-    return float(abs(usable[0])) if usable.size else 1.0
 
 
 def _union(bounds) -> tuple[float, float] | None:
