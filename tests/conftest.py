@@ -52,3 +52,21 @@ def _test_windows_discard_their_runs(monkeypatch):
         if MainWindow is not None and hasattr(MainWindow, "ask_unsaved_runs"):
             monkeypatch.setattr(MainWindow, "ask_unsaved_runs", lambda self, action: "discard")
     yield
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The real main window, shown, with its settings in a temporary file; a running fit is cancelled at the end."""
+    from PySide6.QtCore import QSettings
+
+    from mfstudio.gui.app import create_app
+    from mfstudio.gui.main_window import MainWindow
+
+    create_app()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    if win.worker is not None:
+        win.cancel_fit(wait=True)

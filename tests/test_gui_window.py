@@ -9,26 +9,11 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QThread, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThread, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from mfstudio.models import MODELS  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    from mfstudio.gui.app import create_app
-    from mfstudio.gui.main_window import MainWindow
-
-    create_app()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    if win.worker is not None:
-        win.cancel_fit(wait=True)
 
 
 def load(qtbot, window, path):

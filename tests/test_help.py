@@ -8,28 +8,19 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTextBrowser, QWidget  # noqa: E402
 
 from mfstudio.models import MODELS  # noqa: E402
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from mfstudio.gui.app import create_app
-    from mfstudio.gui.main_window import MainWindow
-
-    create_app()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    yield win
-    if win.worker is not None:
-        win.cancel_fit(wait=True)
-    for dialog in win.findChildren(QTextBrowser):
+def window(window, qtbot):
+    """The shared window (tests/conftest.py), exposed and active so shortcuts reach it."""
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    yield window
+    for dialog in window.findChildren(QTextBrowser):
         dialog.window().close()
 
 

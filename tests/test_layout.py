@@ -8,26 +8,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QSplitter, QTabWidget, QWidget  # noqa: E402
 
 SCREENS = [(1280, 720), (1920, 1080)]
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    from mfstudio.gui.app import create_app
-    from mfstudio.gui.main_window import MainWindow
-
-    create_app()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    if win.worker is not None:
-        win.cancel_fit(wait=True)
 
 
 def load(qtbot, window, spec):

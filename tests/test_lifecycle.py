@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, QThread, QTimer  # noqa: E402
+from PySide6.QtCore import QThread, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from mfstudio.data.dataset import Dataset  # noqa: E402
@@ -31,18 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from mfstudio.gui.app import create_app
-
-    create_app()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win._unsaved_runs = {}  # let pytest-qt close it without a question
-    if win.worker is not None:
-        win.cancel_fit(wait=True)
+def window(window):
+    """The shared window (tests/conftest.py); its runs are forgotten so pytest-qt closes it without a question."""
+    yield window
+    window._unsaved_runs = {}
 
 
 def load(qtbot, window, path):
