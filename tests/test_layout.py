@@ -125,7 +125,7 @@ def test_run_history_shows_at_least_four_rows_at_1280x720_and_can_be_dragged_tal
     splitter = window.training.history_splitter
     assert HISTORY_MIN_ROWS >= 4
     assert table.viewport().height() >= HISTORY_MIN_ROWS * table.verticalHeader().defaultSectionSize()
-    assert isinstance(table.parentWidget(), QSplitter) and not splitter.childrenCollapsible()
+    assert window.training.history_panel.parentWidget() is splitter and not splitter.childrenCollapsible()
     before = table.height()
     upper, lower = splitter.sizes()
     splitter.setSizes([upper - 100, lower + 100])

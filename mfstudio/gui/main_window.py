@@ -31,7 +31,7 @@ from ..project import PROJECT_SUFFIX, Run, open_project, save_project
 from . import export
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
-from .views.metrics_table import fit_seconds, seconds_text as _seconds_text
+from .views.base import fit_seconds, seconds_text as _seconds_text
 from .views.training import TrainingView
 from .worker import BUG_REPORT, ONE_FIT_AT_A_TIME, FitWorker, Task, wait_for_threads
 
@@ -164,7 +164,6 @@ class MainWindow(QMainWindow):
             self.tabs.add_view(view, view.title.replace("&", "&&"))  # a lone & would underline a shortcut
         # Result views are drawn when first shown, not all at once when a fit
         # ends: drawing six tabs in one go froze the window for a third of a second.
-        self._stale_views: set = set()
         self.tabs.currentChanged.connect(lambda _index: self._refresh_current_view())
         self.setCentralWidget(self.tabs)
 
@@ -452,7 +451,6 @@ class MainWindow(QMainWindow):
         self.epoch_text.setText("")  # a count from the last data's fit is not this data's
         self.data_panel.set_dataset(dataset)
         self.model_panel.set_dataset(dataset)
-        self._stale_views = set()
         for view in self.views:
             view.set_dataset(dataset)
         for run in runs or []:
@@ -461,7 +459,7 @@ class MainWindow(QMainWindow):
         self.metrics_view.set_runs(self.runs)
         if runs:
             self.select_run(runs[-1])
-        self._update_tab_states()
+        self._offer_runs()
         self.dataset_loaded.emit(dataset)
 
     def download_movielens(self):
@@ -664,6 +662,8 @@ class MainWindow(QMainWindow):
         self.metrics_view.set_runs(self.runs)
         if history:
             self.select_run(run)
+        else:
+            self._offer_runs()
         self.fit_finished.emit(run)
 
     @staticmethod
@@ -695,6 +695,8 @@ class MainWindow(QMainWindow):
         self.metrics_view.set_runs(self.runs)
         if run.history:  # keep the last good state on screen
             self.select_run(run)
+        else:
+            self._offer_runs()
         self.set_status(f"{run.name} failed")
         self.show_error(message, details)
         self.fit_failed.emit(message)
@@ -709,18 +711,34 @@ class MainWindow(QMainWindow):
             self.worker.wait()
 
     def select_run(self, run: Run):
-        """Show a run's results in every view."""
+        """Focus a run (one that just finished, or clicked in a history).
+
+        The Training and Metrics tabs highlight it; every other tab that can
+        draw it chooses it in its own Run box. A tab that cannot keeps the run
+        it had (the latest it can draw), so Spectrum still shows the last SVD
+        after an SGD run.
+        """
         self.current_run = run
         self.training.select_run(run)
-        self._stale_views = set(self.views[1:])
+        self.metrics_view.set_run(run)
+        self._offer_runs(prefer=run)
+
+    def _offer_runs(self, prefer: Run | None = None):
+        """Give every one-run tab the runs it can draw (``prefer`` chosen where it can be)."""
+        for view in self.views:
+            if view.shows_one_run:
+                view.offer_runs(self.runs, prefer=prefer)
         self._refresh_current_view()
         self._update_tab_states()
 
     def _refresh_current_view(self):
+        # The other tabs draw their chosen run when they are shown: drawing a
+        # factor map or a reconstruction nobody looks at would slow every fit's end.
         view = self.tabs.currentWidget()
-        if view in self._stale_views:
-            self._stale_views.discard(view)
-            view.set_run(self.current_run)
+        if view is self.spectrum and self.worker is not None and view.live:
+            return  # it is drawing the fit in progress; the finished run replaces it at the end
+        if getattr(view, "shows_one_run", False):
+            view.show_chosen_run()
 
     def show_view(self, title: str):
         """Bring the result tab with this title to the front (drawn if it was stale)."""
@@ -731,7 +749,11 @@ class MainWindow(QMainWindow):
 
     def _update_tab_states(self):
         for index, view in enumerate(self.views):
-            self.tabs.setTabEnabled(index, view.applies_to(self.dataset, self.current_run))
+            if view.shows_one_run:
+                enabled = bool(view.offered_runs()) or (view is self.spectrum and view.live)
+            else:
+                enabled = view.applies_to(self.dataset, self.current_run)
+            self.tabs.setTabEnabled(index, enabled)
 
     # ---------------------------------------------------------------- errors
     def show_error(self, message: str, details: str):
@@ -789,13 +811,16 @@ class MainWindow(QMainWindow):
         return path
 
     def export_factors(self, fmt: str, path: str | None = None):
-        if self.current_run is None or not self.current_run.history:
+        # The run the user is looking at: the current tab's own choice, else the focused run.
+        view = self.current_view()
+        run = view.chosen_run() if getattr(view, "shows_one_run", False) and view.chosen_run() else self.current_run
+        if run is None or not run.history:
             self.show_error("Fit a model first: factors come from a finished run.", "")
             return None
         path = path or self._ask_path("Export factors", fmt)
         if path:
             try:
-                written = export.export_factors(self.current_run.model, path, fmt)
+                written = export.export_factors(run.model, path, fmt)
             except (OSError, ValueError) as exc:
                 self.show_error(f"Could not write the factors: {exc}", "")
                 return None

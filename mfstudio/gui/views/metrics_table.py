@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from ...experiment import METRIC_DESCRIPTIONS
 from .base import ResultView, color
+from .base import fit_seconds, seconds_text
 from .training import main_metric
 
 __all__ = ["MetricsView", "lower_is_better"]
@@ -63,23 +64,6 @@ def _fmt(value: float) -> str:
 
 
 
-def fit_seconds(run) -> float | None:
-    """The run's training time in seconds: its model's own ``fit_seconds_`` (None if unknown).
-
-    The one source for every place that shows a run's time (this table's "fit time",
-    the status bar), so they agree: it leaves out the split, the reference model and
-    the scoring that the wall clock around a fit includes.
-    """
-    seconds = getattr(run.model, "fit_seconds_", None)
-    if seconds is None and run.history:
-        seconds = run.history[-1].seconds
-    return None if seconds is None else float(seconds)
-
-
-def seconds_text(seconds: float) -> str:
-    """A time as the table and the status bar write it ("0.29 s")."""
-    return f"{seconds:.2f} s"
-
 class MetricsView(ResultView):
     """A table of every run's final metrics, the baseline's and the time each fit took.
 
@@ -89,6 +73,7 @@ class MetricsView(ResultView):
     """
 
     title = "Metrics"
+    shows_one_run = False
     #: The user clicked a run's row.
     run_selected = Signal(object)
 
@@ -206,7 +191,7 @@ class MetricsView(ResultView):
                 text = "" if value is None else _fmt(value) + (f" ± {spread:.4f}" if spread is not None else "")
                 cell = _Item(text, value)
                 if spread is not None:
-                    cell.setToolTip(f"mean ± standard deviation over the folds")
+                    cell.setToolTip("mean ± standard deviation over the folds")
                 if value is not None and best.get(metric) is not None and value == best[metric]:
                     cell.setFont(bold)
                     cell.setToolTip(f"best {metric} of these runs")

@@ -19,7 +19,7 @@ the CLI and the tests see the same rows.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QStringListModel, Qt
+from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -64,8 +64,45 @@ ITEM_ROLE = Qt.ItemDataRole.UserRole  # raw item id of a row
 NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
+#: Widest a side column (genres, counts) may be, as a share of its table's width:
+#: at 1280 px a 150 px genre column left the title two characters ("T…").
+SIDE_COLUMN_SHARE = 0.3
+
+
+class _ColumnFitter(QObject):
+    """Keeps a table's title column readable as the table is resized.
+
+    The stretched (title) column gets what the others leave; the others are
+    sized to their contents but capped at :data:`SIDE_COLUMN_SHARE` of the
+    table's width (150 px at most), so long genre lists give way to the title
+    (their tooltips show all of them).
+    """
+
+    def __init__(self, table: QTableWidget):
+        super().__init__(table)
+        self.table = table
+        table.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        table = self.table
+        header = table.horizontalHeader()
+        cap = max(48, min(150, int(SIDE_COLUMN_SHARE * table.viewport().width())))
+        for c in range(table.columnCount()):
+            if header.sectionResizeMode(c) == QHeaderView.ResizeMode.Stretch or table.isColumnHidden(c):
+                continue
+            if table.cellWidget(0, c) is None:  # a column of editors keeps the width it was given
+                table.resizeColumnToContents(c)
+            table.setColumnWidth(c, min(table.columnWidth(c), cap))
+
+
 def _table(headers: list[str], stretch: int) -> QTableWidget:
     table = QTableWidget(0, len(headers))
+    table._fitter = _ColumnFitter(table)
     table.setHorizontalHeaderLabels(headers)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -254,8 +291,10 @@ class RecommendationsView(ResultView):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(boxed(self.similar_label, self.similar_table))
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        # The user's lists are what the tab is for; similar items (empty until an item is
+        # picked) get a third of the height and can be dragged taller.
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(page)
@@ -738,9 +777,4 @@ class RecommendationsView(ResultView):
             for c, cell in enumerate(cells):
                 table.setItem(r, c, cell)
         table.blockSignals(False)
-        header = table.horizontalHeader()
-        for c in range(table.columnCount()):
-            if header.sectionResizeMode(c) != QHeaderView.ResizeMode.Stretch:
-                table.resizeColumnToContents(c)
-                # Long genre lists must not squeeze the title (tooltips show all).
-                table.setColumnWidth(c, min(table.columnWidth(c), 150))
+        table._fitter.fit()

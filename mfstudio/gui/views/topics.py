@@ -178,13 +178,15 @@ class TopicsView(ResultView):
         self.topic_combo = QComboBox()
         self.topic_combo.setMinimumContentsLength(30)
         self.topic_combo.currentIndexChanged.connect(self._on_combo)
+        # The heading spans the tab above its controls: beside them it wrapped into a
+        # six-line column at 1280 px.
         bar = QHBoxLayout()
-        bar.addWidget(self.doc_heading, 1)
         bar.addWidget(QLabel("Words per topic:"))
         bar.addWidget(self.n_words)
         bar.addSpacing(12)
         bar.addWidget(QLabel("Topic:"))
         bar.addWidget(self.topic_combo)
+        bar.addStretch(1)
 
         self.card_grid = _Grid()
         # An explicit minimum overrides the plots' own (their titles' widths
@@ -223,6 +225,7 @@ class TopicsView(ResultView):
 
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.doc_heading)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
         return page

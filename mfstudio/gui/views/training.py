@@ -23,10 +23,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -35,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...inspect import training_curves
-from .base import ResultView, color
+from .base import ResultView, color, fit_seconds, seconds_text
 
 __all__ = ["TrainingView", "main_metric", "main_family", "metric_family", "metric_axis_label"]
 
@@ -117,6 +119,8 @@ def _lower_is_better(family: str) -> bool:
 
 #: The run history is never shorter than this many rows (its splitter handle stops there).
 HISTORY_MIN_ROWS = 4
+#: The run history's columns; "parameters" (last) takes the width that is left.
+HISTORY_COLUMNS = ("show", "run", "result", "reference", "time", "parameters")
 
 class _RunCurves:
     """The items one run draws: its normalised objective, and its train and test error."""
@@ -167,6 +171,7 @@ class TrainingView(ResultView):
     """
 
     title = "Training"
+    shows_one_run = False
     run_selected = Signal(object)
     visibility_changed = Signal()
 
@@ -212,13 +217,35 @@ class TrainingView(ResultView):
         self.legend.setContentsMargins(6, 2, 6, 2)
         self._legend_names: list[str] = []
 
-        self.table = QTableWidget(0, 7)
-        self.table.setHorizontalHeaderLabels(["show", "run", "model", "result", "reference", "time", "parameters"])
+        # The run's name already carries its method ("BPR (Bayesian personalized ranking) #1"):
+        # a separate method column made the history scroll sideways at 1280 px.
+        self.table = QTableWidget(0, len(HISTORY_COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(HISTORY_COLUMNS))
+        self.table.horizontalHeaderItem(HISTORY_COLUMNS.index("reference")).setToolTip(
+            "The reference model (mean + biases, or popularity) in the same metric on the same split")
+        self.table.horizontalHeaderItem(HISTORY_COLUMNS.index("result")).setToolTip(
+            "The run's final test score in its main metric (hover a cell for all of them)")
+        self.table.horizontalHeaderItem(HISTORY_COLUMNS.index("time")).setToolTip(
+            "Training time: the model's own fit time (the first fold's, for k-fold), as the Metrics table and the status bar give it")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(len(HISTORY_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(0, 44)
+        self.table.setWordWrap(False)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("filter runs: words from the name, method or parameters…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setToolTip("Only runs whose name, result or parameters contain every word are listed and drawn")
+        self.filter_edit.textChanged.connect(self._on_filter_changed)
+        self.filter_note = QLabel("")
+        self.filter_note.setStyleSheet("color: #555;")
+        self.legend_check = QCheckBox("legend")
+        self.legend_check.setChecked(True)
+        self.legend_check.setToolTip("Show or hide the legend under the plots (the table's colour cells say the same)")
+        self.legend_check.toggled.connect(self._on_legend_toggled)
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemSelectionChanged.connect(self._on_selection)
 
@@ -258,9 +285,21 @@ class TrainingView(ResultView):
         # The history is dragged taller or shorter, never below HISTORY_MIN_ROWS rows
         # (it was two rows tall, one with a horizontal scroll bar).
         self.table.setMinimumHeight(self.history_height(HISTORY_MIN_ROWS))
+        history = QWidget()
+        history_layout = QVBoxLayout(history)
+        history_layout.setContentsMargins(0, 2, 0, 0)
+        history_layout.setSpacing(2)
+        tools = QHBoxLayout()
+        tools.addWidget(_heading("Runs"))
+        tools.addWidget(self.filter_edit, 1)
+        tools.addWidget(self.filter_note)
+        tools.addWidget(self.legend_check)
+        history_layout.addLayout(tools)
+        history_layout.addWidget(self.table, 1)
+        self.history_panel = history
         outer = QSplitter(Qt.Orientation.Vertical)
         outer.addWidget(upper)
-        outer.addWidget(self.table)
+        outer.addWidget(history)
         outer.setChildrenCollapsible(False)
         outer.setStretchFactor(0, 3)
         outer.setStretchFactor(1, 1)
@@ -269,6 +308,44 @@ class TrainingView(ResultView):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(outer)
         self._update_legend()
+
+    # ----------------------------------------------------------- filter and legend
+    def _matches(self, run) -> bool:
+        words = self.filter_edit.text().lower().split()
+        if not words:
+            return True
+        row = self.runs.index(run) if run in self.runs else -1
+        texts = [run.name, getattr(run.model, "name", ""), run.describe_params()]
+        if row >= 0:
+            texts += [self.table.item(row, col).text() for col in range(1, self.table.columnCount())
+                      if self.table.item(row, col) is not None]
+        haystack = " ".join(texts).lower()
+        return all(word in haystack for word in words)
+
+    def is_drawn(self, run) -> bool:
+        """Whether a run's curves are drawn: ticked in the history and not filtered out."""
+        return run.visible and self._matches(run)
+
+    def set_filter(self, text: str) -> None:
+        """List and draw only the runs whose name, result or parameters contain every word of ``text``."""
+        self.filter_edit.setText(text)
+
+    def _on_filter_changed(self, _text: str = "") -> None:
+        hidden = 0
+        for row, run in enumerate(self.runs):
+            matches = self._matches(run)
+            hidden += not matches
+            self.table.setRowHidden(row, not matches)
+            self._apply_visibility(run)
+        self.filter_note.setText(f"{hidden} of {len(self.runs)} runs hidden" if hidden else "")
+        self._update_metric_choices()
+        self._update_reference_lines()
+        self._update_ranges()
+        self._update_legend()
+        self.visibility_changed.emit()
+
+    def _on_legend_toggled(self, on: bool) -> None:
+        self.legend.setVisible(on)
 
     def history_height(self, rows: int) -> int:
         """Height in pixels at which the run history shows ``rows`` rows (header and a scroll bar included)."""
@@ -327,7 +404,7 @@ class TrainingView(ResultView):
         every redraw cost the window a frame in three.
         """
         self._live = True
-        top = max([n_epochs] + [len(r.history) for r in self.runs if r.visible])
+        top = max([n_epochs] + [len(r.history) for r in self.runs if self.is_drawn(r)])
         for plot in (self.objective_plot, self.error_plot):
             plot.enableAutoRange(x=False)
             plot.setXRange(0, max(top, 1), padding=0.02)
@@ -390,7 +467,7 @@ class TrainingView(ResultView):
     def _shown_families(self) -> list[str]:
         families = set()
         for run in self.runs:
-            if run.visible and run in self._curves:
+            if self.is_drawn(run) and run in self._curves:
                 families |= self._curves[run].families
         return sorted(families, key=_family_sort_key)
 
@@ -444,7 +521,7 @@ class TrainingView(ResultView):
         if name is None:
             label = ""
         else:
-            shown = [c for r, c in self._curves.items() if r.visible]
+            shown = [c for r, c in self._curves.items() if self.is_drawn(r)]
             has_train = any(c.train.xData is not None and len(c.train.xData) for c in shown)
             has_test = any(c.test.xData is not None and len(c.test.xData) for c in shown)
             label = metric_axis_label(name, has_train, has_test)
@@ -465,7 +542,7 @@ class TrainingView(ResultView):
             for run, curves in self._curves.items():
                 # A run with no curve in this metric brings no reference to beat either.
                 value = run.baseline_metrics.get(name) if name in curves.families else None
-                if run.visible and value is not None and math.isfinite(value):
+                if self.is_drawn(run) and value is not None and math.isfinite(value):
                     entry = (run.reference_name or "reference", float(value))
                     if entry not in key:
                         key.append(entry)
@@ -501,12 +578,13 @@ class TrainingView(ResultView):
         curves = self._curves.get(run)
         if curves is None:
             return
-        curves.objective.setVisible(run.visible)
-        curves.train.setVisible(run.visible)
-        curves.test.setVisible(run.visible)
+        drawn = self.is_drawn(run)
+        curves.objective.setVisible(drawn)
+        curves.train.setVisible(drawn)
+        curves.test.setVisible(drawn)
 
     def _update_ranges(self) -> None:
-        shown = [c for r, c in self._curves.items() if r.visible]
+        shown = [c for r, c in self._curves.items() if self.is_drawn(r)]
         self._objective_axes.update(_union(c.objective_bounds for c in shown), self._live)
         references = [(value, value) for _, value in self.reference_lines()]
         self._error_axes.update(_union([c.error_bounds for c in shown] + references), self._live)
@@ -516,7 +594,7 @@ class TrainingView(ResultView):
         """The runs that are shown, in their colours, and what each line style means."""
         entries, names, any_missing = [], [], False
         for k, run in enumerate(self.runs):
-            if not run.visible:
+            if not self.is_drawn(run):
                 continue
             names.append(run.name)
             curves = self._curves.get(run)
@@ -553,7 +631,7 @@ class TrainingView(ResultView):
         check.setBackground(pg.mkColor(color(row)))
         check.setToolTip("Show this run's curves (the cell's colour is the run's colour)")
         self.table.setItem(row, 0, check)
-        for col in range(1, 7):
+        for col in range(1, len(HISTORY_COLUMNS)):
             self.table.setItem(row, col, QTableWidgetItem(""))
         self.table.blockSignals(False)
 
@@ -563,23 +641,32 @@ class TrainingView(ResultView):
         last = history[-1] if history else None
         metrics = run.metrics or (last.metrics if last else {})
         shown = [k for k in metrics if not k.startswith(_TRAIN_PREFIX)] or list(metrics)
-        result = ", ".join(f"{k} {metrics[k]:.4f}" for k in shown[:2])
         main = main_metric({k: None for k in shown})
+        # One metric per cell (the main one, which the reference is given in): with two, and the
+        # reference model's name, the history scrolled sideways at 1280 px. Tooltips say the rest.
+        result = f"{main} {metrics[main]:.4f}" if main in metrics else ""
+        result_all = ", ".join(f"{k} {metrics[k]:.4f}" for k in shown)
         reference_value = run.baseline_metrics.get(main) if main else None
-        reference = "" if reference_value is None else \
-            f"{run.reference_name + ': ' if run.reference_name else ''}{main} {reference_value:.4f}"
+        reference = "" if reference_value is None else f"{main} {reference_value:.4f}"
+        reference_tip = "" if reference_value is None else \
+            f"{run.reference_name or 'reference model'}: {main} {reference_value:.4f}\n{run.protocol}".strip()
         status = "" if run.status == "finished" else f" ({run.status})"
-        seconds = f"{last.seconds:.2f} s" if last else ""
-        texts = [run.name + status, run.model.title or run.model.name, result, reference, seconds, run.describe_params()]
+        # The same number the Metrics table and the status bar give (one source: fit_seconds).
+        training = fit_seconds(run)
+        seconds = seconds_text(training) if training is not None else ""
+        texts = [run.name + status, result, reference, seconds, run.describe_params()]
         self.table.blockSignals(True)
         for col, text in enumerate(texts, start=1):
             self.table.item(row, col).setText(text)
             self.table.item(row, col).setToolTip(text)
-        self.table.item(row, 4).setToolTip(run.protocol or reference)
+        self.table.item(row, HISTORY_COLUMNS.index("result")).setToolTip(result_all)
+        self.table.item(row, HISTORY_COLUMNS.index("reference")).setToolTip(reference_tip)
         self.table.blockSignals(False)
         if run.status != "running":  # measuring text is slow; the widths settle when the fit ends
-            for col in range(1, 6):
+            for col in range(1, len(HISTORY_COLUMNS) - 1):
                 self.table.resizeColumnToContents(col)
+                self.table.setColumnWidth(col, min(self.table.columnWidth(col), 220))
+        self.table.setRowHidden(row, not self._matches(run))
 
     def _on_item_changed(self, item) -> None:
         if item.column() != 0:
