@@ -4,6 +4,8 @@
     What a file holds (``--json`` for scripts).
 ``mfstudio fit DATA --model NAME``
     Fit a model with a train/test split and report metrics per epoch.
+``mfstudio sweep DATA --model NAME --grid NAME=V1,V2``
+    Score a grid or random search of parameters by cross-validation.
 ``mfstudio samples``
     The built-in samples (``sample:NAME`` works wherever DATA does).
 ``mfstudio download movielens-100k``
@@ -238,11 +240,15 @@ def cmd_fit(args) -> int:
         test = open_data(args.test, kind=data.kind)
     seed = args.seed if args.seed is not None else 0
     experiment = Experiment(data, model_cls, params, protocol=args.split, seed=seed, test_data=test,
-                            test_name=args.test)
+                            test_name=args.test, early_stopping=args.early_stopping,
+                            validation_fraction=args.validation_fraction)
     if not args.json:
         _print(f"{data.name}: {_KIND_WORDS[experiment.dataset.kind]}"
                + (f" ({data.kind_reason})" if getattr(data, "kind_reason", "") else ""))
         _print(f"protocol: {experiment.protocol_line}")
+        if experiment.early_stopping is not None:
+            _print(f"early stopping: patience {experiment.early_stopping} epochs, on a validation "
+                   f"{experiment.validation_fraction:g} of each fold's training data (never the test set)")
     n_folds = experiment.n_folds
     for index in range(n_folds):
         split = experiment.splits[index]
@@ -314,6 +320,94 @@ def cmd_recommend(args) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    """``mfstudio sweep``: score a grid or random sample of parameters; a line per point as it finishes."""
+    from .data import open_data
+    from .models import MODELS
+    from .models.params import ParamError
+    from .sweep import Sweep, check_sweep_folder, fit_command, parse_grid, parse_random, write_summary
+
+    model_cls = MODELS[args.model]
+    axes = [parse_grid(model_cls, text) for text in args.grid or ()]
+    axes += [parse_random(model_cls, text) for text in args.random or ()]
+    if not axes:
+        raise ParamError("a sweep needs at least one --grid NAME=V1,V2,... or --random NAME=LOW:HIGH[:log]")
+    fixed = {}
+    for item in args.param or ():
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in model_cls.defaults:
+            raise ParamError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(model_cls.defaults)}",
+                             param=key or None)
+        fixed[key] = _param_value(key, raw, model_cls.param(key))
+    if args.seed is not None and "seed" in model_cls.defaults and "seed" not in fixed:
+        fixed["seed"] = model_cls.param("seed").check(args.seed)  # as fit --seed: splits and model alike
+    if args.resume and not args.save:
+        raise ParamError("--resume continues a sweep saved with --save DIR", fix="give the same --save DIR")
+    results_path = check_sweep_folder(args.save, resume=args.resume) if args.save else None
+    data = open_data(args.data, kind=args.kind) if args.kind else open_data(args.data)
+    protocol = f"kfold:{args.cv}" if args.cv else args.split
+    if args.cv is not None and args.cv < 2:
+        raise ParamError(f"--cv {args.cv}: cross-validation needs at least 2 folds")
+    sweep = Sweep(data, model_cls, axes, fixed=fixed, protocol=protocol, metric=args.metric, trials=args.trials,
+                  jobs=args.jobs, halving=args.halving, seed=args.seed or 0, results_path=results_path)
+    sign = "lower" if sweep.lower_is_better else "higher"
+    if not args.json:
+        _print(f"{data.name}: {len(sweep.points)} points of {model_cls.name}, {sweep.protocol}, "
+               f"{sweep.metric} ({sign} is better), {sweep.jobs} job{'s' if sweep.jobs > 1 else ''}"
+               + (", successive halving" if sweep.halving else ""))
+
+    def show(point):
+        if args.json:
+            return
+        shown = " ".join(f"{k}={_number(v) if not isinstance(v, float) else f'{v:.4g}'}" for k, v in point.params.items())
+        if point.status in ("done", "pruned") and math.isfinite(point.mean):
+            score = f"{point.metric} {point.mean:.4f}" + (f" +- {point.std:.4f}" if len(point.fold_values) > 1 else "")
+            if point.train_mean is not None:
+                score += f"  train {point.train_mean:.4f}"
+        else:
+            score = point.message or point.status
+        tag = "" if point.status == "done" else f"  [{point.status}" + (f" at {point.budget} epochs]" if point.budget else "]")
+        resumed = "  (saved earlier)" if point.index in sweep.resumed else ""
+        _print(f"  {point.index + 1:>3}  {shown:<32} {score}  {point.seconds:.2f}s{tag}{resumed}")
+
+    interrupted = False
+    try:
+        sweep.run(on_point=show)
+    except KeyboardInterrupt:
+        sweep.cancel()  # stops every worker now; what finished is kept (and saved)
+        interrupted = True
+    finally:
+        if args.save and sweep.results:
+            write_summary(args.save, sweep)
+    best = sweep.best
+    if args.json:
+        _print(json.dumps(sweep.as_dict(), indent=2))
+    else:
+        if interrupted:
+            _print(f"interrupted: {len([p for p in sweep.results if p.status == 'done'])} of {len(sweep.points)} "
+                   "points finished" + (f"; continue with --save {args.save} --resume" if args.save else ""))
+        if best is not None:
+            shown = ", ".join(f"{k}={v}" for k, v in best.params.items())
+            train = f", train {best.train_mean:.4f}" if best.train_mean is not None else ""
+            spread = f" +- {best.std:.4f}" if len(best.fold_values) > 1 else ""
+            _print(f"best: {shown}: {sweep.metric} {best.mean:.4f}{spread}{train}")
+            _print(f"  reproduce: {fit_command(args.data, sweep, kind=args.kind, seed=args.seed)}")
+        if args.save and sweep.results:
+            _print(f"saved the results in {args.save}/ (sweep.jsonl, sweep.json)")
+    if interrupted:
+        return 130
+    if best is None:
+        failed = [p for p in sweep.results if p.status == "failed"]
+        if failed:  # the same data and settings for every point: usually the settings' fault, told once
+            more = f" (and {len(failed) - 1} more)" if len({p.message for p in failed}) > 1 else ""
+            _print(f"mfstudio: every point failed: {failed[0].message.rstrip('.')}{more}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        _print("mfstudio: no point of the sweep finished", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------- parser
 
 
@@ -365,6 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "ratings, user:0.2 for interactions)")
     fit.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
                      help="treat the data as this kind instead of what the loader decided")
+    fit.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                     help="stop when the validation metric has not improved for PATIENCE epochs and keep the "
+                          "best epoch's model (models with epochs); validation is carved from the training data")
+    fit.add_argument("--validation-fraction", type=float, default=0.1, metavar="F",
+                     help="with --early-stopping: share of the training data held out to stop on (default 0.1)")
     fit.add_argument("--json", action="store_true", help="print one JSON object")
     fit.add_argument("--save", metavar="MODEL_DIR",
                      help="save the fitted model (the last fold's) into the folder MODEL_DIR, created: "
@@ -382,6 +481,33 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--min-support", type=int, metavar="N", help="only items with at least N training ratings (default: chosen for the data; 0 lists all)")
     rec.add_argument("--json", action="store_true", help="print one JSON object")
     rec.set_defaults(func=cmd_recommend)
+
+    sweep = sub.add_parser("sweep", help="score a grid or random search of a model's parameters by cross-validation")
+    sweep.add_argument("data", metavar="DATA")
+    sweep.add_argument("--model", required=True, choices=sorted(MODELS))
+    sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
+                       help="values of one parameter (model's own name, or factors/epochs); repeat for more")
+    sweep.add_argument("--random", action="append", metavar="NAME=LOW:HIGH[:log]",
+                       help="a random range (log-uniform with :log); needs --trials")
+    sweep.add_argument("--trials", type=int, metavar="N", help="random points to score")
+    how = sweep.add_mutually_exclusive_group()
+    how.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation (default: 3 folds for ratings "
+                                                         "and interactions, a 10%% cell holdout for grids)")
+    how.add_argument("--split", metavar="PROTOCOL", help="a holdout instead: random:F | user:F | cells:F | ...")
+    sweep.add_argument("--metric", metavar="NAME", help="rmse | mae | ndcg@10 | precision@10 | relative_error | ... "
+                                                        "(default: chosen for the model and data)")
+    sweep.add_argument("--jobs", type=int, metavar="J", help="worker processes (default: the number of cores)")
+    sweep.add_argument("--halving", action="store_true",
+                       help="successive halving: every point runs n_epochs/9, the best third n_epochs/3, then full")
+    sweep.add_argument("--param", action="append", metavar="NAME=VALUE", help="a fixed model parameter")
+    sweep.add_argument("--seed", type=int, metavar="S", help="seed of the splits, the random points and the model")
+    sweep.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
+                       help="treat the data as this kind instead of what the loader decided")
+    sweep.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    sweep.add_argument("--save", metavar="DIR", help="write DIR/sweep.jsonl (each point as it finishes) and "
+                                                     "DIR/sweep.json; never replaces other files")
+    sweep.add_argument("--resume", action="store_true", help="with --save: continue the sweep saved there")
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 
@@ -419,7 +545,7 @@ def _version() -> str:
     return __version__
 
 
-_COMMANDS = ("info", "samples", "download", "fit", "recommend")
+_COMMANDS = ("info", "samples", "download", "fit", "recommend", "sweep")
 
 
 def _wants_gui(argv: list[str]) -> bool:

@@ -53,16 +53,20 @@ from .data.errors import DataError
 from .data.splits import Split, _entry_word, split_from_spec
 
 __all__ = [
+    "EarlyStopper",
     "Experiment",
     "FoldResult",
     "PROTOCOL_FORMS",
     "METRIC_DESCRIPTIONS",
     "default_protocol",
+    "carve_validation",
     "describe_protocol",
     "evaluate",
+    "is_epoch_based",
     "protocol_choices",
     "reference_model_for",
     "relevance_threshold",
+    "validation_spec",
 ]
 
 #: Kinds whose models decompose the matrix rather than predict missing entries.
@@ -456,6 +460,156 @@ def check_model_budget(model, train: Dataset) -> None:
     )
 
 
+# ------------------------------------------------------------ early stopping
+def is_epoch_based(model_cls) -> bool:
+    """Whether a model fits epoch by epoch (declares ``n_epochs``), so early stopping applies to it."""
+    return "n_epochs" in getattr(model_cls, "defaults", {})
+
+
+def validation_spec(protocol: str, dataset: Dataset, fraction: float) -> str:
+    """The split that carves early stopping's validation part out of a fold's training data.
+
+    The same family as the protocol, so validation looks like the test it
+    stands in for: ``random``/``kfold``/a test file -> ``random:F``,
+    ``user`` -> ``user:F``, ``time``/``time-user`` -> the same with ``F``,
+    ``leave:K`` -> ``leave:K``, ``cells`` -> ``cells:F``; for ``all`` the
+    data's own default family (``random`` for ratings, ``user`` for
+    interactions, ``cells`` for documents, images and grids).
+    """
+    kind, value = _parse(protocol)
+    if dataset.kind in DECOMPOSED_KINDS:
+        return f"cells:{fraction:g}"
+    if kind in ("user", "time", "time-user"):
+        return f"{kind}:{fraction:g}"
+    if kind == "leave":
+        return f"leave:{value}"
+    if kind == "all" and dataset.kind == "implicit":
+        return f"user:{fraction:g}"
+    return f"random:{fraction:g}"
+
+
+def carve_validation(train: Dataset, spec: str, seed: int) -> tuple[Dataset, Dataset, str]:
+    """Split a fold's training data into what the model fits and the validation part it stops on.
+
+    Parameters
+    ----------
+    train : Dataset
+        A fold's training side (or all the data under ``all``).
+    spec : str
+        From :func:`validation_spec`.
+    seed : int
+        Seed of the carve.
+
+    Returns
+    -------
+    fit_train, validation : Dataset
+        In ``train``'s id space. Held-out cells of documents are marked
+        ``missing_cells`` in ``fit_train`` (unknown, not zero), on top of
+        any the fold already held out.
+    description : str
+        What was carved, for reports.
+
+    Raises
+    ------
+    DataError
+        The training data is too small to carve the validation part from.
+    """
+    from dataclasses import replace
+
+    from .data.splits import _random_cells, cell_split, random_split
+
+    kind, value = _parse(spec)
+    if kind != "cells":
+        split = split_from_spec(train, spec, seed=seed)[0]
+        return split.train, split.test, split.description
+    fraction = float(value)
+    held_before = train.missing_cells if train.missing_cells is not None else np.zeros(0, dtype=np.int64)
+    if train.kind in ("dense", "images") and not train.fully_observed:
+        # Its empty cells are unknown already: hold out observed cells, which then become unknown too.
+        split = random_split(train, fraction, seed=seed)
+        return split.train, split.test, f"validation: {split.description}"
+    if held_before.size == 0:
+        split = cell_split(train, fraction, seed=seed)
+        return split.train, split.test, f"validation: {split.description}"
+    # Documents whose test cells are held out already: draw among the cells still known.
+    n_rows, n_cols = train.shape
+    n_cells = n_rows * n_cols
+    n_known = n_cells - held_before.size
+    n_pick = int(math.floor(fraction * n_known + 0.5))
+    if n_pick == 0 or n_pick >= n_known:
+        raise DataError(f"a validation share of {fraction:g} of {n_known:,} known cells leaves a part empty",
+                        fix="choose another validation fraction")
+    rng = np.random.default_rng(seed)
+    # A uniform draw of n_pick + |held| cells, less the held ones, thinned to n_pick: uniform over known cells.
+    drawn = np.setdiff1d(_random_cells(rng, n_cells, min(n_pick + held_before.size, n_cells)), held_before)
+    picked = np.sort(drawn[rng.permutation(drawn.size)[:n_pick]])
+    stored = train.rows.astype(np.int64) * n_cols + train.cols
+    in_val = np.isin(stored, picked)
+    values = np.zeros(picked.size, dtype=np.float32)
+    order = np.argsort(stored[in_val])
+    values[np.searchsorted(picked, stored[in_val][order])] = train.values[in_val][order]
+    base = train.name or "data"
+    fit_train = replace(train.subset(~in_val, name=f"{base} (fit)"),
+                        missing_cells=np.union1d(held_before, picked))
+    rows, cols = np.divmod(picked, n_cols)
+    validation = replace(train, rows=rows, cols=cols, values=values, timestamps=None, missing_cells=None,
+                         name=f"{base} (validation)", notes=list(train.notes), truth=dict(train.truth))
+    return fit_train, validation, f"validation: {n_pick:,} of the {n_known:,} known cells, seed {seed}"
+
+
+class EarlyStopper:
+    """Watches one validation metric epoch by epoch; keeps the best epoch's fitted state.
+
+    Parameters
+    ----------
+    patience : int
+        Stop after this many epochs in a row without a strict improvement.
+    metric : str
+        The name recorded per epoch as ``val_<metric>``.
+    higher_is_better : bool
+    measure : callable
+        ``measure(model) -> float``: the metric of the model as it is now.
+    """
+
+    def __init__(self, patience: int, metric: str, higher_is_better: bool, measure):
+        self.patience = int(patience)
+        self.metric = metric
+        self.higher_is_better = bool(higher_is_better)
+        self.measure = measure
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict | None = None
+        self.wait = 0
+        self.epochs_run = 0
+        self.stopped_epoch: int | None = None
+        self.diverged: str | None = None
+
+    def update(self, model, step) -> bool:
+        """Measure after ``step``, record ``val_<metric>`` in its metrics; True when the fit should stop."""
+        value = float(self.measure(model))
+        self.epochs_run = step.epoch
+        step.metrics[f"val_{self.metric}"] = value
+        better = math.isfinite(value) and (
+            self.best_value is None
+            or (value > self.best_value if self.higher_is_better else value < self.best_value))
+        if better:
+            self.best_value, self.best_epoch, self.wait = value, step.epoch, 0
+            self.best_state = model.fitted_state()
+        else:
+            self.wait += 1
+        stop = self.wait >= self.patience and step.epoch < step.n_epochs
+        if stop:
+            self.stopped_epoch = step.epoch
+        step.extra["early_stopping"] = {"best_epoch": self.best_epoch, "wait": self.wait, "stopped": stop}
+        return stop
+
+    def restore(self, model) -> None:
+        """Give the model back the best epoch's state (it keeps the history of every epoch run)."""
+        if self.best_state is not None:  # also after a divergence: the state then is the diverged one
+            model.restore_fitted_state(self.best_state)
+        self.best_state = None  # free it: the fold is done
+
+
 # -------------------------------------------------------------- experiment
 @dataclass(eq=False)
 class FoldResult:
@@ -467,6 +621,13 @@ class FoldResult:
     train: Dataset
     metrics: dict = field(default_factory=dict)
     reference_metrics: dict = field(default_factory=dict)
+    #: Early stopping (None without it): the epoch whose state was kept, the epoch the fit stopped at
+    #: (None when it ran every planned epoch), and the whole record (see :meth:`Experiment.iter_fold`).
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
+    early_stopping: dict | None = None
+    #: The validation part carved from ``train`` for early stopping (the model was fitted on the rest).
+    validation: Dataset | None = None
 
 
 class Experiment:
@@ -491,6 +652,32 @@ class Experiment:
         Cut-off of the ranking metrics.
     threshold : float, optional
         Lowest relevant rating for ranking metrics (default :func:`relevance_threshold`).
+    early_stopping : int, optional
+        Patience: for a model fitted epoch by epoch (one with ``n_epochs``),
+        stop when the validation metric has not improved for this many epochs
+        in a row, then give the model back the best epoch's fitted state, so
+        the fold is scored with the best epoch's model. None (default) runs
+        every epoch.
+    validation_fraction : float
+        With ``early_stopping``: the share of each fold's training data held
+        out to stop on.
+
+    Notes
+    -----
+    Early stopping never looks at the test fold: that would choose the epoch
+    by the very numbers it then reports. Each fold's *training* data is
+    split again (:func:`carve_validation`; the same split family as the
+    protocol, :func:`validation_spec`; seed ``seed + 1 + fold index``); the
+    model is fitted on the rest, stopped on the validation part, and scored
+    on the fold's test set as usual. With protocol ``all`` (no test set) the
+    validation part is carved from all the data the same way. The metric is
+    the validation RMSE for models predicting ratings, NDCG@k (higher is
+    better) for ranking models, and the relative error on held-out cells for
+    decompositions (NMF). Each epoch's :class:`FitStep` gets ``val_<metric>``
+    in its metrics and ``extra["early_stopping"]`` (``best_epoch``, ``wait``,
+    ``stopped``); each :class:`FoldResult` gets ``best_epoch``,
+    ``stopped_epoch`` and the ``early_stopping`` record; :meth:`notes` says
+    where it stopped. A fit that diverges after a good epoch keeps that epoch.
 
     Examples
     --------
@@ -503,10 +690,30 @@ class Experiment:
 
     def __init__(self, dataset: Dataset, model, params: dict | None = None, *, protocol: str | None = None,
                  seed: int = 0, test_data: Dataset | None = None, k: int = 10, threshold: float | None = None,
-                 test_name: str | None = None):
+                 test_name: str | None = None, early_stopping: int | None = None, validation_fraction: float = 0.1):
         from .models import MODELS
+        from .models.params import ParamError
 
         self.model_cls = MODELS[model] if isinstance(model, str) else model
+        if early_stopping is not None:
+            if isinstance(early_stopping, bool) or not isinstance(early_stopping, (int, np.integer)) \
+                    or early_stopping < 1:
+                raise ParamError(f"early stopping's patience must be a whole number of epochs >= 1, not "
+                                 f"{early_stopping!r}", param="early_stopping", fix="give e.g. 5")
+            if not is_epoch_based(self.model_cls):
+                raise ParamError(
+                    f"{self.model_cls.title or self.model_cls.name} is not fitted epoch by epoch, so it cannot "
+                    "stop early", param="early_stopping",
+                    fix="leave early stopping off, or choose a model with an n_epochs parameter")
+        try:
+            fraction_ok = 0.0 < float(validation_fraction) < 1.0
+        except (TypeError, ValueError):
+            fraction_ok = False
+        if not fraction_ok:
+            raise ParamError(f"the validation fraction must be between 0 and 1, not {validation_fraction!r}",
+                             param="validation_fraction", fix="give e.g. 0.1")
+        self.early_stopping = None if early_stopping is None else int(early_stopping)
+        self.validation_fraction = float(validation_fraction)
         self.params = dict(params or {})
         self.seed = int(seed)
         self.k = int(k)
@@ -573,7 +780,15 @@ class Experiment:
         ``relative_error`` on held-out cells) for decompositions. When the
         generator is exhausted (or closed early, on cancel) the fold's final
         scores are in :attr:`folds`.
+
+        With early stopping each step also has ``val_<metric>`` (on the
+        validation part carved from the fold's training data) and
+        ``extra["early_stopping"]``; the generator ends after the step whose
+        ``extra["early_stopping"]["stopped"]`` is True, and the model then
+        holds the best epoch's state (its ``history_`` keeps every epoch run).
         """
+        from .models.base import FitDiverged  # (here: importing the models loads the kernels)
+
         self.prepare()
         split = self.splits[index]
         model = model if model is not None else self.new_model()
@@ -581,18 +796,67 @@ class Experiment:
         test = split.test if split is not None else None
         fold = FoldResult(index, split, model, train, reference_metrics=self.reference_metrics if index == 0 else {})
         check_model_budget(model, train)
-        epoch_metrics = self._epoch_metrics_function(model, train, test)
-        generator = model.iter_fit(train)
+        fit_train, stopper = train, None
+        if self.early_stopping is not None:
+            spec = validation_spec(self.protocol, train, self.validation_fraction)
+            fit_train, validation, carved = carve_validation(train, spec, seed=self.seed + 1 + index)
+            stopper = self._stopper(model, fit_train, validation)
+            fold.validation = validation
+        epoch_metrics = self._epoch_metrics_function(model, fit_train, test)
+        generator = model.iter_fit(fit_train)
         try:
             for step in generator:
                 step.metrics.update(epoch_metrics())
+                stop = stopper is not None and stopper.update(model, step)
                 yield step
+                if stop:
+                    break
+        except FitDiverged as exc:
+            if stopper is None or stopper.best_epoch is None:
+                raise
+            stopper.diverged = str(exc)
+            stopper.stopped_epoch = stopper.epochs_run + 1
         finally:
             generator.close()
+            if stopper is not None:
+                stopper.restore(model)
+                fold.best_epoch, fold.stopped_epoch = stopper.best_epoch, stopper.stopped_epoch
+                fold.early_stopping = {
+                    "patience": stopper.patience, "metric": stopper.metric, "monitor": f"val_{stopper.metric}",
+                    "higher_is_better": stopper.higher_is_better, "validation_fraction": self.validation_fraction,
+                    "validation_split": spec, "validation_description": carved,
+                    "n_fit": int(fit_train.nnz), "n_validation": int(validation.nnz),
+                    "n_epochs": int(model.expected_steps()), "epochs_run": stopper.epochs_run,
+                    "best_epoch": stopper.best_epoch, "best_value": stopper.best_value,
+                    "stopped_epoch": stopper.stopped_epoch, "diverged": stopper.diverged,
+                }
             if getattr(model, "history_", None):
-                fold.metrics = evaluate(model, train, test, k=self.k, threshold=self.threshold)
+                # Ranking leaves out every item the user has in the fold's training data, validation part
+                # included; without a test set the training errors are those of what the model was fitted on.
+                fold.metrics = evaluate(model, train if test is not None else fit_train, test, k=self.k,
+                                        threshold=self.threshold)
                 self.folds = [f for f in self.folds if f.index != index] + [fold]
                 self.folds.sort(key=lambda f: f.index)
+
+    def _stopper(self, model, fit_train: Dataset, validation: Dataset) -> EarlyStopper:
+        """The early stopper for one fold: which validation metric, measured how."""
+        if fit_train.kind in DECOMPOSED_KINDS:
+            return EarlyStopper(self.early_stopping, "relative_error", False,
+                                lambda m: _held_out_cells(m, validation)["relative_error"])
+        if predicts_ratings(model, fit_train):
+            return EarlyStopper(self.early_stopping, "rmse", False,
+                                lambda m: rating_errors(m, validation)["rmse"])
+        k, threshold, name = self.k, self.threshold, f"ndcg@{self.k}"
+
+        def ndcg(m):
+            scores = ranking_scores(m, fit_train, validation, k=k, threshold=threshold,
+                                    max_users=EPOCH_RANKING_USERS, with_auc=False)
+            if name not in scores:
+                raise DataError(
+                    "the validation part carved for early stopping has no relevant entry of a user with training "
+                    "data, so there is nothing to stop on", fix="raise the validation fraction, or use more data")
+            return scores[name]
+        return EarlyStopper(self.early_stopping, name, True, ndcg)
 
     def _epoch_metrics_function(self, model, train: Dataset, test: Dataset | None):
         """What to measure after each epoch: cheap, on fixed samples."""
@@ -677,7 +941,8 @@ class Experiment:
             "fit_seconds": float(np.mean([f.model.fit_seconds_ for f in self.folds])) if self.folds else 0.0,
             "history": [step.as_dict() for step in first.history_],
             "folds": [
-                {"metrics": f.metrics, "fit_seconds": f.model.fit_seconds_, **(f.split.as_dict() if f.split else {})}
+                {"metrics": f.metrics, "fit_seconds": f.model.fit_seconds_, **(f.split.as_dict() if f.split else {}),
+                 **({"early_stopping": f.early_stopping} if f.early_stopping is not None else {})}
                 for f in self.folds
             ],
         }
@@ -686,12 +951,48 @@ class Experiment:
             out["ranking_users"] = {"scored": m["ranking_users"], "with_relevant_test_items": m["ranking_users_total"]}
         if self.dataset.kind == "documents" and self.folds:
             out["topics"] = top_terms(first, self.dataset)
+        out["early_stopping"] = self._early_stopping_record()
         out["notes"] = self.notes()
         return out
 
-    def notes(self) -> list[str]:
-        """What the numbers do not say by themselves: missing metric families and why."""
+    def _early_stopping_record(self) -> dict | None:
+        """``as_dict()["early_stopping"]``: the settings, and the first fold's epochs (those of ``history``)."""
+        if self.early_stopping is None:
+            return None
+        out = {"patience": self.early_stopping, "validation_fraction": self.validation_fraction}
+        first = self.folds[0].early_stopping if self.folds else None
+        if first:
+            out.update({key: first[key] for key in (
+                "metric", "monitor", "higher_is_better", "validation_split", "n_epochs", "epochs_run",
+                "best_epoch", "best_value", "stopped_epoch", "diverged")})
+        return out
+
+    def early_stopping_notes(self) -> list[str]:
+        """One line per fold: where early stopping stopped, and which epoch's model was kept."""
         notes = []
+        for fold in self.folds:
+            record = fold.early_stopping
+            if not record or record["best_epoch"] is None:
+                continue
+            prefix = f"fold {fold.index + 1}: " if len(self.folds) > 1 else ""
+            what = f"validation {record['metric']}"
+            if record["diverged"]:
+                notes.append(f"{prefix}stopped at epoch {record['stopped_epoch']} of {record['n_epochs']}: "
+                             f"{record['diverged']}; kept epoch {record['best_epoch']} (best {what})")
+            elif record["stopped_epoch"] is not None:
+                notes.append(f"{prefix}stopped at epoch {record['stopped_epoch']} of {record['n_epochs']}: {what} "
+                             f"had not improved for {record['patience']} epochs; kept epoch {record['best_epoch']}")
+            elif record["epochs_run"] < record["n_epochs"]:
+                notes.append(f"{prefix}ended at epoch {record['epochs_run']} of {record['n_epochs']} (cancelled or "
+                             f"converged) without early stopping; kept epoch {record['best_epoch']}, the best {what}")
+            else:
+                notes.append(f"{prefix}early stopping did not stop: ran all {record['n_epochs']} epochs; kept epoch "
+                             f"{record['best_epoch']}, the best {what}")
+        return notes
+
+    def notes(self) -> list[str]:
+        """What the numbers do not say by themselves: missing metric families and why; early stopping."""
+        notes = self.early_stopping_notes()
         if not self.folds or self.splits == [None]:
             return notes
         metrics = self.folds[0].metrics

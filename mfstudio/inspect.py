@@ -21,13 +21,17 @@ read-only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = [
     "EXPLAINED_VARIANCE_LABEL",
     "TrainingCurves",
+    "SweepLine",
+    "SweepGrid",
+    "sweep_line",
+    "sweep_grid",
     "training_curves",
     "FROBENIUS_SHARE_LABEL",
     "FactorMap",
@@ -1133,8 +1137,12 @@ class TrainingCurves:
     ``objective`` is the objective divided by its first usable value, so models
     whose objectives differ by orders of magnitude share one axis; ``train`` and
     ``test`` are the chosen metric per epoch (``train_<metric>`` and
-    ``<metric>``), empty when the run never reported them. The bounds are the
-    finite extremes of what is drawn (None when nothing is).
+    ``<metric>``), empty when the run never reported them. With early stopping,
+    ``validation`` is the metric on the validation part carved from the
+    training data (``val_<metric>``, what the fit stopped on), ``best_epoch``
+    the epoch whose model was kept and ``stopped_epoch`` the epoch it stopped
+    at (None when every planned epoch ran). The bounds are the finite extremes
+    of what is drawn (None when nothing is).
     """
 
     epochs: np.ndarray
@@ -1143,6 +1151,18 @@ class TrainingCurves:
     train: np.ndarray
     test: np.ndarray
     error_bounds: tuple[float, float] | None
+    validation: np.ndarray = field(default_factory=lambda: np.empty(0))
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
+
+    def value_at(self, epoch: int) -> float | None:
+        """The validation value (else the test value) at ``epoch``, for a marker; None if not measured."""
+        for curve in (self.validation, self.test):
+            if curve.size:
+                hits = np.flatnonzero(self.epochs == epoch)
+                if hits.size and np.isfinite(curve[hits[0]]):
+                    return float(curve[hits[0]])
+        return None
 
 
 def finite_bounds(*arrays) -> tuple[float, float] | None:
@@ -1152,8 +1172,9 @@ def finite_bounds(*arrays) -> tuple[float, float] | None:
     return (float(values.min()), float(values.max())) if values.size else None
 
 
-def training_curves(history, metric: str | None, train_prefix: str = "train_") -> TrainingCurves:
-    """Epochs, the normalised objective and one metric's train/test curves of a run's history (FitSteps)."""
+def training_curves(history, metric: str | None, train_prefix: str = "train_",
+                    validation_prefix: str = "val_") -> TrainingCurves:
+    """Epochs, the normalised objective and one metric's train/test (and validation) curves of a run's history."""
     history = list(history)  # one snapshot: the worker may append while we read
     epochs = np.array([s.epoch for s in history], dtype=float)
     losses = np.array([s.train_loss for s in history], dtype=float)
@@ -1168,4 +1189,115 @@ def training_curves(history, metric: str | None, train_prefix: str = "train_") -
     # A curve of NaN alone is no curve: it stays empty, so what is drawn is what was measured.
     train = train if np.isfinite(train).any() else empty
     test = test if np.isfinite(test).any() else empty
-    return TrainingCurves(epochs, objective, finite_bounds(objective), train, test, bounds)
+    validation = empty
+    if metric is not None:
+        validation = np.array([s.metrics.get(validation_prefix + metric, np.nan) for s in history], dtype=float)
+        validation = validation if np.isfinite(validation).any() else empty
+        if validation.size:
+            bounds = finite_bounds(train, test, validation)
+    # Early stopping's record rides on each step (mfstudio.experiment.EarlyStopper); the last one says it all.
+    # Under k-fold the history is the first fold's, and so are these epochs.
+    record = next((s.extra.get("early_stopping") for s in reversed(history)
+                   if isinstance(getattr(s, "extra", None), dict) and s.extra.get("early_stopping")), None)
+    best = stopped = None
+    if record:
+        best = record.get("best_epoch")
+        stopped = history[-1].epoch if record.get("stopped") else None
+    return TrainingCurves(epochs, objective, finite_bounds(objective), train, test, bounds, validation, best, stopped)
+
+
+# ------------------------------------------------------------------ sweeps
+@dataclass
+class SweepLine:
+    """A one-parameter sweep as the Sweep tab draws it: validation (and train) error against the value.
+
+    ``x`` is sorted; ``mean``/``std`` are the validation metric over the folds,
+    ``train_mean``/``train_std`` the same metric on the training folds (NaN
+    where a model has none), so over- and underfitting show as the two
+    curves part. ``best`` is the index of the best point in ``x`` (None if
+    no point finished). ``log_x`` says the values span a decade or more and
+    are positive, so a log axis reads better.
+    """
+
+    name: str
+    x: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    train_mean: np.ndarray
+    train_std: np.ndarray
+    best: int | None
+    log_x: bool
+
+
+@dataclass
+class SweepGrid:
+    """A two-parameter grid sweep as a heatmap: ``mean[i, j]`` at ``x_values[i]``, ``y_values[j]`` (NaN: not yet)."""
+
+    x_name: str
+    y_name: str
+    x_values: list
+    y_values: list
+    mean: np.ndarray
+    std: np.ndarray
+    best: tuple[int, int] | None
+
+
+_SCORED = ("done", "pruned")
+
+
+def _scored_points(points) -> list:
+    return [p for p in points if p.status in _SCORED and p.mean is not None and np.isfinite(p.mean)]
+
+
+def _best_index(means: np.ndarray, lower_is_better: bool) -> int | None:
+    finite = np.isfinite(means)
+    if not finite.any():
+        return None
+    masked = np.where(finite, means, np.inf if lower_is_better else -np.inf)
+    return int(np.argmin(masked) if lower_is_better else np.argmax(masked))
+
+
+def sweep_line(points, name: str, lower_is_better: bool) -> SweepLine:
+    """Arrange a sweep's finished points (:class:`mfstudio.sweep.SweepPoint`) along parameter ``name``.
+
+    Points pruned by successive halving are left out (their score is from
+    fewer epochs, not comparable), as are failed ones. With other swept
+    parameters present, the best score per value of ``name`` is kept.
+    """
+    by_value: dict = {}
+    for point in _scored_points(points):
+        if point.status != "done" or name not in point.params:
+            continue
+        value = float(point.params[name])
+        kept = by_value.get(value)
+        if kept is None or (point.mean < kept.mean if lower_is_better else point.mean > kept.mean):
+            by_value[value] = point
+    xs = np.array(sorted(by_value), dtype=float)
+    chosen = [by_value[x] for x in xs]
+
+    def column(attr):
+        return np.array([np.nan if getattr(p, attr) is None else float(getattr(p, attr)) for p in chosen], dtype=float)
+
+    mean = column("mean")
+    log_x = bool(xs.size >= 2 and xs.min() > 0 and xs.max() / xs.min() >= 10)
+    return SweepLine(name, xs, mean, column("std"), column("train_mean"), column("train_std"),
+                     _best_index(mean, lower_is_better), log_x)
+
+
+def sweep_grid(points, x_name: str, y_name: str, x_values, y_values, lower_is_better: bool) -> SweepGrid:
+    """Arrange a two-parameter grid sweep's finished points as a matrix over the grid's values."""
+    x_values, y_values = list(x_values), list(y_values)
+    mean = np.full((len(x_values), len(y_values)), np.nan)
+    std = np.full_like(mean, np.nan)
+    for point in _scored_points(points):
+        if point.status != "done":
+            continue
+        try:
+            i = x_values.index(point.params[x_name])
+            j = y_values.index(point.params[y_name])
+        except (KeyError, ValueError):
+            continue
+        mean[i, j], std[i, j] = point.mean, point.std
+    flat = _best_index(mean.ravel(), lower_is_better)
+    best = None if flat is None else tuple(int(v) for v in np.unravel_index(flat, mean.shape))
+    return SweepGrid(x_name, y_name, x_values, y_values, mean, std, best)

@@ -44,6 +44,9 @@ def _show_crash_dialog(message: str) -> None:
 
 def launch(argv=None) -> int:
     """Run mfstudio as the bundle's executable does; returns the exit status."""
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a sweep's spawned worker re-runs this executable: run the worker, exit
     log = log_path()
     log_file = open(log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
     if sys.stdout is None:

@@ -3,7 +3,7 @@
 Usage::
 
     python tools/render_views.py [--data sample:movies] [--models sgd,bpr,svd] [--sizes 1280x720,1920x1080]
-                                 [--out renders/]
+                                 [--out renders/] [--sweep "sgd:n_factors=2,8,32;reg=0.01,0.1@kfold:3"]
 
 Each size gets a fresh window (offscreen unless QT_QPA_PLATFORM says otherwise), the data loaded
 through the window's own open path, each model fitted with the protocol the window chooses (append
@@ -39,7 +39,26 @@ def _wait(app, condition, timeout: float) -> bool:
     return condition()
 
 
-def render(data: str, models: list[str], width: int, height: int, out: Path) -> list[Path]:
+def _run_sweep(app, window, spec: str) -> None:
+    """Run a sweep in the Sweep tab: ``METHOD:NAME=V1,V2[;NAME=V1,V2][@PROTOCOL]`` (fixed values from the panel)."""
+    spec, _, protocol = spec.partition("@")
+    method, _, axes = spec.partition(":")
+    window.model_panel.select_method(method)
+    view = window.show_view("Sweep")
+    view.refresh_method()
+    for k, axis in enumerate(axes.split(";")[:2]):
+        name, _, values = axis.partition("=")
+        view.param_boxes[k].setCurrentIndex(view.param_boxes[k].findData(name))
+        view.value_edits[k].setText(values)
+    if protocol:
+        view.protocol_box.setCurrentIndex(view.protocol_box.findData(protocol))
+    if view.start() is None:
+        raise SystemExit(f"the sweep did not start: {view.state.text()}")
+    _wait(app, lambda: view.worker is None, 900)
+    _pump(app)
+
+
+def render(data: str, models: list[str], width: int, height: int, out: Path, sweep: str | None = None) -> list[Path]:
     """Fit ``models`` on ``data`` in a window of this size and save every enabled tab; returns the PNG paths."""
     from PySide6.QtCore import QSettings
 
@@ -64,6 +83,8 @@ def render(data: str, models: list[str], width: int, height: int, out: Path) -> 
         window.start_fit(name, window.model_panel.params(), window.model_panel.split_spec(), 0)
         _wait(app, lambda: window.worker is None, 600)
         _pump(app)
+    if sweep:
+        _run_sweep(app, window, sweep)
     stem = re.sub(r"[^A-Za-z0-9]+", "_", Path(data).name if not data.startswith("sample:") else data).strip("_")
     written = []
     for index, view in enumerate(window.views):
@@ -86,13 +107,14 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="sgd,bpr,svd")
     parser.add_argument("--sizes", default="1280x720,1920x1080")
     parser.add_argument("--out", default="renders")
+    parser.add_argument("--sweep", help="also run a sweep in the Sweep tab: METHOD:NAME=V1,V2[;NAME=V1,V2][@PROTOCOL]")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
-        for path in render(args.data, args.models.split(","), width, height, out):
+        for path in render(args.data, args.models.split(","), width, height, out, sweep=args.sweep):
             print(path)
     return 0
 

@@ -94,6 +94,18 @@ VIEW_HELP: dict[str, str] = {
         "Only compare rows that used the same data and protocol: a time-based split is harder than a "
         "random one, and 'all' scores reconstruction, not prediction.",
     ),
+    "Sweep": _section(
+        "One parameter: the validation error of each value (mean over the folds, bars one standard "
+        "deviation) as a solid line, and the same error on the training folds dashed; the star is the best "
+        "value. Two parameters: a heatmap of the validation error, brighter is better, the best cell outlined. "
+        "The table lists every point with its spread, train error, time and status (pruned points stopped early "
+        "under successive halving).",
+        "A U shape: too few factors or too much regularization underfits (both errors high), too many or "
+        "too little overfits (train keeps falling, validation rises). The best point sits at the bottom of "
+        "the U, clearly apart from its neighbours by more than the bars.",
+        "The sweep picks the best of many tries on the validation folds, so its best score flatters: judge "
+        "the chosen setting on a test set it never saw (Fit best as a run scores it on the window's protocol).",
+    ),
 }
 
 

@@ -50,9 +50,10 @@ def result_views():
     from .views.metrics_table import MetricsView
     from .views.recommendations import RecommendationsView
     from .views.spectrum import SpectrumView
+    from .views.sweep import SweepView
     from .views.topics import TopicsView
 
-    return [SpectrumView, TopicsView, RecommendationsView, FactorSpaceView, MatrixView, MetricsView]
+    return [SpectrumView, TopicsView, RecommendationsView, FactorSpaceView, MatrixView, MetricsView, SweepView]
 
 
 class _ViewHolder(QWidget):
@@ -94,6 +95,14 @@ class ViewTabs(QTabWidget):
     :meth:`currentWidget`, :meth:`setCurrentWidget` and :meth:`indexOf` take
     and give the view, not its scroll area.
     """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        # Eight tabs in the middle of a 1280 px window: scroll arrows hid "Training" and
+        # "Spectrum" off the left edge; slightly elided titles keep every tab in sight.
+        self.setUsesScrollButtons(False)
+        self.tabBar().setElideMode(Qt.TextElideMode.ElideRight)
+        self.setStyleSheet("QTabBar::tab { padding: 4px 7px; }")
 
     def add_view(self, view, title: str) -> int:
         scroll = QScrollArea()
@@ -171,8 +180,14 @@ class MainWindow(QMainWindow):
         self.data_panel = DataPanel()
         self.data_panel.kind_requested.connect(self.reload_as)
         self.model_panel = ModelPanel()
-        self.model_panel.run_requested.connect(self.start_fit)
+        self.model_panel.run_requested.connect(
+            lambda name, params, spec, seed: self.start_fit(name, params, spec, seed,
+                                                            early_stopping=self.model_panel.early_stopping()))
         self.model_panel.cancel_requested.connect(self.cancel_fit)
+        self.sweep_view = next(v for v in self.views if v.title == "Sweep")
+        self.sweep_view.method_provider = lambda: (self.model_panel.model_name, self.model_panel.params())
+        self.model_panel.method.currentIndexChanged.connect(lambda _index: self.sweep_view.refresh_method())
+        self.sweep_view.fit_requested.connect(self.fit_sweep_best)
         data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea, min_width=240)
         # The model form does not reflow below its labels plus editors.
         model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea, min_width=330,
@@ -549,7 +564,8 @@ class MainWindow(QMainWindow):
         self._start_task(task)
         return task
 
-    def start_fit(self, model_name: str, params: dict, split_spec: str | None, seed: int) -> Run | None:
+    def start_fit(self, model_name: str, params: dict, split_spec: str | None, seed: int,
+                  early_stopping: int | None = None) -> Run | None:
         """Set up an experiment (protocol, reference, scoring) and fit it on a worker, drawing as it learns.
 
         ``split_spec`` is a protocol from :data:`mfstudio.experiment.PROTOCOL_FORMS`
@@ -566,7 +582,8 @@ class MainWindow(QMainWindow):
             self.show_error(f"{cls.title} does not fit {self.dataset.kind} data; choose another method.", "")
             return None
         try:
-            experiment = Experiment(self.dataset, cls, params, protocol=split_spec, seed=seed)
+            experiment = Experiment(self.dataset, cls, params, protocol=split_spec, seed=seed,
+                                    early_stopping=early_stopping)
             model = experiment.new_model()
             model.validate_params()  # a bad value is refused at Run, before the split and the reference fit
         except (TypeError, ValueError, DataError) as exc:
@@ -613,6 +630,15 @@ class MainWindow(QMainWindow):
         self.worker.start()
         return run
 
+    def fit_sweep_best(self, model_name: str, params: dict) -> Run | None:
+        """Fit a sweep's best point as an ordinary run: its values go into the Model panel, then Run."""
+        self.model_panel.select_method(model_name)
+        for name, value in params.items():
+            if name in self.model_panel.params():
+                self.model_panel.set_param(name, value)
+        return self.start_fit(model_name, self.model_panel.params(), self.model_panel.split_spec(),
+                              self.model_panel.seed.value(), early_stopping=self.model_panel.early_stopping())
+
     def _on_steps(self, run: Run, steps: list):
         # The model appended the steps to its history already; just redraw soon.
         self._dirty_runs.add(run)
@@ -657,7 +683,14 @@ class MainWindow(QMainWindow):
             run.metrics = dict(history[-1].metrics)
         self._dirty_runs.add(run)
         self._flush_redraw()
-        self.set_status(self.finished_status(run, cancelled, time.perf_counter() - self._fit_started))
+        status = self.finished_status(run, cancelled, time.perf_counter() - self._fit_started)
+        stopping = experiment.early_stopping_notes() if experiment is not None else []
+        if stopping:  # "stopped at epoch 16 of 200: validation rmse had not improved for 5 epochs; kept epoch 11"
+            said = "; ".join(stopping)
+            said = said if said.lower().startswith("early stopping") else f"Early stopping: {said}"
+            status += f" {said[0].upper()}{said[1:]}."
+            run.protocol = f"{run.protocol} {said[0].upper()}{said[1:]}."
+        self.set_status(status)
         self.epoch_text.setText("")  # the status line has the count now; a stale one misleads after new data
         self.metrics_view.set_runs(self.runs)
         if history:
@@ -949,6 +982,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         if self.worker is not None:
             self.worker.cancel()
+        self.sweep_view.cancel()  # its worker processes end now; the thread returns at once
         for task in list(self.tasks):
             task.cancel()
         wait_for_threads(CLOSE_WAIT_SECONDS)

@@ -23,6 +23,9 @@ from ..experiment import describe_protocol, protocol_choices
 from ..models import MODELS
 from ..models.params import Param, ParamError
 
+_EARLY_STOP_TIP = ("Stop when the validation error (10% of the training data, never the test set) has not improved "
+                   "for this many epochs, and keep the best epoch's model. Only for methods trained in epochs.")
+
 #: QSpinBox holds a C int.
 _SPIN_MAX = 2**31 - 1
 
@@ -104,6 +107,21 @@ class ModelPanel(QWidget):
         split_form.addRow(self.split_value_label, self.split_fraction)
         split_form.addRow("seed:", self.seed)
         split_form.addRow(self.protocol_text)
+        # Early stopping watches a validation part carved from the training data (never the
+        # test set the run is scored on), so it is an evaluation choice, not a model parameter.
+        self.early_stop = QCheckBox("stop early after")
+        self.early_stop.setToolTip(_EARLY_STOP_TIP)
+        self.patience = QSpinBox()
+        self.patience.setRange(1, 1000)
+        self.patience.setValue(5)
+        self.patience.setSuffix(" epochs without gain")
+        self.early_stop.toggled.connect(self.patience.setEnabled)
+        self.patience.setEnabled(False)
+        stop_row = QHBoxLayout()
+        stop_row.setContentsMargins(0, 0, 0, 0)
+        stop_row.addWidget(self.early_stop)
+        stop_row.addWidget(self.patience, 1)
+        split_form.addRow(stop_row)
         self._on_protocol()
 
         self.run_button = QPushButton("Run")
@@ -228,6 +246,12 @@ class ModelPanel(QWidget):
             self._saved_params[self._shown] = self.params()
         cls = MODELS[self.model_name]
         self._shown = cls.name
+        if hasattr(self, "early_stop"):
+            epochs = "n_epochs" in cls.defaults
+            self.early_stop.setEnabled(epochs)
+            self.patience.setEnabled(epochs and self.early_stop.isChecked())
+            self.early_stop.setToolTip(_EARLY_STOP_TIP + (
+                "" if epochs else f" {cls.title or cls.name} is not trained in epochs."))
         self.explanation.setText(cls.summary)
         self.formula.setText(cls.objective)
         while self.param_form.rowCount():
@@ -259,6 +283,18 @@ class ModelPanel(QWidget):
         if _PROTOCOLS[kind][1] is None:
             return kind
         return f"{kind}:{self.split_fraction.value():g}"
+
+    def early_stopping(self) -> int | None:
+        """The patience in epochs when early stopping is ticked (and the method has epochs), else None."""
+        if not self.early_stop.isChecked() or not self.early_stop.isEnabled():
+            return None
+        return self.patience.value()
+
+    def set_early_stopping(self, patience: int | None) -> None:
+        """Tick early stopping with this patience (None unticks it)."""
+        self.early_stop.setChecked(patience is not None)
+        if patience is not None:
+            self.patience.setValue(int(patience))
 
     def _on_run(self) -> None:
         self.run_requested.emit(self.model_name, self.params(), self.split_spec(), self.seed.value())

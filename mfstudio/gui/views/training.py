@@ -46,6 +46,8 @@ _PREFERRED = ("rmse", "precision@10", "ndcg@10", "relative_error", "mae")
 # Order of the error plot's metric choices; families not listed follow alphabetically.
 _FAMILY_ORDER = ("rmse", "mae", "precision@10", "ndcg@10", "relative_error")
 _TRAIN_PREFIX = "train_"
+#: Early stopping's validation part (carved from the training data, never the test set).
+_VAL_PREFIX = "val_"
 _DISPLAY = {"rmse": "RMSE", "mae": "MAE", "ndcg@10": "NDCG@10", "relative_error": "relative error",
             "absolute_error": "absolute error"}
 # What each curve is computed on: rating errors on a fixed sample of training
@@ -65,8 +67,11 @@ def main_metric(metrics: dict) -> str | None:
 
 
 def metric_family(key: str) -> str:
-    """The metric a per-epoch key measures: ``train_rmse`` and ``rmse`` are both ``rmse``."""
-    return key[len(_TRAIN_PREFIX):] if key.startswith(_TRAIN_PREFIX) else key
+    """The metric a per-epoch key measures: ``train_rmse``, ``val_rmse`` and ``rmse`` are all ``rmse``."""
+    for prefix in (_TRAIN_PREFIX, _VAL_PREFIX):
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
 
 
 def main_family(keys) -> str | None:
@@ -93,7 +98,7 @@ def _display(family: str) -> str:
     return _DISPLAY.get(family, family)
 
 
-def metric_axis_label(family: str, has_train: bool, has_test: bool) -> str:
+def metric_axis_label(family: str, has_train: bool, has_test: bool, has_validation: bool = False) -> str:
     """The error plot's axis label: the metric and the data each line style is computed on.
 
     >>> metric_axis_label("rmse", True, True)
@@ -102,6 +107,8 @@ def metric_axis_label(family: str, has_train: bool, has_test: bool) -> str:
     parts = []
     if has_train:
         parts.append(f"{_TRAIN_DATA.get(family, 'train sample')} dashed")
+    if has_validation:
+        parts.append("validation dotted")
     if has_test:
         parts.append(f"{_TEST_DATA.get(family, 'test')} solid")
     return f"{_display(family)} ({', '.join(parts)})" if parts else _display(family)
@@ -125,12 +132,16 @@ HISTORY_COLUMNS = ("show", "run", "result", "reference", "time", "parameters")
 class _RunCurves:
     """The items one run draws: its normalised objective, and its train and test error."""
 
-    def __init__(self, objective, train, test):
+    def __init__(self, objective, train, test, validation=None, kept=None, stop=None):
         self.objective, self.train, self.test = objective, train, test
+        # Early stopping: the validation curve it watched, a star on the epoch kept, a line where it stopped.
+        self.validation, self.kept, self.stop = validation, kept, stop
         self.families: set = set()  # metric families seen in this run's history
         self.seen_steps = 0  # steps whose keys are in `families`
         self.objective_bounds = None
         self.error_bounds = None
+        self.best_epoch = self.stopped_epoch = None
+        self.has_validation = False
 
 
 class _Axes:
@@ -380,10 +391,21 @@ class TrainingView(ResultView):
         solid = pg.mkPen(color(k), width=2)
         dashed = pg.mkPen(color(k), width=2, style=Qt.PenStyle.DashLine)
         marker = {"symbol": "o", "symbolSize": 4, "symbolBrush": color(k), "symbolPen": None}
+        dotted = pg.mkPen(color(k), width=2, style=Qt.PenStyle.DotLine)
+        kept = pg.ScatterPlotItem(size=16, symbol="star", brush=pg.mkBrush(color(k)), pen=pg.mkPen("#000000", width=1))
+        kept.setZValue(10)
+        stop = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(color(k), width=1, style=Qt.PenStyle.DashDotLine),
+                               label="stopped", labelOpts={"position": 0.92, "color": color(k)})
+        stop.setVisible(False)
+        self.error_plot.addItem(kept)
+        self.error_plot.addItem(stop)
         self._curves[run] = _RunCurves(
             self.objective_plot.plot([], [], pen=solid, **marker),
             self.error_plot.plot([], [], pen=dashed),
             self.error_plot.plot([], [], pen=solid, **marker),
+            self.error_plot.plot([], [], pen=dotted),
+            kept,
+            stop,
         )
         self._append_row(run)
         self.refresh_run(run)
@@ -393,8 +415,8 @@ class TrainingView(ResultView):
         curves = self._curves.pop(run, None)
         if curves is not None:
             self.objective_plot.removeItem(curves.objective)
-            self.error_plot.removeItem(curves.train)
-            self.error_plot.removeItem(curves.test)
+            for item in (curves.train, curves.test, curves.validation, curves.kept, curves.stop):
+                self.error_plot.removeItem(item)
 
     def fit_started(self, n_epochs: int) -> None:
         """Fix the epoch axis for a live fit; the y axes only grow until :meth:`fit_ended`.
@@ -444,13 +466,23 @@ class TrainingView(ResultView):
     def _draw_error(self, run, drawn) -> None:
         curves = self._curves[run]
         name = self._metric_name
+        curves.stopped_epoch = drawn.stopped_epoch
+        curves.best_epoch = drawn.best_epoch
         if name is None or name not in curves.families:
-            curves.train.setData([], [])
-            curves.test.setData([], [])
+            for item in (curves.train, curves.test, curves.validation):
+                item.setData([], [])
+            curves.kept.setData([], [])
+            curves.has_validation = False
             curves.error_bounds = None
             return
         curves.train.setData(*((drawn.epochs, drawn.train) if drawn.train.size else ([], [])))
         curves.test.setData(*((drawn.epochs, drawn.test) if drawn.test.size else ([], [])))
+        curves.validation.setData(*((drawn.epochs, drawn.validation) if drawn.validation.size else ([], [])))
+        curves.has_validation = bool(drawn.validation.size)
+        kept_value = drawn.value_at(drawn.best_epoch) if drawn.best_epoch is not None else None
+        curves.kept.setData(*(([drawn.best_epoch], [kept_value]) if kept_value is not None else ([], [])))
+        if drawn.stopped_epoch is not None:
+            curves.stop.setValue(drawn.stopped_epoch)
         curves.error_bounds = drawn.error_bounds
 
     # ----------------------------------------------------------- metric choice
@@ -524,7 +556,8 @@ class TrainingView(ResultView):
             shown = [c for r, c in self._curves.items() if self.is_drawn(r)]
             has_train = any(c.train.xData is not None and len(c.train.xData) for c in shown)
             has_test = any(c.test.xData is not None and len(c.test.xData) for c in shown)
-            label = metric_axis_label(name, has_train, has_test)
+            has_validation = any(c.has_validation for c in shown)
+            label = metric_axis_label(name, has_train, has_test, has_validation)
         if label != self._axis_label:  # a new label re-lays out the plot
             self._axis_label = label
             self.error_plot.setLabel("left", label)
@@ -579,9 +612,9 @@ class TrainingView(ResultView):
         if curves is None:
             return
         drawn = self.is_drawn(run)
-        curves.objective.setVisible(drawn)
-        curves.train.setVisible(drawn)
-        curves.test.setVisible(drawn)
+        for item in (curves.objective, curves.train, curves.test, curves.validation, curves.kept):
+            item.setVisible(drawn)
+        curves.stop.setVisible(drawn and curves.stopped_epoch is not None)
 
     def _update_ranges(self) -> None:
         shown = [c for r, c in self._curves.items() if self.is_drawn(r)]
@@ -610,6 +643,8 @@ class TrainingView(ResultView):
             self.legend.setText("<span style='color:#777'>No runs shown: tick one in the table.</span>")
             return
         key = "solid: test &nbsp; dashed: train &nbsp; grey dashed: reference model"
+        if any(c.has_validation for r, c in self._curves.items() if self.is_drawn(r)):
+            key += " &nbsp; dotted: validation (early stopping) &nbsp; ★: epoch kept"
         if any_missing:
             key += f" &nbsp; grey names: no {html.escape(_display(self._metric_name))}"
         self._legend_names = names
