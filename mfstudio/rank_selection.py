@@ -33,6 +33,7 @@ __all__ = [
     "explained_variance_elbow",
     "explained_variance_ratios",
     "rank_curve",
+    "rank_measures",
     "rank_selection",
     "topic_coherence",
     "topic_stability",
@@ -339,25 +340,51 @@ def rank_selection(dataset: Dataset, model: str = "svd", ks=(1, 2, 4, 8, 16), pr
         and ``explained_variance_ratios`` (of a fit at the largest k on all
         the data).
     """
-    from .models import MODELS
-
     curve = rank_curve(dataset, model, ks, protocol=protocol, seed=seed, params=params)
     records = curve.records()
     out = {"model": model, "metric": curve.metric, "protocol": curve.protocol, "best_k": curve.best_k,
            "records": records}
+    measures = rank_measures(dataset, model, curve.ks, seed=seed, params=params, seeds=seeds, top_n=top_n)
+    for record in records:
+        record.update(measures["per_k"].get(record["k"], {}))
+    out.update({key: value for key, value in measures.items() if key != "per_k"})
+    return out
+
+
+def rank_measures(dataset: Dataset, model: str, ks, seed: int = 0, params: dict | None = None,
+                  seeds=(0, 1, 2), top_n: int = 10) -> dict:
+    """The rank measures that need no holdout: what a sweep of held-out error over k does not give.
+
+    For SVD, the explained-variance ratios of a fit at the largest k on all the
+    data, their elbow (:func:`explained_variance_elbow`) and the cumulative
+    share at each k; for NMF on documents, the topics' stability across
+    ``seeds`` (:func:`topic_stability`) and their UMass coherence
+    (:func:`topic_coherence`) at each k. Other models and kinds get an empty
+    ``per_k``.
+
+    Returns
+    -------
+    dict
+        ``per_k`` (k -> ``{"explained_variance": ...}`` or ``{"stability": ..., "coherence": ...}``),
+        and for SVD ``elbow_k`` and ``explained_variance_ratios``.
+    """
+    from .models import MODELS
+
+    ks = sorted({int(k) for k in ks})
+    out: dict = {"per_k": {}}
     if model == "svd":
-        svd = MODELS["svd"](**{**(params or {}), "n_factors": max(curve.ks)}).fit(dataset)
+        svd = MODELS["svd"](**{**(params or {}), "n_factors": max(ks)}).fit(dataset)
         total = float(getattr(svd, "squared_norm_", 0.0)) or None
         ratios = explained_variance_ratios(svd.singular_values_, total)
         out["explained_variance_ratios"] = [float(r) for r in ratios]
         out["elbow_k"] = explained_variance_elbow(svd.singular_values_, total)
         cumulative = np.cumsum(ratios)
-        for record in records:
-            record["explained_variance"] = float(cumulative[record["k"] - 1])
+        out["per_k"] = {k: {"explained_variance": float(cumulative[k - 1])} for k in ks if k <= cumulative.size}
     elif model == "nmf" and dataset.kind == "documents":
-        for record in records:
-            k = record["k"]
-            record["stability"] = topic_stability(dataset, k, seeds=seeds, params=params)
+        for k in ks:
             fitted = MODELS["nmf"](**{**(params or {}), "n_factors": k, "seed": seed}).fit(dataset)
-            record["coherence"] = topic_coherence(dataset, np.asarray(fitted.item_factors_).T, top_n=top_n)
+            out["per_k"][k] = {
+                "stability": topic_stability(dataset, k, seeds=seeds, params=params),
+                "coherence": topic_coherence(dataset, np.asarray(fitted.item_factors_).T, top_n=top_n),
+            }
     return out

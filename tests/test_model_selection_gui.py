@@ -135,3 +135,20 @@ def test_cancelling_a_sweep_stops_every_worker_process_within_a_second_and_keeps
     assert time.perf_counter() - started < 1.5  # the bar is 1 s; a loaded CI machine gets a little slack
     assert "Cancelled after" in view.state.text()
     assert view.table.rowCount() == len(view.points)
+
+
+def test_a_rank_sweep_of_svd_adds_the_explained_variance_elbow(qtbot, window):
+    load(qtbot, window, "sample:topics")
+    window.model_panel.select_method("svd")
+    view = window.show_view("Sweep")
+    view.refresh_method()
+    view.param_boxes[0].setCurrentIndex(view.param_boxes[0].findData("n_factors"))
+    view.value_edits[0].setText("2, 4, 8")
+    _run_sweep(qtbot, view)
+    qtbot.waitUntil(lambda: view.measures is not None, timeout=60_000)
+    elbow = view.measures["elbow_k"]
+    assert f"elbow at k = {elbow}" in view.state.text()
+    header = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+    assert "explained variance" in header
+    lines = [item for item in view.plot.getPlotItem().items if isinstance(item, __import__("pyqtgraph").InfiniteLine)]
+    assert any("elbow" in line.label.toPlainText() for line in lines)

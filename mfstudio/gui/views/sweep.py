@@ -111,6 +111,10 @@ class SweepView(ResultView):
         self.worker: SweepWorker | None = None
         self.points: list = []
         self._model_name: str | None = None
+        # Rank measures that a held-out curve does not give (SVD's explained-variance elbow, NMF topics'
+        # stability and coherence), computed after a sweep over n_factors of svd or nmf.
+        self.measures: dict | None = None
+        self._measure_task = None
 
         # ------------------------------------------------------------ controls
         self.method_label = QLabel()
@@ -132,6 +136,7 @@ class SweepView(ResultView):
                                      "folds) or one holdout")
         self.protocol_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric_box = QComboBox()
+        self.metric_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric_box.setToolTip("The validation metric the points are ranked by")
         self.jobs = QSpinBox()
         self.jobs.setRange(1, max(1, _cores()))
@@ -349,6 +354,7 @@ class SweepView(ResultView):
             return None
         self.sweep = sweep
         self.points = []
+        self.measures = None
         self.worker = SweepWorker(sweep)
         self.worker.point.connect(self._on_point)
         self.worker.failed.connect(self._on_failed)
@@ -401,6 +407,47 @@ class SweepView(ResultView):
             done += (f"; best {self.sweep.metric} {best.mean:.4f} at "
                      + ", ".join(f"{k}={_value_text(v)}" for k, v in best.params.items()))
         self.state.setText(done + ".")
+        self._draw()
+        if not cancelled:
+            self._start_rank_measures()
+
+    def _rank_model(self) -> str | None:
+        """svd or nmf (on documents) when the sweep varied only the rank: then rank measures apply."""
+        sweep = self.sweep
+        if sweep is None or [a.name for a in sweep.axes] != ["n_factors"] or sweep.axes[0].is_random:
+            return None
+        name = sweep.model_cls.name
+        if name == "svd" or (name == "nmf" and self.dataset is not None and self.dataset.kind == "documents"):
+            return name
+        return None
+
+    def _start_rank_measures(self) -> None:
+        from ...rank_selection import rank_measures
+        from ..worker import Task
+
+        model = self._rank_model()
+        if model is None:
+            return
+        ks = sorted({int(v) for v in self.sweep.axes[0].values})
+        task = Task(rank_measures, self.dataset, model, ks, seed=self.sweep.seed, params=dict(self.sweep.fixed))
+        task.done.connect(self._on_measures)
+        task.failed.connect(lambda message, _details: self.state.setText(
+            self.state.text() + f" Rank measures failed: {html.escape(message)}"))
+        self._measure_task = task
+        self.state.setText(self.state.text() + (" Computing the explained-variance elbow…" if model == "svd"
+                                                else " Computing topic stability and coherence…"))
+        task.start()
+
+    def _on_measures(self, measures: dict) -> None:
+        self.measures = measures
+        self._measure_task = None
+        text = self.state.text().split(" Computing")[0]
+        if "elbow_k" in measures:
+            text += f" Explained-variance elbow at k = {measures['elbow_k']} (dotted line)."
+        elif measures.get("per_k"):
+            best = max(measures["per_k"].items(), key=lambda kv: kv[1]["stability"])
+            text += f" Most stable topics at k = {best[0]} (stability {best[1]['stability']:.2f})."
+        self.state.setText(text)
         self._draw()
 
     def best_point(self):
@@ -474,15 +521,23 @@ class SweepView(ResultView):
             plot.addItem(pg.ErrorBarItem(x=x, y=line.mean, height=2 * spread, beam=0.0, pen=_VALID_PEN))
         # Ticks at the swept values: a log axis' own minor ticks ran together ("3·10¹4·10¹5·10¹").
         plot.getAxis("bottom").setTicks([[(float(v), _value_text(float(raw))) for v, raw in zip(x, line.x)], []])
+        elbow = (self.measures or {}).get("elbow_k")
+        if elbow is not None:
+            where = math.log10(elbow) if line.log_x else float(elbow)
+            plot.addItem(pg.InfiniteLine(where, angle=90, pen=pg.mkPen("#555", width=1.5, style=Qt.PenStyle.DotLine),
+                                         label=f"explained-variance elbow k={elbow}",
+                                         labelOpts={"position": 0.08, "color": "#333"}))
         if line.best is not None:
             star = pg.ScatterPlotItem([x[line.best]], [line.mean[line.best]], size=18, symbol="star",
                                       brush=pg.mkBrush("#D55E00"), pen=pg.mkPen("#000", width=1))
             plot.addItem(star)
             self.legend.addItem(star, f"best: {name}={_value_text(line.x[line.best])}")
+        kfold = sweep.protocol.startswith("kfold")
         self.caption.setText(
-            f"Validation {sweep.metric} ({folds}, bars: ± one standard deviation) and the same error on the "
-            "training folds (dashed). Where the two part, the model starts to fit noise: the best value is "
-            "where validation is lowest" + ("" if sweep.lower_is_better else " (here: highest)") + ".")
+            f"Validation {sweep.metric} ({folds}{', bars: ± one standard deviation' if kfold else ''}) and the "
+            f"same error on the training {'folds' if kfold else 'data'} (dashed). Where the two part, the model "
+            "starts to fit noise: the best value is where validation is "
+            + ("lowest." if sweep.lower_is_better else "highest."))
 
     def _draw_heatmap(self, sweep, folds: str) -> None:
         x_axis, y_axis = sweep.axes
@@ -569,13 +624,20 @@ class SweepView(ResultView):
             table.setColumnCount(0)
             return
         names = [a.name for a in sweep.axes]
-        headers = names + [f"val. {sweep.metric}", "± sd", "train", "s", "status"]
+        per_k = (self.measures or {}).get("per_k") or {}
+        extra = sorted({key for values in per_k.values() for key in values})
+        headers = names + [f"val. {sweep.metric}", "± sd", "train", "s", "status"] + [
+            key.replace("_", " ") for key in extra]
         table.setColumnCount(len(headers))
         table.setHorizontalHeaderLabels(headers)
         tips = [f"value of {n}" for n in names] + [
             f"validation {sweep.metric}, {self._fold_words()}", "standard deviation over the folds",
             f"{sweep.metric} on the training folds (where the model reports it)", "wall time of the point, seconds",
-            "done, failed (hover for why), or pruned by successive halving after the epochs shown"]
+            "done, failed (hover for why), or pruned by successive halving after the epochs shown"] + [
+            {"explained_variance": "share of the squared Frobenius norm the first k components explain (all data)",
+             "stability": "agreement of the topics between restarts with other seeds (1 = the same topics)",
+             "coherence": "UMass coherence of each topic's top words in the documents (higher is better)"}.get(key, key)
+            for key in extra]
         for col, tip in enumerate(tips):
             table.horizontalHeaderItem(col).setToolTip(tip)
         table.setRowCount(len(self.points))
@@ -592,6 +654,10 @@ class SweepView(ResultView):
             cells.append(_Number(status, None))
             if point.message:
                 cells[-1].setToolTip(point.message)
+            measured = per_k.get(int(point.params.get("n_factors", -1)), {}) if "n_factors" in point.params else {}
+            for key in extra:
+                value = measured.get(key)
+                cells.append(_Number("" if value is None else f"{value:.3f}", value))
             for col, cell in enumerate(cells):
                 if point is best:
                     font = cell.font()
