@@ -1,0 +1,64 @@
+"""The one-pass ranking kernel agrees with the reference implementations (AUC, top-k with seen items excluded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mfstudio.kernels.ranking import SORT_ABOVE_POSITIVES, rank_block
+from mfstudio.metrics import auc_per_user
+
+
+def _case(seed, n_users, n_items, density_seen, density_rel, ties):
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    if ties:
+        scores = np.round(scores, 1)  # many equal scores: the ties rule matters
+    seen = sp.random(n_users, n_items, density=density_seen, format="csr", random_state=seed)
+    relevant = sp.random(n_users, n_items, density=density_rel, format="csr", random_state=seed + 1)
+    relevant.data[:] = 1
+    seen.data[:] = 1
+    return scores, seen, relevant
+
+
+def _run(scores, seen, relevant, k, with_auc=True):
+    return rank_block(scores, seen.indptr.astype(np.int64), seen.indices.astype(np.int64),
+                      relevant.indptr.astype(np.int64), relevant.indices.astype(np.int64), k, with_auc)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_users=st.integers(1, 12), n_items=st.integers(1, 90),
+       density_seen=st.floats(0, 0.6), density_rel=st.floats(0, 0.9), ties=st.booleans(), k=st.integers(1, 12))
+def test_auc_and_top_k_match_the_reference(seed, n_users, n_items, density_seen, density_rel, ties, k):
+    scores, seen, relevant = _case(seed, n_users, n_items, density_seen, density_rel, ties)
+    top_items, top_scores, auc = _run(scores, seen, relevant, k)
+    unseen = ~seen.toarray().astype(bool)
+    expected = auc_per_user(scores, relevant, unseen)
+    np.testing.assert_allclose(auc, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
+    for u in range(n_users):
+        candidates = np.flatnonzero(unseen[u])
+        # Best first; on equal scores the lower item index first.
+        order = candidates[np.lexsort((candidates, -scores[u, candidates]))][:k]
+        got = top_items[u][top_items[u] >= 0]
+        assert got.tolist() == order.tolist()
+        np.testing.assert_array_equal(top_scores[u][: got.size], scores[u, got])
+
+
+def test_users_with_many_relevant_items_take_the_sorting_path_and_agree():
+    n_items = 400
+    scores, seen, relevant = _case(3, 5, n_items, 0.1, 0.5, ties=True)
+    assert (relevant.getnnz(axis=1) > SORT_ABOVE_POSITIVES).all()
+    _top, _scores, auc = _run(scores, seen, relevant, 10)
+    unseen = ~seen.toarray().astype(bool)
+    np.testing.assert_allclose(auc, auc_per_user(scores, relevant, unseen), rtol=1e-12)
+
+
+def test_a_perfect_ranking_has_auc_one_and_a_reversed_one_zero():
+    scores = np.array([[4, 3, 2, 1]], dtype=np.float32)
+    relevant = sp.csr_matrix(np.array([[1, 1, 0, 0]]))
+    nothing = sp.csr_matrix((1, 4))
+    assert _run(scores, nothing, relevant, 2)[2][0] == pytest.approx(1.0)
+    assert _run(-scores, nothing, relevant, 2)[2][0] == pytest.approx(0.0)
