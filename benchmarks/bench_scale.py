@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 CHILD_BODY = r"""
 import json, sys, time
 from mfstudio.data import load
-from mfstudio.kernels.warmup import warm_up
+from mfstudio.warmup import warm_up
 from mfstudio.models import MODELS
 warm_up()
 ds = load(sys.argv[1])

@@ -1,6 +1,7 @@
 """Biased SGD and SVD++ against Surprise on MovieLens 100K, measured side by side in one run.
 
     python benchmarks/bench_sgd.py [--data ../shared/data/ml-100k] [--repeat 3] [--threads 1,2]
+    python benchmarks/bench_sgd.py --hogwild-scan 100000,1000000,5000000   # where threads start to pay
 
 Prints, for the canonical folds u1..u5 (train ``uN.base``, test ``uN.test``):
 
@@ -124,13 +125,56 @@ def verdict(name, s_rmse, o_rmse, ratio, bar):
     print(f"bar [{name}]: " + "; ".join(parts))
 
 
+def hogwild_scan(sizes, k: int, repeat: int) -> int:
+    """Serial :func:`sgd_epoch` against :func:`sgd_epoch_hogwild` on all threads, by epoch size.
+
+    Synthetic ratings (power-law users and items, like real data) of growing
+    size, k factors, one epoch per call after a warm-up, best of ``repeat``
+    interleaved runs. Prints where Hogwild starts to win: the threshold
+    :data:`mfstudio.kernels.sgd.HOGWILD_MIN_WORK` is set from it.
+    """
+    from mfstudio.kernels import sgd as K
+
+    threads = numba.config.NUMBA_NUM_THREADS
+    print(f"Hogwild scan: k={k}, {threads} threads vs 1 (serial kernel), best of {repeat}; "
+          f"load average {os.getloadavg()[0]:.2f}; current HOGWILD_MIN_WORK = {K.HOGWILD_MIN_WORK:,}")
+    print(f"{'ratings':>10s} {'work':>12s} {'serial s':>9s} {'hogwild s':>9s} {'hogwild/serial':>14s}")
+    for nnz in sizes:
+        rng = np.random.default_rng(0)
+        n_users, n_items = max(100, nnz // 100), max(100, nnz // 60)
+        rows = np.minimum(rng.pareto(1.2, nnz) * n_users / 20, n_users - 1).astype(np.int32)
+        cols = np.minimum(rng.pareto(1.0, nnz) * n_items / 20, n_items - 1).astype(np.int32)
+        values = rng.integers(1, 6, nnz).astype(np.float32)
+        K.shuffle_ratings(rows, cols, values, 1)
+        P0 = (rng.standard_normal((n_users, k)) * 0.05).astype(np.float32)
+        Q0 = (rng.standard_normal((n_items, k)) * 0.05).astype(np.float32)
+        best = {"serial": float("inf"), "hogwild": float("inf")}
+        for _ in range(repeat + 1):  # the first round warms up
+            for name, kernel, t in (("serial", K.sgd_epoch, 1), ("hogwild", K.sgd_epoch_hogwild, threads)):
+                numba.set_num_threads(t)
+                P, Q = P0.copy(), Q0.copy()
+                bu, bi = np.zeros(n_users, np.float32), np.zeros(n_items, np.float32)
+                started = time.perf_counter()
+                kernel(rows, cols, values, 3.0, bu, bi, P, Q, 0.01, 0.01, 0.02, 0.05, 64)
+                best[name] = min(best[name], time.perf_counter() - started)
+        print(f"{nnz:10,d} {nnz * k:12,d} {best['serial']:9.4f} {best['hogwild']:9.4f} "
+              f"{best['hogwild'] / best['serial']:13.2f}x")
+    numba.set_num_threads(threads)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MovieLens 100K folder (u1.base ...)")
     parser.add_argument("--repeat", type=int, default=3, help="fits per library and fold; the best time counts")
     parser.add_argument("--threads", default=None,
                         help="comma-separated numba thread counts for our fits (default: 1 and all)")
+    parser.add_argument("--hogwild-scan", default=None, metavar="SIZES",
+                        help="only compare the serial and Hogwild SGD kernels on synthetic epochs of these "
+                             "comma-separated rating counts (k=100), e.g. 100000,1000000,5000000")
     args = parser.parse_args(argv)
+    if args.hogwild_scan:
+        return hogwild_scan([int(float(x)) for x in args.hogwild_scan.split(",")], 100, args.repeat)
     if not (args.data / "u1.base").is_file():
         print(f"MovieLens 100K not found in {args.data}: pass --data", file=sys.stderr)
         return 2

@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     from sklearn.utils.extmath import randomized_svd
 
     from mfstudio.data import Dataset
-    from mfstudio.kernels.warmup import warm_up
+    from mfstudio.warmup import warm_up
     from mfstudio.models import TruncatedSVD
 
     started = time.perf_counter()

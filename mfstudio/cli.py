@@ -96,6 +96,8 @@ def format_summary(dataset) -> str:
     if dataset.image_shape:
         lines.append(f"  image size  {dataset.image_shape[1]} x {dataset.image_shape[0]} pixels")
     lines.append(f"  timestamps  {'yes' if s.has_timestamps else 'no'}")
+    for line in s.side_features:
+        lines.append(f"  features    {line}")
     for note in s.notes:
         lines.append(f"  note        {note}")
     return "\n".join(lines)
@@ -104,10 +106,22 @@ def format_summary(dataset) -> str:
 # ----------------------------------------------------------------- commands
 
 
+def _with_feature_files(dataset, args):
+    """Attach ``--item-features`` / ``--user-features`` files (replacing what the loader found)."""
+    from .data.features import attach_feature_file
+
+    if getattr(args, "item_features", None):
+        dataset = attach_feature_file(dataset, args.item_features, "item")
+    if getattr(args, "user_features", None):
+        dataset = attach_feature_file(dataset, args.user_features, "user")
+    return dataset
+
+
 def cmd_info(args) -> int:
     from .data import open_data
 
     dataset = open_data(args.data, kind=args.kind) if args.kind else open_data(args.data)
+    dataset = _with_feature_files(dataset, args)
     if args.json:
         _print(json.dumps(dataset.summary().as_dict(), indent=2))
     else:
@@ -151,6 +165,8 @@ _OPTION_PARAMS = {
     "reg": ("reg", "reg_user", "reg_item"),
     "alpha": ("alpha",),
     "seed": ("seed",),
+    "engine": ("engine",),
+    "spark_master": ("spark_master",),
 }
 
 
@@ -171,7 +187,7 @@ def _model_params(model_cls, args) -> dict:
 
     params = {}
     for option, names in _OPTION_PARAMS.items():
-        value = getattr(args, option)
+        value = getattr(args, option, None)  # a caller may build args without the newer options
         if value is None:
             continue
         targets = [n for n in names if n in model_cls.defaults]
@@ -185,14 +201,21 @@ def _model_params(model_cls, args) -> dict:
                 params[name] = model_cls.param(name).check(value)
             except ParamError as exc:
                 raise ParamError(f"--{option} {value}: {exc.problem}", param=name) from None
-    for item in args.param or ():
+    params.update(_param_options(model_cls, args.param))
+    model_cls(**params).validate_params()  # rules joining two parameters, before the data is read
+    return params
+
+
+def _param_options(model_cls, items) -> dict:
+    """``--param NAME=VALUE`` options, each checked by the parameter's declaration."""
+    params = {}
+    for item in items or ():
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or key not in model_cls.defaults:
             raise ParamError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(model_cls.defaults)}",
                              param=key or None)
         params[key] = _param_value(key, raw, model_cls.param(key))
-    model_cls(**params).validate_params()  # rules joining two parameters, before the data is read
     return params
 
 
@@ -224,24 +247,28 @@ def cmd_fit(args) -> int:
     from .data import open_data
     from .experiment import Experiment
     from .models import MODELS
-    from .savefiles import check_model_folder
 
     model_cls = MODELS[args.model]
     params = _model_params(model_cls, args)
     if args.save:  # refuse a taken --save folder now, not after the fit
+        from .savefiles import check_model_folder
+
         check_model_folder(args.save, overwrite=args.force)
     if args.threads:
         import numba
 
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     data = open_data(args.data, kind=args.kind) if args.kind else open_data(args.data)
+    data = _with_feature_files(data, args)
+    if args.split is not None and args.split.strip().lower() == "none":
+        args.split = "all"  # "no holdout", as the tutorials fit: every known cell trains
     test = None
     if args.test:
         test = open_data(args.test, kind=data.kind)
     seed = args.seed if args.seed is not None else 0
     experiment = Experiment(data, model_cls, params, protocol=args.split, seed=seed, test_data=test,
                             test_name=args.test, early_stopping=args.early_stopping,
-                            validation_fraction=args.validation_fraction)
+                            validation_fraction=args.validation_fraction, ranking=args.ranking)
     if not args.json:
         _print(f"{data.name}: {_KIND_WORDS[experiment.dataset.kind]}"
                + (f" ({data.kind_reason})" if getattr(data, "kind_reason", "") else ""))
@@ -262,12 +289,27 @@ def cmd_fit(args) -> int:
 
     if args.save:
         saved = experiment.model.save(args.save, overwrite=args.force)
+        _record_recipe(args, experiment, saved.parent)
         if not args.json:
             _print(f"saved the model in {saved.parent}/ ({saved.name} + arrays.npz)")
+    if not experiment.ranking:
+        skipped = ("ranking metrics (precision, recall, NDCG, MAP, coverage at 10; AUC) not computed for a model "
+                   "that predicts ratings (--no-ranking): drop it to score its top-10 lists too")
     if args.json:
-        _print(json.dumps(experiment.as_dict(), indent=2))
+        result = _with_engine(experiment.as_dict(), experiment.model)
+        if not experiment.ranking:
+            result["notes"] = [*result.get("notes", []), skipped]
+        reconstruction = _reconstruction(experiment.model)
+        if reconstruction is not None:
+            result["reconstruction"] = reconstruction
+        _print(json.dumps(result, indent=2))
         return EXIT_OK
     result = experiment.as_dict()
+    if getattr(experiment.model, "engine_info", None):
+        info = experiment.model.engine_info
+        _print(f"engine: Spark {info.get('spark_version', '')} on {info.get('spark_master', info['master'])} "
+               f"(session {info['session_seconds']:.1f}s, shipping by {info['shipping']} {info['ship_seconds']:.1f}s, "
+               f"Spark fit {info['fit_seconds']:.1f}s, read back {info['read_back_seconds']:.1f}s)")
     label = f"mean over {n_folds} folds" if n_folds > 1 else ("test" if experiment.splits != [None] else "all data")
     spread = result["metrics_spread"]
     shown = "  ".join(
@@ -285,10 +327,90 @@ def cmd_fit(args) -> int:
         _print(f"{result['reference']['name']}: {ref}")
     for note in result["notes"]:
         _print(f"  note: {note}")
+    if not experiment.ranking:
+        _print(f"  note: {skipped}")
     if "topics" in result:
         for number, words in enumerate(result["topics"][:20], start=1):
             _print(f"  topic {number:>2}: {' '.join(words)}")
     return EXIT_OK
+
+
+def _record_recipe(args, experiment, folder) -> None:
+    """What ``export-code`` needs to rerun this fit, in the saved model's manifest (``recipe``)."""
+    import os
+
+    from .savefiles import add_recipe
+
+    def where(spec):
+        if spec is None or str(spec).startswith("sample:"):
+            return spec
+        return os.path.abspath(spec)  # the script may run from another folder
+
+    metrics = {k: v for k, v in experiment.metrics.items() if not k.startswith("ranking_")}
+    add_recipe(folder, {
+        "data": where(args.data), "kind": args.kind, "test": where(args.test), "protocol": experiment.protocol
+        if args.test is None else "test-file", "seed": int(experiment.seed), "early_stopping": experiment.early_stopping,
+        "validation_fraction": experiment.validation_fraction, "metrics": metrics, "mfstudio_version": _version(),
+    })
+
+
+#: ``fit --json`` includes the full reconstructed matrix only for grids up to this many cells.
+RECONSTRUCTION_MAX_CELLS = 10_000
+
+
+def _reconstruction(model) -> dict | None:
+    """The whole predicted matrix of a small grid (the tutorials' punchline), rows x columns; None if large."""
+    train = getattr(model, "train_", None)
+    if train is None or train.n_rows * train.n_cols > RECONSTRUCTION_MAX_CELLS:
+        return None
+    import numpy as np
+
+    users, items = np.meshgrid(np.arange(train.n_rows), np.arange(train.n_cols), indexing="ij")
+    # Unclipped, as the tutorials print P Q^T (a 5.12 is part of their lesson); predict() clips to the scale.
+    matrix = np.asarray(model._predict(users.ravel(), items.ravel()), dtype=np.float64).reshape(users.shape)
+    return {"rows": [str(r) for r in train.row_ids], "columns": [str(c) for c in train.col_ids],
+            "matrix": [[round(float(v), 6) for v in row] for row in matrix], "clipped": False}
+
+
+def cmd_export_factors(args) -> int:
+    """``mfstudio export-factors``: a saved model's factors in Spark's ALSModel layout or implicit's .npz."""
+    from .models import load_model
+    from .spark.interop import export_implicit, export_spark
+
+    model = load_model(args.model)
+    written = export_spark(model, args.out) if args.layout == "spark" else export_implicit(model, args.out)
+    _print(f"wrote the factors of {args.model} in {args.layout}'s layout to {written}")
+    return EXIT_OK
+
+
+def cmd_import_factors(args) -> int:
+    """``mfstudio import-factors``: factors trained elsewhere + their training data -> a saved mfstudio model."""
+    from .data import open_data
+    from .savefiles import check_model_folder
+    from .spark.interop import import_implicit, import_spark
+
+    check_model_folder(args.save, overwrite=args.force)
+    data = open_data(args.data)
+    if args.layout == "spark":
+        model = import_spark(args.factors, data, implicit=args.ranking)
+    else:
+        model = import_implicit(args.factors, data, implicit=args.ranking or data.kind == "implicit")
+    saved = model.save(args.save, overwrite=args.force)
+    _print(f"saved {model.name} ({model.item_factors_.shape[1]} factors, {model.user_factors_.shape[0]} users, "
+           f"{model.item_factors_.shape[0]} items) in {saved.parent}/")
+    return EXIT_OK
+
+
+def _with_engine(result: dict, model) -> dict:
+    """``fit --json`` of a model with an engine choice: where it ran (``engine``, ``spark_master``, ``spark``)."""
+    engine = result.get("params", {}).get("engine")
+    if engine is None:
+        return result
+    result["engine"] = engine
+    if engine == "spark":
+        result["spark_master"] = result["params"].get("spark_master")
+        result["spark"] = getattr(model, "engine_info", None)
+    return result
 
 
 def cmd_recommend(args) -> int:
@@ -310,14 +432,38 @@ def cmd_recommend(args) -> int:
             _print(f"mfstudio: note: this model was saved by an older version and knows only the ratings >= "
                    f"{model.params.get('threshold', 4):g} as seen; fit and save it again to leave out every rated item",
                    file=sys.stderr)
+    explanations = _explanations(model, args, rows)
     if args.json:
+        for row, why in zip(rows, explanations):
+            row.update(why)
         _print(json.dumps({"model": model.name, "user": args.user, "similar_to": args.similar, "items": rows}, indent=2))
         return EXIT_OK
     _print(f"{model.title or model.name}: {heading}")
-    for row in rows:
+    for row, why in zip(rows, explanations or [None] * len(rows)):
         genres = f"  [{row['genres']}]" if row["genres"] else ""
         _print(f"  {row['rank']:>3}. {row[score_name]:7.3f}  {row['title']}{genres}")
+        if why:
+            for entry in why["contributions"]:
+                _print(f"         {entry['contribution']:+8.4f}  {entry['title']}")
+    if explanations:
+        _print(f"  ({explanations[0]['explanation']})")
     return EXIT_OK
+
+
+def _explanations(model, args, rows) -> list[dict]:
+    """``recommend --explain``: per row, ``contributions`` ({item, title, contribution, kind}) adding up to its score."""
+    if not getattr(args, "explain", None) or args.user is None:
+        return []
+    from .explain import explain
+
+    out = []
+    for row in rows:
+        why = explain(model, args.user, row["item"], n=args.explain)
+        out.append({"contributions": [{"item": c["item"], "title": c["title"], "contribution": c["contribution"],
+                                       "kind": c["kind"]} for c in (e.as_dict() for e in why.contributions)],
+                    "exact": why.exact, "explanation": why.method,
+                    "factors": [f.as_dict() for f in why.factors]})
+    return out
 
 
 def cmd_sweep(args) -> int:
@@ -332,14 +478,7 @@ def cmd_sweep(args) -> int:
     axes += [parse_random(model_cls, text) for text in args.random or ()]
     if not axes:
         raise ParamError("a sweep needs at least one --grid NAME=V1,V2,... or --random NAME=LOW:HIGH[:log]")
-    fixed = {}
-    for item in args.param or ():
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or key not in model_cls.defaults:
-            raise ParamError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(model_cls.defaults)}",
-                             param=key or None)
-        fixed[key] = _param_value(key, raw, model_cls.param(key))
+    fixed = _param_options(model_cls, args.param)
     if args.seed is not None and "seed" in model_cls.defaults and "seed" not in fixed:
         fixed["seed"] = model_cls.param("seed").check(args.seed)  # as fit --seed: splits and model alike
     if args.resume and not args.save:
@@ -411,9 +550,87 @@ def cmd_sweep(args) -> int:
 # ------------------------------------------------------------------- parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .models import MODELS
+def cmd_export_code(args) -> int:
+    """``mfstudio export-code``: a saved run as a Python script (or notebook) that makes it again."""
+    from .export_code import write_code
 
+    text = write_code(args.source, args.out, notebook=args.notebook, peer=args.peer, overwrite=args.force,
+                      data=args.data)
+    if args.out is None:
+        _print(text.rstrip("\n"))
+    else:
+        _print(f"wrote {'a notebook' if args.notebook else 'a script'} to {args.out}")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    """``mfstudio report``: fit each --model on the same data and protocol, write one self-contained HTML file."""
+    from .data import open_data
+    from .experiment import Experiment
+    from .models import MODELS
+    from .models.params import ParamError
+    from .report import write_report
+
+    if args.split is not None and args.split.strip().lower() == "none":
+        args.split = "all"
+    data = open_data(args.data, kind=args.kind) if args.kind else open_data(args.data)
+    experiments = []
+    for name in args.model:
+        if name not in MODELS:
+            raise ParamError(f"there is no model called {name!r}", param="model", fix=f"choose one of {', '.join(sorted(MODELS))}")
+        params = {}
+        if args.epochs is not None and "n_epochs" in MODELS[name].defaults:
+            params["n_epochs"] = args.epochs
+        if args.factors is not None and "n_factors" in MODELS[name].defaults:
+            params["n_factors"] = args.factors
+        experiment = Experiment(data, name, params, protocol=args.split, seed=args.seed or 0).run()
+        experiments.append(experiment)
+        _print(f"{name}: " + "  ".join(f"{k} {v:.4f}" for k, v in experiment.metrics.items()
+                                       if not k.startswith("ranking_")), file=sys.stderr)
+    path = write_report(args.out, data, experiments, overwrite=args.force)
+    _print(f"wrote the report to {path}")
+    return EXIT_OK
+
+
+def _feature_options(parser) -> None:
+    parser.add_argument("--item-features", metavar="FILE",
+                        help="item side features: the item id, then categorical columns ('|' separates several "
+                             "values); MovieLens genres and decades are read without it")
+    parser.add_argument("--user-features", metavar="FILE",
+                        help="user side features, as --item-features (MovieLens u.user / users.dat is read without it)")
+
+
+class _ModelNames:
+    """The model names as argparse ``choices``, read from :data:`mfstudio.models.MODELS` only when used.
+
+    ``mfstudio --help`` and ``mfstudio info`` do not import the models (and numba with them).
+    """
+
+    @staticmethod
+    def _names() -> list[str]:
+        from .models import MODELS
+
+        return sorted(MODELS)
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """:data:`mfstudio.errors.USER_ERRORS` without importing the models for commands that never load them."""
+    from .data.errors import DataError
+
+    base = sys.modules.get("mfstudio.models.base")  # FitDiverged can only come from a loaded model
+    return (DataError,) if base is None else (DataError, base.FitDiverged)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mfstudio",
         description="A workbench for matrix factorization. DATA is a file, a folder or sample:NAME. "
@@ -427,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe a dataset")
     info.add_argument("data", metavar="DATA")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    _feature_options(info)
     info.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
                       help="insist on a kind where the layout leaves a choice")
     info.set_defaults(func=cmd_info)
@@ -442,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = sub.add_parser("fit", help="fit a model and report test metrics")
     fit.add_argument("data", metavar="DATA")
-    fit.add_argument("--model", required=True, choices=sorted(MODELS))
+    fit.add_argument("--model", required=True, choices=_ModelNames(), metavar="NAME", help="one of %(choices)s")
     fit.add_argument("--factors", type=int, metavar="K")
     fit.add_argument("--epochs", type=int, metavar="N")
     fit.add_argument("--lr", type=float, metavar="G", help="learning rate")
@@ -451,10 +669,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, metavar="S")
     fit.add_argument("--threads", type=int, metavar="T")
     fit.add_argument("--param", action="append", metavar="NAME=VALUE", help="any other model parameter")
+    fit.add_argument("--engine", choices=["local", "spark"], default=None,
+                     help="ALS models: fit with mfstudio's kernels (local, the default) or Spark MLlib (spark)")
+    fit.add_argument("--spark-master", metavar="URL", default=None,
+                     help="with --engine spark: local[*] (default), local[N], spark://host:7077 or sc://host:15002")
     where = fit.add_mutually_exclusive_group()
     where.add_argument("--test", metavar="FILE", help="a separate test file (e.g. u1.test)")
     where.add_argument("--split", default=None, metavar="PROTOCOL",
-                       help="all | random:F | user:F | time:F | time-user:F | kfold:K | leave:K | cells:F "
+                       help="all (alias none: no holdout) | random:F | user:F | time:F | time-user:F | kfold:K | leave:K | cells:F "
                             "(default: chosen for the data: all for documents/images/grids, random:0.2 for "
                             "ratings, user:0.2 for interactions)")
     fit.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
@@ -464,7 +686,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "best epoch's model (models with epochs); validation is carved from the training data")
     fit.add_argument("--validation-fraction", type=float, default=0.1, metavar="F",
                      help="with --early-stopping: share of the training data held out to stop on (default 0.1)")
+    # Every model on ratings is scored on both families by default (issue 8: any two runs compare);
+    # --no-ranking is the quick path for someone who only wants RMSE and MAE, and says so in the output.
+    fit.add_argument("--ranking", action=argparse.BooleanOptionalAction, default=True,
+                     help="score a model that predicts ratings (and its reference) by its top-10 lists too: "
+                          "precision, recall, NDCG, MAP, coverage and AUC (default); --no-ranking: RMSE and MAE "
+                          "only, quicker (models that only rank, and implicit data, are always ranked)")
     fit.add_argument("--json", action="store_true", help="print one JSON object")
+    _feature_options(fit)
     fit.add_argument("--save", metavar="MODEL_DIR",
                      help="save the fitted model (the last fold's) into the folder MODEL_DIR, created: "
                           "MODEL_DIR/model.json + MODEL_DIR/arrays.npz; never replaces other files")
@@ -480,11 +709,37 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--include-seen", action="store_true", help="also list items the user already has")
     rec.add_argument("--min-support", type=int, metavar="N", help="only items with at least N training ratings (default: chosen for the data; 0 lists all)")
     rec.add_argument("--json", action="store_true", help="print one JSON object")
+    rec.add_argument("--explain", type=int, nargs="?", const=5, default=None, metavar="N",
+                     help="with --user: why each item, as shares of its score (biases, and the N rated items "
+                          "that count most, default 5; the rest summed); exact for ALS models")
     rec.set_defaults(func=cmd_recommend)
+
+    code = sub.add_parser("export-code", help="write a saved run as a Python script (or notebook) that makes it again")
+    code.add_argument("source", metavar="RUN_OR_MODEL_DIR", help="a model folder saved with fit --save")
+    code.add_argument("--notebook", action="store_true", help="a Jupyter notebook (.ipynb JSON) instead of a script")
+    code.add_argument("--peer", action="store_true",
+                      help="add a labelled comparison with the nearest peer library (Surprise, scikit-learn, implicit, pyspark)")
+    code.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output); never replaces a file")
+    code.add_argument("--force", action="store_true", help="with -o: replace an existing FILE")
+    code.add_argument("--data", metavar="DATA", help="the data to load, for a model saved without its recipe")
+    code.set_defaults(func=cmd_export_code)
+
+    report = sub.add_parser("report", help="fit one or more models and write one self-contained HTML report")
+    report.add_argument("data", metavar="DATA")
+    report.add_argument("--model", action="append", required=True, metavar="NAME", help="a model; repeat for more")
+    report.add_argument("--split", default=None, metavar="PROTOCOL", help="as fit --split (default: chosen for the data)")
+    report.add_argument("--seed", type=int, metavar="S", help="seed of the split")
+    report.add_argument("--epochs", type=int, metavar="N", help="n_epochs of every model that has one")
+    report.add_argument("--factors", type=int, metavar="K", help="n_factors of every model that has one")
+    report.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],
+                        help="treat the data as this kind instead of what the loader decided")
+    report.add_argument("-o", "--out", required=True, metavar="FILE.html", help="the report; never replaces another file")
+    report.add_argument("--force", action="store_true", help="replace an earlier mfstudio report at FILE.html")
+    report.set_defaults(func=cmd_report)
 
     sweep = sub.add_parser("sweep", help="score a grid or random search of a model's parameters by cross-validation")
     sweep.add_argument("data", metavar="DATA")
-    sweep.add_argument("--model", required=True, choices=sorted(MODELS))
+    sweep.add_argument("--model", required=True, choices=_ModelNames(), metavar="NAME", help="one of %(choices)s")
     sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
                        help="values of one parameter (model's own name, or factors/epochs); repeat for more")
     sweep.add_argument("--random", action="append", metavar="NAME=LOW:HIGH[:log]",
@@ -508,6 +763,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "DIR/sweep.json; never replaces other files")
     sweep.add_argument("--resume", action="store_true", help="with --save: continue the sweep saved there")
     sweep.set_defaults(func=cmd_sweep)
+
+    export = sub.add_parser("export-factors", help="write a saved model's factors in Spark's or implicit's layout")
+    export.add_argument("model", metavar="MODEL_DIR", help="a model saved with fit --save")
+    export.add_argument("out", metavar="OUT", help="a new folder (spark) or an .npz file (implicit)")
+    export.add_argument("--layout", choices=["spark", "implicit"], default="spark",
+                        help="spark: an ALSModel folder (ALSModel.load reads it); implicit: AlternatingLeastSquares' .npz")
+    export.set_defaults(func=cmd_export_factors)
+
+    imp = sub.add_parser("import-factors", help="open factors trained by Spark or implicit as an mfstudio model")
+    imp.add_argument("factors", metavar="FACTORS", help="an ALSModel folder (spark) or an .npz (implicit)")
+    imp.add_argument("data", metavar="DATA", help="the ratings or interactions the factors were trained on")
+    imp.add_argument("--layout", choices=["spark", "implicit"], default="spark")
+    imp.add_argument("--ranking", action="store_true",
+                     help="an implicit-feedback model (ranks items) rather than a rating model (default for implicit)")
+    imp.add_argument("--save", metavar="MODEL_DIR", required=True, help="save the model here (then open it in the window)")
+    imp.add_argument("--force", action="store_true", help="replace a model saved earlier in MODEL_DIR")
+    imp.set_defaults(func=cmd_import_factors)
     return parser
 
 
@@ -545,7 +817,8 @@ def _version() -> str:
     return __version__
 
 
-_COMMANDS = ("info", "samples", "download", "fit", "recommend", "sweep")
+_COMMANDS = ("info", "samples", "download", "fit", "recommend", "sweep", "export-factors", "import-factors",
+             "export-code", "report")
 
 
 def _wants_gui(argv: list[str]) -> bool:
@@ -588,8 +861,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[0] not in _COMMANDS and not argv[0].startswith("-"):
         _print(_not_a_command(argv[0]), file=sys.stderr)
         return EXIT_BAD_INPUT
-    from .errors import USER_ERRORS
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -597,7 +868,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
+    except _user_errors() as exc:  # evaluated only when an exception arrives here
         if args.debug:
             raise
         _print(f"mfstudio: {exc}", file=sys.stderr)

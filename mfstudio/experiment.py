@@ -15,13 +15,20 @@ in ``fit --json`` come from the same code:
      the held-out cells are missing in training, not zeros;
    - ratings: a random holdout of ratings (``random:F``), per-user
      (``user:F``), temporal (``time:F``, ``time-user:F``), k-fold
-     (``kfold:K``), and ``all`` for a final model;
+     (``kfold:K``), cold start (``cold-items:F``, ``cold-users:F``: every
+     rating of a fraction of the items or users held out), and ``all`` for
+     a final model;
    - interactions: per-user holdout (``user:F``) or leave-k-out per user
      (``leave:K``).
 
 2. **Reference.** Every fit on ratings or interactions is drawn against a
    reference model fitted on the same training data and scored the same way:
-   mean + biases for ratings, popularity for interactions.
+   mean + biases for ratings, popularity for interactions. On a cold-start
+   split the reference is what can be known there: for cold items the
+   global mean + user bias (the baseline, whose item bias of a cold item is
+   0); for cold users the bias and per-item taste of their demographic
+   groups (:class:`mfstudio.models.hybrid.DemographicBaseline`) when the
+   data has user features, else mean + item bias.
 
 3. **Scores.** Every model fitted on ratings is scored on both families:
    rating errors (RMSE, MAE) where it predicts ratings, and ranking quality
@@ -82,6 +89,8 @@ PROTOCOL_FORMS = {
     "kfold:5": "5-fold cross-validation: every entry tested once",
     "leave:1": "each user's 1 random entry held out (leave-one-out)",
     "cells:0.1": "10% of all cells (zeros included) held out as missing, not zero",
+    "cold-items:0.1": "every rating of a random 10% of the items held out: new items, predicted from features",
+    "cold-users:0.1": "every rating of a random 10% of the users held out: new users, predicted from features",
 }
 
 #: What each reported metric means, for tooltips, the metrics table and --json readers.
@@ -154,6 +163,11 @@ def protocol_choices(dataset: Dataset) -> list[str]:
         choices = ["random:0.2", "user:0.2", "kfold:5", "leave:1", "all"]
         if dataset.timestamps is not None:
             choices[2:2] = ["time:0.2", "time-user:0.2"]
+        # Cold start is a question only side features can answer better than the means.
+        if dataset.item_features is not None:
+            choices.insert(-1, "cold-items:0.1")
+        if dataset.user_features is not None:
+            choices.insert(-1, "cold-users:0.1")
     default = default_protocol(dataset)
     return [default] + [c for c in choices if c != default]
 
@@ -188,6 +202,13 @@ def describe_protocol(spec: str, dataset: Dataset, chosen_by_default: bool = Fal
     elif kind == "kfold":
         what = f"{value}-fold cross-validation, every {_entry_word(dataset, 1)} tested once, mean and spread reported"
         why = "a steadier estimate than one holdout"
+    elif kind in ("cold-items", "cold-users"):
+        who = cols if kind == "cold-items" else rows
+        what = (f"every {_entry_word(dataset, 1)} of a random {_percent(value)} of the {who}s held out "
+                f"(new {who}s, no training data)")
+        features = dataset.item_features if kind == "cold-items" else dataset.user_features
+        why = (f"tests predicting new {who}s from their features" if features is not None
+               else f"the data has no {who} features, so models can only use means and biases for them")
     elif kind == "test-file":
         what = f"trained on the data, tested on {value}"
         why = "the split the files define"
@@ -226,7 +247,8 @@ def make_splits(dataset: Dataset, spec: str, seed: int = 0) -> list[Split | None
             "a cell holdout is for documents, images and grids; ratings leave their missing cells unknown",
             fix="use 'random:0.2', 'user:0.2' or 'kfold:5' for ratings",
         )
-    if dataset.kind in DECOMPOSED_KINDS and kind in ("random", "user", "kfold", "time", "time-user", "leave"):
+    if dataset.kind in DECOMPOSED_KINDS and kind in ("random", "user", "kfold", "time", "time-user", "leave",
+                                                     "cold-items", "cold-users"):
         raise DataError(
             f"holding out entries of {dataset.kind} with {spec!r} would train the held-out cells as zeros",
             fix="fit on all data ('all') or hold out cells as missing ('cells:0.1')",
@@ -240,18 +262,34 @@ def predicts_ratings(model, data: Dataset) -> bool:
     return data.kind == "explicit" and model.task in ("rating", "reconstruction")
 
 
-def reference_model_for(dataset: Dataset):
-    """The reference every curve is drawn against, or None (decompositions)."""
+def reference_model_for(dataset: Dataset, protocol: str | None = None):
+    """The reference every curve is drawn against, or None (decompositions).
+
+    Ratings: mean + biases; under ``cold-users:F`` with user features, the
+    demographic baseline (a new user's bias and per-item taste from their
+    groups). Interactions: popularity.
+    """
     from .models import Baseline, Popularity
 
     if dataset.kind == "explicit":
+        if protocol is not None and _parse(protocol)[0] == "cold-users" and dataset.user_features is not None:
+            from .models.hybrid import DemographicBaseline
+
+            return DemographicBaseline()
         return Baseline()
     if dataset.kind == "implicit":
         return Popularity()
     return None
 
 
-def reference_name(dataset: Dataset) -> str:
+def reference_name(dataset: Dataset, protocol: str | None = None) -> str:
+    kind = _parse(protocol)[0] if protocol is not None else ""
+    if dataset.kind == "explicit" and kind == "cold-items":
+        return "baseline (global mean + user bias on the cold items)"
+    if dataset.kind == "explicit" and kind == "cold-users":
+        if dataset.user_features is not None:
+            return "demographic baseline (mean + item bias + the user's groups' bias and item tastes)"
+        return "baseline (global mean + item bias on the cold users)"
     return {"explicit": "baseline (mean + biases)", "implicit": "popularity"}.get(dataset.kind, "")
 
 
@@ -285,15 +323,18 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     ``ndcg@k``, ``map@k``, ``coverage@k`` and (``with_auc``) ``auc``, plus
     ``ranking_users`` (how many users were scored), ``ranking_users_total`` (test users with a relevant
     item and training data) and ``ranking_cold_users`` (test users with a relevant item but no training
-    data: counted, not ranked).
+    data: counted, not ranked, unless the model predicts them from features: see
+    :func:`cold_rows_predicted`).
     """
     from .kernels.ranking import rank_block
 
     relevant_data = _relevant(test, threshold)
     users = np.unique(relevant_data.rows)
     # A user with no training entry has no factors: whatever the model lists for
-    # them says nothing about what it learned, so they are counted, not ranked.
+    # them says nothing about what it learned, so they are counted, not ranked,
+    # unless the model builds their vector from their features.
     warm = np.bincount(train.rows, minlength=train.n_rows)[users] > 0
+    warm |= cold_rows_predicted(model, train)[users]
     cold = int(np.count_nonzero(~warm))
     users = users[warm]
     total = int(users.size)
@@ -329,6 +370,21 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     return out
 
 
+def cold_rows_predicted(model, train: Dataset) -> np.ndarray:
+    """True for each user (row) without training data whom ``model`` still predicts from their own features.
+
+    Models that build a user's vector from side features (the hybrid, the
+    demographic baseline) say so by not handling cold rows as unknown; for
+    them a cold user with at least one feature is scored like any other.
+    """
+    cold_ok = getattr(model, "_handles_cold", None)
+    if cold_ok is None or cold_ok() or train.user_features is None:
+        return np.zeros(train.n_rows, dtype=bool)
+    if getattr(model, "params", {}).get("features", "both") in ("none", "items"):
+        return np.zeros(train.n_rows, dtype=bool)
+    return train.user_features.covered()
+
+
 def reconstruction_scores(model, prefix: str = "") -> dict:
     """Relative reconstruction error of a decomposition over the cells it was fitted to represent.
 
@@ -343,7 +399,7 @@ def reconstruction_scores(model, prefix: str = "") -> dict:
 
 
 def evaluate(model, train: Dataset, test: Dataset | None, *, k: int = 10, threshold: float | None = None,
-             max_users: int | None = MAX_RANKING_USERS) -> dict:
+             max_users: int | None = MAX_RANKING_USERS, ranking: bool = True) -> dict:
     """Final scores of a fitted model: every family that applies to the data.
 
     Parameters
@@ -360,6 +416,9 @@ def evaluate(model, train: Dataset, test: Dataset | None, *, k: int = 10, thresh
         For ratings: the lowest relevant rating (default :func:`relevance_threshold`).
     max_users : int, optional
         Ranking metrics on at most this many test users (a fixed sample beyond).
+    ranking : bool
+        False: a model that predicts ratings is scored by RMSE and MAE only (no
+        top-k lists, no AUC). Models that only rank are ranked regardless.
 
     Returns
     -------
@@ -387,6 +446,8 @@ def evaluate(model, train: Dataset, test: Dataset | None, *, k: int = 10, thresh
         return out
     if predicts_ratings(model, train):
         out.update(rating_errors(model, test))
+        if not ranking:
+            return out
     out.update(ranking_scores(model, train, test, k=k, threshold=threshold, max_users=max_users))
     return out
 
@@ -662,6 +723,12 @@ class Experiment:
     validation_fraction : float
         With ``early_stopping``: the share of each fold's training data held
         out to stop on.
+    ranking : bool
+        True (default): every model is also scored by its top-k lists
+        (precision, recall, NDCG, MAP, coverage) and AUC. False: a model that
+        predicts ratings, and its reference, by RMSE and MAE only (quicker;
+        the terminal's ``fit`` without ``--ranking``); models that only rank
+        are ranked regardless.
 
     Notes
     -----
@@ -691,7 +758,8 @@ class Experiment:
 
     def __init__(self, dataset: Dataset, model, params: dict | None = None, *, protocol: str | None = None,
                  seed: int = 0, test_data: Dataset | None = None, k: int = 10, threshold: float | None = None,
-                 test_name: str | None = None, early_stopping: int | None = None, validation_fraction: float = 0.1):
+                 test_name: str | None = None, early_stopping: int | None = None, validation_fraction: float = 0.1,
+                 ranking: bool = True):
         from .models import MODELS
         from .models.params import ParamError
 
@@ -715,6 +783,10 @@ class Experiment:
                              param="validation_fraction", fix="give e.g. 0.1")
         self.early_stopping = None if early_stopping is None else int(early_stopping)
         self.validation_fraction = float(validation_fraction)
+        # ranking=False (the terminal's `fit` without --ranking): rating models on ratings are scored by
+        # RMSE/MAE only, and so is their reference; a model that only ranks is always ranked.
+        self.ranking = bool(ranking) or not (dataset.kind == "explicit"
+                                             and getattr(self.model_cls, "task", None) in ("rating", "reconstruction"))
         self.params = dict(params or {})
         self.seed = int(seed)
         self.k = int(k)
@@ -734,7 +806,7 @@ class Experiment:
             )
         self.threshold = threshold if threshold is not None else relevance_threshold(self.dataset)
         self.protocol_line = describe_protocol(self.protocol, self.dataset, self.chosen_by_default)
-        self.reference_name = reference_name(self.dataset)
+        self.reference_name = reference_name(self.dataset, self.protocol)
         self.splits: list[Split | None] | None = None
         self.reference_metrics: dict = {}
         self.folds: list[FoldResult] = []
@@ -753,10 +825,11 @@ class Experiment:
         else:
             self.splits = make_splits(self.dataset, self.protocol, seed=self.seed)
         first = self.splits[0]
-        reference = reference_model_for(self.dataset)
+        reference = reference_model_for(self.dataset, self.protocol)
         if reference is not None and first is not None:
             reference.fit(first.train)
-            self.reference_metrics = evaluate(reference, first.train, first.test, k=self.k, threshold=self.threshold)
+            self.reference_metrics = evaluate(reference, first.train, first.test, k=self.k, threshold=self.threshold,
+                                              ranking=self.ranking)
 
     @property
     def n_folds(self) -> int:
@@ -835,7 +908,7 @@ class Experiment:
                 # Ranking leaves out every item the user has in the fold's training data, validation part
                 # included; without a test set the training errors are those of what the model was fitted on.
                 fold.metrics = evaluate(model, train if test is not None else fit_train, test, k=self.k,
-                                        threshold=self.threshold)
+                                        threshold=self.threshold, ranking=self.ranking)
                 self.folds = [f for f in self.folds if f.index != index] + [fold]
                 self.folds.sort(key=lambda f: f.index)
 
@@ -1004,6 +1077,7 @@ class Experiment:
         elif cold:
             notes.append(f"{cold:,} test {self.dataset.row_label}s without training data were left out of the "
                          "ranking metrics (their rating errors are counted, predicted from the mean and biases)")
-        elif f"precision@{self.k}" not in metrics and self.threshold is not None and "rmse" in metrics:
+        elif f"precision@{self.k}" not in metrics and self.threshold is not None and "rmse" in metrics \
+                and self.ranking:
             notes.append(f"no ranking metrics: no test rating reaches the relevance threshold {self.threshold:g}")
         return notes

@@ -96,6 +96,8 @@ FITTED_ARRAYS: dict[str, tuple[str, ...]] = {
     "bpmf": _COMMON_ARRAYS + _BIASES + ("kept_mu_user_", "kept_lambda_user_", "kept_alpha_", "kept_item_bias_"),
     "baseline": _COMMON_ARRAYS + _BIASES,
     "popularity": _COMMON_ARRAYS + ("item_bias_",),
+    "hybrid": _COMMON_ARRAYS + _BIASES + ("user_feature_factors_", "item_feature_factors_", "user_feature_bias_",
+                                          "item_feature_bias_"),
 }
 
 #: The shape of every fitted array, in named dimensions: U rows (users), I
@@ -110,6 +112,8 @@ ARRAY_DIMS: dict[str, tuple[str, ...]] = {
     "reconstruction_errors_": ("k",),
     "kept_mu_user_": ("S", "B"), "kept_lambda_user_": ("S", "B", "B"), "kept_alpha_": ("S",),
     "kept_item_bias_": ("S", "I"),
+    "user_feature_factors_": ("Fu", "k"), "item_feature_factors_": ("Fi", "k"),
+    "user_feature_bias_": ("Fu",), "item_feature_bias_": ("Fi",),
 }
 
 #: Fitted scalars: name -> (type, low, high). Each model may save the common ones and its own.
@@ -618,7 +622,8 @@ def _short_name(key) -> str:
 
 def _dim_words(dim: str) -> str:
     return {"U": "the rows (users)", "I": "the columns (items)", "k": "the number of factors",
-            "S": "the number of kept samples", "B": "the hyperparameter length", "N": "the entries"}.get(dim, dim)
+            "S": "the number of kept samples", "B": "the hyperparameter length", "N": "the entries",
+            "Fu": "the user features", "Fi": "the item features"}.get(dim, dim)
 
 
 _KIND_WORDS = {"i": "integers", "u": "integers", "f": "decimal numbers", "b": "true/false values", "U": "texts",
@@ -714,7 +719,8 @@ def read_model_files(path):
         raise DataError("this is not a saved mfstudio model (no format tag of one)", manifest_path, fix=_MODEL_FIX)
     schema = Schema(manifest_path, "model", fix="save the model again with mfstudio")
     schema.obj(manifest, "the manifest", required=("format", "model", "params", "scalars", "history", "data"),
-               optional=("arrays_sha256",))
+               optional=("arrays_sha256", "recipe"))
+    check_recipe(schema, manifest.get("recipe"))
     name = schema.string(manifest["model"], "the manifest's 'model'", choices=list(MODELS))
     cls = MODELS[name]
     schema.params(manifest["params"], "params", cls)
@@ -746,3 +752,73 @@ def read_model_files(path):
     _check_data_values(schema, arrays, sizes)
     _check_model_values(schema, arrays, "model/")
     return cls, manifest, arrays, manifest_path
+
+
+# ------------------------------------------------------------------ the run's recipe
+#: What ``fit --save`` records about how the model was made (``model.json``'s optional ``recipe``), so that
+#: ``mfstudio export-code`` can write a script that makes it again. Files without it still load.
+RECIPE_FIELDS = {
+    "data": "the DATA argument: sample:NAME or an absolute path",
+    "kind": "the --kind asked for, or null",
+    "test": "a separate test file (absolute path), or null",
+    "protocol": "the protocol spec the run used (all, random:0.2, test-file:..., ...)",
+    "seed": "the seed of the split",
+    "early_stopping": "the patience, or null",
+    "validation_fraction": "with early stopping: the share held out",
+    "metrics": "the final metrics, to compare the rerun with",
+    "mfstudio_version": "the version that fitted it",
+}
+
+
+def check_recipe(schema: "Schema", recipe) -> dict | None:
+    """Refuse a recipe that is not the object :data:`RECIPE_FIELDS` describes (None is fine: older files)."""
+    if recipe is None:
+        return None
+    recipe = schema.obj(recipe, "recipe", required=("data", "protocol", "seed"), optional=tuple(RECIPE_FIELDS))
+    schema.string(recipe["data"], "recipe.data", max_length=4096)
+    schema.string(recipe.get("kind"), "recipe.kind", choices=KINDS, optional=True)
+    schema.string(recipe.get("test"), "recipe.test", optional=True, max_length=4096)
+    schema.string(recipe["protocol"], "recipe.protocol", max_length=4096)
+    schema.integer(recipe["seed"], "recipe.seed", -2**63, 2**63)
+    schema.integer(recipe.get("early_stopping"), "recipe.early_stopping", 1, 10**9, optional=True)
+    schema.number(recipe.get("validation_fraction"), "recipe.validation_fraction", 0.0, 1.0, optional=True)
+    if recipe.get("metrics") is not None:
+        schema.metrics(recipe["metrics"], "recipe.metrics")
+    schema.string(recipe.get("mfstudio_version"), "recipe.mfstudio_version", optional=True, max_length=100)
+    return recipe
+
+
+def add_recipe(folder, recipe: dict) -> Path:
+    """Record how a saved model was made (``recipe`` in its ``model.json``), rewriting the manifest atomically.
+
+    The folder must hold a model this process just saved; the arrays and
+    their checksum are untouched.
+
+    Parameters
+    ----------
+    folder : path-like
+        The model's folder.
+    recipe : dict
+        Keys of :data:`RECIPE_FIELDS` (``data``, ``protocol`` and ``seed`` required).
+
+    Returns
+    -------
+    pathlib.Path
+        The manifest's path.
+    """
+    manifest_path, _ = model_paths(folder)
+    manifest = read_manifest(manifest_path, "saved mfstudio model", fix=_MODEL_FIX)
+    check_recipe(Schema(manifest_path, "model", fix="report this as a bug"), recipe)
+    manifest["recipe"] = recipe
+    text = json.dumps(manifest, indent=2, default=json_default)
+    try:
+        atomic_write(manifest_path, lambda stream: stream.write(text.encode("utf-8")))
+    except OSError as exc:
+        raise _os_error(exc, manifest_path.parent) from None
+    return manifest_path
+
+
+def read_recipe(path) -> tuple[dict, dict | None]:
+    """A saved model's manifest (checked like :func:`read_model_files` would) and its recipe, or None if older."""
+    _, manifest, _, _ = read_model_files(path)
+    return manifest, manifest.get("recipe")

@@ -64,7 +64,7 @@ def run_self_test(out_dir: str | None = None) -> int:
     _say(f"mfstudio self-test, Python {sys.version.split()[0]}, frozen={getattr(sys, 'frozen', False)}")
     step("import core", lambda: __import__("mfstudio.models"))
 
-    from .kernels.warmup import kernel_cache_dir, warm_up
+    from .warmup import kernel_cache_dir, warm_up
 
     stats = step("prepare kernels", warm_up)
     if stats is not None:

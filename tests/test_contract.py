@@ -260,7 +260,7 @@ def test_stopping_early_leaves_a_model_that_predicts(name, splits):
 def test_word_parameters_list_their_choices_and_refuse_others(name):
     cls = MODELS[name]
     for param, default in cls.defaults.items():
-        if isinstance(default, str):
+        if isinstance(default, str) and cls.param(param).kind != "str":  # "str": free text (a Spark master URL)
             choices = cls.param_choices.get(param)
             assert choices and choices[0] == default, f"{name}.{param}: no choices listed, default first"
     for param, choices in cls.param_choices.items():

@@ -217,7 +217,7 @@ def test_typed_grid_in_other_notations(write, text):
 def test_typed_grids_agree_with_the_built_in_toys(write):
     for name, text in (
         ("toy-5x4", TOY_5X4),
-        ("toy-5x3", "5,4,0\n4,5,1\n0,4,1\n1,0,5\n1,2,4\n"),
+        ("toy-5x3", "5,3,0\n4,0,0\n1,1,0\n0,0,5\n0,0,4\n"),
     ):
         typed, sample = load(write(f"{name}.csv", text)), load_sample(name)
         assert (typed.kind, typed.shape, typed.nnz, typed.rating_scale) == (

@@ -242,3 +242,38 @@ def test_a_session_walks_through_load_fit_every_tab_save_and_reopen(qtbot, windo
     items, _ = model.recommend([user], n=20)
     rated = set(model.train_.cols[model.train_.rows == user].tolist())
     assert not rated & set(items[0].tolist())
+
+
+def test_on_a_warm_cache_the_window_is_ready_at_once_and_says_nothing_of_a_first_run(qtbot, window, monkeypatch):
+    import mfstudio.warmup as warmup
+
+    monkeypatch.setattr(warmup, "kernels_missing_from_cache", lambda: [])
+    compiled = []
+    monkeypatch.setattr(warmup, "warm_up", lambda *a, **k: compiled.append(1) or {"seconds": 0, "compiled": 0})
+    window.warm_up_kernels()
+    qtbot.waitUntil(lambda: window.kernels_ready, timeout=30_000)
+    assert compiled == []  # nothing is prepared in advance: each kernel loads from the cache on first use
+    assert window.model_panel.run_button.isEnabled()
+    assert "first run" not in window.status_text.text() and "Ready" in window.status_text.text()
+
+
+def test_with_kernels_missing_from_the_cache_the_status_says_first_run_and_run_waits(qtbot, window, monkeypatch):
+    import threading
+
+    import mfstudio.warmup as warmup
+
+    release = threading.Event()
+
+    def slow_warm_up(progress=None, first=None, lock=None, extras=True):
+        release.wait(10)
+        return {"seconds": 0.1, "compiled": 3, "from_cache": 0}
+
+    monkeypatch.setattr(warmup, "kernels_missing_from_cache", lambda: ["sgd.sgd_epoch", "als.solve", "nmf.hals"])
+    monkeypatch.setattr(warmup, "warm_up", slow_warm_up)
+    window.warm_up_kernels()
+    qtbot.waitUntil(lambda: "first run only" in window.status_text.text(), timeout=30_000)
+    assert "3 to compile" in window.status_text.text()
+    assert not window.model_panel.run_button.isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: window.kernels_ready, timeout=30_000)
+    assert window.model_panel.run_button.isEnabled() and "compiled 3" in window.status_text.text()

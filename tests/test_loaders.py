@@ -20,6 +20,28 @@ def entries(ds):
     }
 
 
+@pytest.fixture(autouse=True)
+def _small_reader_matches_full_reader(monkeypatch):
+    """Every table the numpy reader of small numeric files reads here is read again by pyarrow/pandas and compared."""
+    from mfstudio.data import tables
+
+    original = tables.read_small_numeric
+
+    def checked(layout, column_types):
+        fast = original(layout, column_types)
+        if fast is not None:
+            full = tables.read_table_full(layout, column_types)
+            assert sorted(fast.column_names) == sorted(full.column_names)
+            for name in fast.column_names:
+                ours = fast.column(name).to_numpy()
+                theirs = full.column(name).to_numpy(zero_copy_only=False)
+                assert ours.dtype == theirs.dtype, name
+                np.testing.assert_array_equal(ours, theirs)
+        return fast
+
+    monkeypatch.setattr(tables, "read_small_numeric", checked)
+
+
 # ------------------------------------------------------------------ MovieLens
 
 ML100K_ITEMS = (

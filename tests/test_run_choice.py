@@ -112,3 +112,26 @@ def test_recommendation_titles_are_readable_at_1280x720(qtbot, window):
         # Enough for about a dozen characters of a title, not "T…".
         assert table.columnWidth(title) >= 100, (header, [table.columnWidth(c) for c in range(table.columnCount())])
     assert overflowing_widgets(view) == []
+
+
+def test_a_recommended_item_is_explained_by_entries_that_add_up_to_its_score(qtbot, window):
+    load(qtbot, window, "sample:movies")
+    run = fit(qtbot, window, "als", n_factors=8, n_epochs=4)
+    view = window.show_view("Recommendations")
+    assert view.chosen_run() is run
+    view.show_user(view._users[0])
+    QApplication.processEvents()
+    assert "select a recommended" in view.why_label.text()
+    view.recs_table.selectRow(0)
+    QApplication.processEvents()
+    explanation = view.explanation
+    assert explanation is not None and explanation.exact  # ALS: the least-squares solve
+    listed = float(view.recs_table.item(0, 2).text())
+    assert abs(explanation.score - listed) < 5e-3  # the score the list shows, to its 3 decimals
+    added = [float(view.why_table.item(r, 2).text()) for r in range(view.why_table.rowCount())]
+    assert abs(sum(added) - explanation.score) < 5e-3 * len(added)
+    assert "least-squares" in view.why_label.text() and "pushed up most by" in view.why_label.toolTip()
+    # Choosing an item the user rated explains nothing: it was not recommended.
+    view.known_table.selectRow(0)
+    QApplication.processEvents()
+    assert view.explanation is None and view.why_table.rowCount() == 0

@@ -47,18 +47,13 @@ def test_toy_5x4_is_the_tutorial_matrix():
     assert np.isnan(data.to_dense()[0, 2])
 
 
-def test_toy_5x3_has_two_taste_groups():
+def test_toy_5x3_is_the_tutorials_matrix():
     data = toy_ratings_5x3()
-    matrix = data.truth["matrix"]
-    assert data.shape == (5, 3)
-    np.testing.assert_array_equal(data.to_dense(fill=0), matrix)
-    assert (data.values >= 1).all() and (data.values <= 5).all()
-    assert (data.row_counts() >= 1).all() and (data.col_counts() >= 1).all()
-    # Filling the unknowns by group average, a rank-2 matrix explains the known ratings well.
-    filled = np.where(matrix > 0, matrix, np.nan)
-    filled = np.where(np.isnan(filled), np.nanmean(filled, axis=0), filled)
-    singular = np.linalg.svd(filled, compute_uv=False)
-    assert singular[2] < 0.15 * singular[0]
+    tutorial = np.array([[5, 3, 0], [4, 0, 0], [1, 1, 0], [0, 0, 5], [0, 0, 4]])
+    assert data.shape == (5, 3) and data.nnz == np.count_nonzero(tutorial) == 7
+    np.testing.assert_array_equal(data.to_dense(fill=0), tutorial)
+    np.testing.assert_array_equal(data.truth["matrix"], tutorial)
+    assert data.rating_scale == (1, 5) and "seed 42" in data.notes[0]
 
 
 # -------------------------------------------------------------------- movies
@@ -285,7 +280,7 @@ def test_nmf_takes_the_bars_apart():
 
 # ------------------------------------------------------------------ registry
 def test_registry_lists_every_sample_and_each_loads():
-    assert list(SAMPLES) == ["toy-5x4", "toy-5x3", "movies", "topics", "bars"]
+    assert list(SAMPLES) == ["toy-5x4", "toy-5x3", "digits", "movies", "topics", "bars"]
     small = {"movies": dict(n_users=50, n_items=80), "topics": dict(n_docs=40), "bars": dict(n_images=10)}
     for name, info in SAMPLES.items():
         assert info.name == name and info.title and info.description.endswith(".")

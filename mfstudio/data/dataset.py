@@ -17,9 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
+
+from .features import SideFeatures
+
+if TYPE_CHECKING:  # pandas is imported where an index is built: a terminal fit on a small file never needs it
+    import pandas as pd
 
 __all__ = ["Dataset", "DatasetSummary", "KINDS", "default_kind_choices"]
 
@@ -68,6 +74,9 @@ class DatasetSummary:
     notes: tuple[str, ...]
     kind_reason: str = ""
     kind_choices: tuple[str, ...] = ()  # kinds ``load(..., kind=...)`` accepts for this data
+    #: One line per kind of side features ("items: 23 features from u.item (genre, year) for ..."), and their dicts.
+    side_features: tuple[str, ...] = ()
+    side_features_dict: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """JSON-ready dict; row/column counts are also named after the kind."""
@@ -92,6 +101,8 @@ class DatasetSummary:
             "notes": list(self.notes),
             "kind_reason": self.kind_reason,
             "kind_choices": list(self.kind_choices),
+            "item_features": self.side_features_dict.get("item"),
+            "user_features": self.side_features_dict.get("user"),
         }
         if self.kind == "documents":
             out["n_docs"] = self.n_rows
@@ -153,6 +164,14 @@ class Dataset:
         The kinds this data may be treated as (what ``load(path, kind=...)``
         accepts for its source); empty means "derive from the kind" (see
         :func:`default_kind_choices`).
+    item_features, user_features : SideFeatures, optional
+        What is known about each column (item) or row (user) besides its
+        entries: a sparse indicator matrix whose row ``j`` belongs to
+        internal id ``j`` (``col_ids[j]`` / ``row_ids[j]``), the feature names
+        and the source file (:class:`mfstudio.data.features.SideFeatures`).
+        MovieLens folders fill both (genres and decade; age band, gender,
+        occupation); subsets and splits keep them, so a cold item of a test
+        set still has its features.
 
     Notes
     -----
@@ -181,6 +200,8 @@ class Dataset:
     row_label_name: str | None = None
     missing_cells: np.ndarray | None = None
     kind_choices: tuple[str, ...] = ()
+    item_features: SideFeatures | None = None
+    user_features: SideFeatures | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -216,6 +237,13 @@ class Dataset:
                 if arr.shape != (len(self.col_ids),):
                     raise ValueError(f"{name} must have one entry per column")
                 setattr(self, name, arr)
+        for name, count in (("item_features", len(self.col_ids)), ("user_features", len(self.row_ids))):
+            features = getattr(self, name)
+            if features is not None:
+                if not isinstance(features, SideFeatures):
+                    raise ValueError(f"{name} must be a SideFeatures")
+                if features.n_entities != count:
+                    raise ValueError(f"{name} must have one row per {'column' if name == 'item_features' else 'row'}")
         if self.row_labels is not None:
             self.row_labels = np.asarray(self.row_labels, dtype=str)
             if self.row_labels.shape != (len(self.row_ids),):
@@ -301,10 +329,14 @@ class Dataset:
     # ------------------------------------------------------------------ ids
     @cached_property
     def _row_index(self) -> pd.Index:
+        import pandas as pd
+
         return pd.Index(self.row_ids)
 
     @cached_property
     def _col_index(self) -> pd.Index:
+        import pandas as pd
+
         return pd.Index(self.col_ids)
 
     def row_of(self, raw_ids) -> np.ndarray:
@@ -324,6 +356,8 @@ class Dataset:
         raw = np.atleast_1d(np.asarray(raw_ids))
         if ids.dtype.kind == "i" and raw.dtype.kind not in "iu":
             # Typed ids ("196") against integer ids: convert what converts.
+            import pandas as pd
+
             converted = pd.to_numeric(pd.Series(raw.astype(str)), errors="coerce")
             found = index.get_indexer(converted.fillna(-(2**62)).astype(np.int64).to_numpy())
             return found.astype(np.int64)
@@ -396,6 +430,13 @@ class Dataset:
             notes=tuple(self.notes),
             kind_reason=self.kind_reason,
             kind_choices=tuple(self.kind_choices) or default_kind_choices(self),
+            side_features=tuple(
+                f"{self.col_label if side == 'item' else self.row_label}s: "
+                f"{features.describe(self.col_label if side == 'item' else self.row_label)}"
+                for side, features in (("item", self.item_features), ("user", self.user_features))
+                if features is not None),
+            side_features_dict={side: features.as_dict() for side, features in
+                                (("item", self.item_features), ("user", self.user_features)) if features is not None},
         )
 
     def __repr__(self) -> str:
@@ -429,8 +470,14 @@ def _extend_ids(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, n
     """Reference ids followed by the ids only ``other`` has; and where each of ``other`` lands."""
     if reference.dtype.kind != other.dtype.kind:
         reference, other = reference.astype(str), other.astype(str)
-    index = pd.Index(reference)
-    position = index.get_indexer(other)
+    # The reference ids are distinct (an id map): a sorted lookup finds each of other's.
+    order = np.argsort(reference, kind="stable")
+    ordered = reference[order]
+    slot = np.minimum(np.searchsorted(ordered, other), max(len(ordered) - 1, 0))
+    position = np.full(len(other), -1, dtype=np.int64)
+    if len(ordered):
+        found = ordered[slot] == other
+        position[found] = order[slot[found]]
     new = position < 0
     combined = np.concatenate([reference, other[new]])
     position[new] = len(reference) + np.arange(int(new.sum()))
@@ -461,12 +508,25 @@ def common_id_space(train: Dataset, test: Dataset) -> tuple[Dataset, Dataset]:
             tail = meta_test[col_pos >= train.n_cols][np.argsort(col_pos[col_pos >= train.n_cols])]
         return np.concatenate([meta_train, tail]) if extra_cols else meta_train
 
+    def features(mine, theirs, ids, position, n_own):
+        # Train's features for its ids; for the ids only the test file has, the test file's (else empty rows).
+        if mine is None:
+            return None
+        out = mine.extended(len(ids) - n_own)
+        if theirs is not None and len(ids) > n_own and list(theirs.names) == list(mine.names):
+            new = position >= n_own
+            tail = theirs.take(np.flatnonzero(new)[np.argsort(position[new])]).matrix
+            out = SideFeatures(sp.vstack([mine.matrix, tail], format="csr"), mine.names, mine.source)
+        return out
+
     shared = dict(
         row_ids=row_ids,
         col_ids=col_ids,
         item_titles=extended(train.item_titles, test.item_titles),
         item_genres=extended(train.item_genres, test.item_genres),
         rating_scale=train.rating_scale or test.rating_scale,
+        item_features=features(train.item_features, test.item_features, col_ids, col_pos, train.n_cols),
+        user_features=features(train.user_features, test.user_features, row_ids, row_pos, train.n_rows),
     )
     new_train = replace(train, **shared, texts=None, notes=list(train.notes), truth=dict(train.truth))
     new_test = replace(

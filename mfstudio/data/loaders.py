@@ -30,14 +30,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import movielens
 from .budget import array_bytes, check_allocation, check_array, format_bytes, npy_header, npz_members
 from .columns import assign_roles
 from .dataset import KINDS, Dataset, default_kind_choices
 from .errors import DataError
-from .tables import _QUOTING_DELIMITERS, TableLayout, first_bad_row, physical_line, read_table, sniff_table
+from .tables import _QUOTING_DELIMITERS, NumpyColumn, TableLayout, first_bad_row, physical_line, read_table, sniff_table
 from .text import vectorize_texts
 
 __all__ = ["load", "open_data", "can_load", "treat_as", "explicit_or_implicit", "TABLE_SUFFIXES", "IMAGE_SUFFIXES"]
@@ -528,11 +527,17 @@ def _factorize(column, path=None, what: str = "id", layout=None) -> tuple[np.nda
     other ids through pandas' hash factorize or Arrow's dictionary encoding.
     Never one Python object per row.
     """
-    import pyarrow as pa
+    if isinstance(column, NumpyColumn):  # a small numeric file, read without pyarrow
+        if column.array.dtype.kind not in "iu":
+            raise TypeError("numeric ids only")
+        integer, parts = True, [column.array]
+    else:
+        import pyarrow as pa
 
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    if pa.types.is_integer(column.type):
-        parts = [chunk.to_numpy() for chunk in chunks]
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        integer = pa.types.is_integer(column.type)
+        parts = [chunk.to_numpy() for chunk in chunks] if integer else None
+    if integer:
         lo = min((int(part.min()) for part in parts if part.size), default=0)
         hi = max((int(part.max()) for part in parts if part.size), default=0)
         n = sum(part.size for part in parts)
@@ -543,10 +548,13 @@ def _factorize(column, path=None, what: str = "id", layout=None) -> tuple[np.nda
             lookup = np.cumsum(present, dtype=np.int64).astype(np.int32) - 1
             codes = np.concatenate([lookup[part - lo] for part in parts]) if parts else np.zeros(0, np.int32)
             return codes, np.flatnonzero(present).astype(np.int64) + lo
+        import pandas as pd
+
         codes, uniques = pd.factorize(np.concatenate(parts), sort=True)
         return codes.astype(np.int32), np.asarray(uniques, dtype=np.int64)
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
     encoded = array.dictionary_encode()
     n_ids = len(encoded.dictionary)
@@ -576,6 +584,9 @@ def _factorize(column, path=None, what: str = "id", layout=None) -> tuple[np.nda
 
 
 def _timestamps(p: Path, layout: TableLayout, column) -> np.ndarray:
+    if isinstance(column, NumpyColumn):  # whole numbers of seconds from a small numeric file
+        return column.array.astype(np.int64, copy=False)
+    import pandas as pd
     import pyarrow as pa
 
     if pa.types.is_integer(column.type):

@@ -18,9 +18,12 @@ Kinds of split
     The latest entries by timestamp, either globally or per user.
 ``kfold``
     ``k`` disjoint random test folds covering every entry exactly once.
+``cold_split``
+    Cold start: every entry of a random fraction of the items (or users)
+    goes to test, so those items (users) have no training data at all.
 ``split_from_spec``
     The command-line form: ``"random:0.2"``, ``"user:0.2"``, ``"time:0.2"``,
-    ``"time-user:0.2"``, ``"kfold:5"``.
+    ``"time-user:0.2"``, ``"kfold:5"``, ``"cold-items:0.1"``, ``"cold-users:0.1"``.
 
 Sizes are rounded half up: a ``test_fraction`` ``f`` of ``n`` entries puts
 ``floor(f * n + 0.5)`` of them in test (per user for the per-user splits,
@@ -51,14 +54,17 @@ __all__ = [
     "kfold",
     "leave_k_out",
     "cell_split",
+    "cold_split",
     "split_from_spec",
 ]
 
 #: The split specifications :func:`split_from_spec` understands, for help texts.
-SPEC_FORMS = ("random:0.2", "user:0.2", "time:0.2", "time-user:0.2", "kfold:5", "leave:1", "cells:0.1")
+SPEC_FORMS = ("random:0.2", "user:0.2", "time:0.2", "time-user:0.2", "kfold:5", "leave:1", "cells:0.1",
+              "cold-items:0.1", "cold-users:0.1")
 
 _SPEC_HELP = (
-    "write one of 'random:0.2', 'user:0.2', 'time:0.2', 'time-user:0.2', 'cells:0.1' "
+    "write one of 'random:0.2', 'user:0.2', 'time:0.2', 'time-user:0.2', 'cells:0.1', 'cold-items:0.1', "
+    "'cold-users:0.1' "
     "(a test fraction between 0 and 1), 'kfold:5' (a number of folds of at least 2) "
     "or 'leave:1' (entries held out per user)"
 )
@@ -579,7 +585,7 @@ def split_from_spec(
         raise DataError(f"the split {spec!r} is not a text spec", fix=_SPEC_HELP)
     text = spec.strip().lower().replace(" ", "")
     kind, sep, value = text.partition(":")
-    kinds = {"random", "user", "time", "time-user", "kfold", "leave", "cells"}
+    kinds = {"random", "user", "time", "time-user", "kfold", "leave", "cells", "cold-items", "cold-users"}
     if kind not in kinds or not sep or not value:
         problem = (
             f"unknown split kind {kind!r} in {spec!r}" if kind not in kinds
@@ -609,6 +615,8 @@ def split_from_spec(
         return [random_split(ds, f, seed=seed)]
     if kind == "cells":
         return [cell_split(ds, f, seed=seed)]
+    if kind in ("cold-items", "cold-users"):
+        return [cold_split(ds, f, axis="items" if kind == "cold-items" else "users", seed=seed)]
     if kind == "user":
         return [user_split(ds, f, min_ratings=min_ratings, seed=seed)]
     return [temporal_split(ds, f, per_user=(kind == "time-user"), min_ratings=min_ratings)]
@@ -744,3 +752,54 @@ def cell_split(ds: Dataset, test_fraction: float = 0.1, seed: int | None = 0) ->
         train_index=train_index,
         test_index=test_index,
     )
+
+
+# ------------------------------------------------------------------ cold start
+def cold_split(ds: Dataset, test_fraction: float = 0.1, axis: str = "items", seed: int | None = 0) -> Split:
+    """Cold start: all entries of a random ``test_fraction`` of the items (or users) go to test.
+
+    The chosen items (``axis="items"``) or users (``axis="users"``) have no
+    training entry at all, the situation of a new movie or a new member. A
+    model that only knows what it was trained on can predict them from the
+    mean and the other side's bias alone; one that reads side features
+    (:attr:`Dataset.item_features` / :attr:`Dataset.user_features`) can do
+    better, and this split is how that is measured.
+
+    Only items (users) with at least one entry are drawn;
+    ``floor(test_fraction * n + 0.5)`` of them, rounded half up, and at least one.
+
+    Parameters
+    ----------
+    ds : Dataset
+    test_fraction : float, default 0.1
+        Share of the items (users) held out, strictly between 0 and 1.
+    axis : {"items", "users"}
+    seed : int or None, default 0
+
+    Returns
+    -------
+    Split
+        Its ``cold_items`` (``cold_users``) count is the number held out.
+
+    Raises
+    ------
+    DataError
+        A fraction outside (0, 1), an unknown axis, or a split with an empty part.
+    """
+    _check_dataset(ds)
+    f = _check_fraction(test_fraction)
+    seed = _check_seed(seed)
+    if axis not in ("items", "users"):
+        raise DataError(f"the cold-start axis must be 'items' or 'users', not {axis!r}")
+    index = ds.cols if axis == "items" else ds.rows
+    size = ds.n_cols if axis == "items" else ds.n_rows
+    present = np.flatnonzero(np.bincount(index, minlength=size) > 0)
+    n_cold = max(1, int(_round_half_up(f * present.size)))
+    rng = np.random.default_rng(seed)
+    cold = np.zeros(size, dtype=bool)
+    if n_cold < present.size:
+        cold[rng.choice(present, n_cold, replace=False)] = True
+    label = ds.col_label if axis == "items" else ds.row_label
+    desc = f"cold start: all {_entry_word(ds)} of {_pct(f)}% of the {label}s held out, seed {seed}"
+    fix = f"the dataset has too few {label}s for a {_pct(f)}% cold-start share: load more data or change the fraction"
+    return _make_split(ds, cold[index], desc, fix)

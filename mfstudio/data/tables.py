@@ -8,7 +8,10 @@ whole file:
    Python (a few hundred lines, cheap).
 2. :func:`read_table` reads everything with pyarrow's multi-threaded CSV
    reader into typed Arrow columns (int64 ids, float32 values), so a
-   25-million-row file never becomes Python objects.
+   25-million-row file never becomes Python objects. Small all-numeric files
+   (MovieLens 100K) are read by numpy instead (:func:`read_small_numeric`,
+   the same columns; no pyarrow or pandas import for a terminal command);
+   anything it is not sure of goes to pyarrow.
 3. Only when that fails, :func:`locate_problem` walks the file line by line to
    find the first line at fault and say what is wrong with it. The slow path
    runs only for files that are wrong anyway.
@@ -22,6 +25,7 @@ import csv
 import io
 import os
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -385,6 +389,14 @@ def read_table(layout: TableLayout, column_types: dict[int, str], id_columns=())
     DataError
         Located by :func:`locate_problem` when the fast reader rejects the file.
     """
+    fast = read_small_numeric(layout, column_types)
+    if fast is not None:
+        return fast
+    return read_table_full(layout, column_types, id_columns)
+
+
+def read_table_full(layout: TableLayout, column_types: dict[int, str], id_columns=()):
+    """:func:`read_table` by pyarrow (pandas for whitespace), for files of any size: the reader of record."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -437,7 +449,7 @@ def read_table(layout: TableLayout, column_types: dict[int, str], id_columns=())
         if "UTF8" in str(exc) and layout.encoding.startswith("utf-8"):
             # Valid UTF-8 in the head, not further down: old files (MovieLens
             # among them) are Latin-1, which decodes any byte.
-            return read_table(replace(layout, encoding="latin-1"), column_types, id_columns)
+            return read_table_full(replace(layout, encoding="latin-1"), column_types, id_columns)
         # Ids that looked like integers in the head may turn into strings
         # further down ("u1042"): that is legitimate, read them as strings.
         match = re.search(r"In CSV column #(\d+): CSV conversion error to (int32|int64)", str(exc))
@@ -446,10 +458,128 @@ def read_table(layout: TableLayout, column_types: dict[int, str], id_columns=())
             bad = bad // 2 if layout.delimiter == "::" else bad
             wider = {"int32": "int64", "int64": "string"}[match.group(2)]
             if column_types.get(bad) == match.group(2) and bad in (id_columns or ()):
-                return read_table(layout, {**column_types, bad: wider}, id_columns)
+                return read_table_full(layout, {**column_types, bad: wider}, id_columns)
         raise locate_problem(layout, column_types, str(exc)) from None
     inverse = {v: k for k, v in mapping.items()}
     return table.rename_columns([inverse[name] for name in table.column_names])
+
+
+#: Files up to this size whose chosen columns are all numbers are read by
+#: :func:`read_small_numeric` (no pyarrow, no pandas: a terminal command on
+#: MovieLens 100K should not pay for importing them).
+SMALL_TABLE_BYTES = 8 << 20
+
+# Bytes a plain numeric table may hold; anything else (quotes, text, a BOM,
+# "+5", "nan", spaces around values...) goes to the reader of record.
+_NUMERIC_BYTES = b"0123456789.-eE\r\n"
+_INT_TYPES = {"int32": np.int32, "int64": np.int64}
+_FLOAT_TYPES = {"float32": np.float32, "float64": np.float64}
+
+
+class NumpyColumn:
+    """One column read by :func:`read_small_numeric`: the bits of Arrow's API the loaders use."""
+
+    null_count = 0
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def to_numpy(self, zero_copy_only: bool = True) -> np.ndarray:
+        return self.array
+
+    def is_null(self) -> "NumpyColumn":
+        return NumpyColumn(np.zeros(len(self.array), dtype=bool))
+
+
+class NumpyTable:
+    """Columns named ``c{index}`` read by :func:`read_small_numeric` (same names as :func:`read_table`'s)."""
+
+    def __init__(self, columns: dict[str, np.ndarray]):
+        self._columns = columns
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self._columns)
+
+    @property
+    def num_rows(self) -> int:
+        return len(next(iter(self._columns.values()))) if self._columns else 0
+
+    def column(self, name: str) -> NumpyColumn:
+        return NumpyColumn(self._columns[name])
+
+    def drop_columns(self, names) -> "NumpyTable":
+        return NumpyTable({k: v for k, v in self._columns.items() if k not in set(names)})
+
+
+def read_small_numeric(layout: TableLayout, column_types: dict[int, str]) -> NumpyTable | None:
+    """The columns of a small, plain, all-numeric table, or None to use the full reader.
+
+    The same result as :func:`read_table` for the files it accepts (the
+    loader tests compare both): whole numbers into int32/int64 columns,
+    numbers into float32/float64 columns, one row per non-empty line. It
+    declines (None) whatever it cannot read exactly as the full reader
+    does, and every file with a problem, so that errors are always located
+    and worded by the one path that explains them.
+    """
+    if layout.file_bytes > SMALL_TABLE_BYTES or layout.multiline or not column_types:
+        return None
+    if any(t not in _INT_TYPES and t not in _FLOAT_TYPES for t in column_types.values()):
+        return None
+    delimiter = layout.delimiter
+    if delimiter == "whitespace":
+        allowed, sep = _NUMERIC_BYTES + b" \t", None
+    elif len(delimiter) == 1 and delimiter not in " .-eE+":
+        sep = delimiter.encode("ascii")
+        allowed = _NUMERIC_BYTES + sep
+    else:
+        return None  # "::" and spaces: the full reader
+    try:
+        with open(layout.path, "rb") as fh:
+            raw = fh.read(SMALL_TABLE_BYTES + 1)
+    except OSError:
+        return None
+    if len(raw) > SMALL_TABLE_BYTES:
+        return None
+    body = raw
+    if layout.has_header:
+        end = raw.find(b"\n")
+        if end <= 0 or not raw[:end].strip():
+            return None
+        body = raw[end + 1:]
+    if body.translate(None, allowed):
+        return None  # a byte a plain numeric table does not have
+    if sep is None and re.search(rb"(^|\n)[ \t]+\S", body):
+        return None  # leading blanks: pandas' reading of those is the reference
+    n_cols = layout.n_columns
+    # Every column is parsed (unused ones as float64), so a row with a
+    # missing or an extra field fails here as it fails the full reader.
+    widen = {"int32": "int64", "float32": "float64"}
+    dtype = np.dtype([(f"c{j}", np.int64 if widen.get(column_types.get(j), column_types.get(j)) == "int64"
+                       else np.float64) for j in range(n_cols)])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": zero rows, as the full reader gives
+            grid = np.loadtxt(io.BytesIO(body), dtype=dtype, delimiter=None if sep is None else sep.decode(),
+                              comments=None, ndmin=1, encoding="ascii")
+    except (ValueError, OverflowError, TypeError):
+        return None
+    columns = {}
+    for j in sorted(column_types):
+        kind = column_types[j]
+        if sep is None:  # the whitespace reader (pandas) reads int32 as int64 and float32 as float64
+            kind = widen.get(kind, kind)
+        values = grid[f"c{j}"]
+        if kind == "int32":
+            if values.size and (values.min() < -(2**31) or values.max() > 2**31 - 1):
+                return None  # the full reader widens the type (or reads strings)
+            columns[f"c{j}"] = values.astype(np.int32)
+        else:
+            columns[f"c{j}"] = np.ascontiguousarray(values, dtype=_INT_TYPES.get(kind) or _FLOAT_TYPES[kind])
+    return NumpyTable(columns)
 
 
 def _read_whitespace(layout: TableLayout, column_types: dict[int, str], id_columns=()):

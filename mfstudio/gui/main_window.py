@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -254,6 +256,7 @@ class MainWindow(QMainWindow):
             self._action(samples, info.title, lambda checked=False, k=key: self.open_path(f"sample:{k}"))
         samples.addSeparator()
         self._action(samples, "MovieLens 100K (download)...", self.download_movielens)
+        self._action(file_menu, "Paste a &Matrix...", self.paste_matrix, QKeySequence("Ctrl+Shift+V"))
         file_menu.addSeparator()
         export_menu = file_menu.addMenu("&Export")
         self._action(export_menu, "Current plot as PNG...", lambda: self.export_plot("png"))
@@ -263,6 +266,10 @@ class MainWindow(QMainWindow):
         self._action(export_menu, "Factors as CSV...", lambda: self.export_factors("csv"))
         self._action(export_menu, "Factors as NPZ...", lambda: self.export_factors("npz"))
         self._action(export_menu, "Factors as Parquet...", lambda: self.export_factors("parquet"))
+        export_menu.addSeparator()
+        self._action(export_menu, "Report (HTML)...", self.export_report)
+        self._action(export_menu, "Run as Python script...", lambda: self.export_code(notebook=False))
+        self._action(export_menu, "Run as Jupyter notebook...", lambda: self.export_code(notebook=True))
         file_menu.addSeparator()
         self._action(file_menu, "&Save Project...", self.choose_save_project, QKeySequence.StandardKey.Save)
         self._action(file_menu, "Open &Project...", self.choose_open_project, QKeySequence("Ctrl+Shift+O"))
@@ -289,6 +296,9 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action(run_menu, "&Cancel", self.cancel_fit)
         self.cancel_action.setShortcuts([QKeySequence("Esc"), QKeySequence("Ctrl+.")])
         self.cancel_action.setEnabled(False)
+        run_menu.addSeparator()
+        self.copy_python_action = self._action(run_menu, "Copy Run as &Python", self.copy_run_as_python,
+                                               QKeySequence("Ctrl+Shift+C"))
         # Run and Cancel follow the model panel's buttons (kernels preparing, a fit running).
         self.model_panel.run_button.installEventFilter(self)
         self.model_panel.cancel_button.installEventFilter(self)
@@ -532,10 +542,38 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- fitting
     def warm_up_kernels(self) -> Task:
-        """Compile numba kernels on a worker at start-up, with a visible status."""
-        from ..kernels.warmup import warm_up
+        """Make the kernels ready: at once from a warm cache, else compiled on a worker with a visible status.
 
-        self.set_status("Preparing kernels (first run only)...")
+        Asking numba's cache takes a fraction of a second (on a worker, so the
+        window stays live); on a warm cache the window is ready at once and
+        each kernel loads from the cache on its first call (milliseconds).
+        Only when kernels are missing (the first start, or after an update)
+        does the status say "Preparing kernels (first run only)" and Run wait
+        for the selected method.
+        """
+        from ..warmup import kernels_missing_from_cache
+
+        task = Task(kernels_missing_from_cache)
+
+        def checked(missing):
+            if missing:
+                self._compile_kernels(len(missing))
+            else:
+                self.kernels_ready = True
+                self.model_panel.set_preparing(False)
+                self.set_status("Ready. Kernels load from numba's cache as they are needed.")
+
+        task.done.connect(checked)
+        task.failed.connect(lambda _message, _details: self._compile_kernels(None))
+        self._start_task(task)
+        return task
+
+    def _compile_kernels(self, missing: int | None) -> Task:
+        """Compile the kernels the cache lacks on a worker, the selected method first."""
+        from ..warmup import warm_up
+
+        self.set_status("Preparing kernels (first run only)..." if missing is None
+                        else f"Preparing kernels (first run only: {missing} to compile)...")
         self.model_panel.set_preparing(True)
         # The selected method first, the lock per method: Run works as soon as
         # that one is ready, and a fit waits at most for the method in progress.
@@ -595,6 +633,9 @@ class MainWindow(QMainWindow):
         number = sum(1 for r in self.runs if r.model.name == model_name) + 1
         run = Run(name=f"{cls.title or model_name} #{number}", model=model)
         run.protocol = experiment.protocol_line
+        if params.get("engine") == "spark":
+            run.protocol += (" Fitted on Spark, which reports no loss per epoch: the curve has one point, at the end "
+                             "of the fit; the progress bar follows Spark's tasks meanwhile.")
         run.reference_name = experiment.reference_name
         run.experiment = experiment
         dataset = self.dataset
@@ -620,6 +661,8 @@ class MainWindow(QMainWindow):
         self.worker.steps.connect(lambda steps: self._on_steps(run, steps))
         self.worker.finished.connect(lambda cancelled: self._on_fit_done(run, cancelled))
         self.worker.failed.connect(lambda message, details: self._on_fit_failed(run, message, details))
+        # A fit on Spark yields no epoch until it ends: its jobs' progress comes here instead.
+        self.worker.progress.connect(self._on_engine_progress)
         self.model_panel.set_running(True)
         self.progress.setVisible(True)
         self.progress.setRange(0, max(model.expected_steps(), 1))
@@ -638,6 +681,11 @@ class MainWindow(QMainWindow):
                 self.model_panel.set_param(name, value)
         return self.start_fit(model_name, self.model_panel.params(), self.model_panel.split_spec(),
                               self.model_panel.seed.value(), early_stopping=self.model_panel.early_stopping())
+
+    def _on_engine_progress(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, max(int(total), 1))
+        self.progress.setValue(int(done))
+        self.epoch_text.setText(text)
 
     def _on_steps(self, run: Run, steps: list):
         # The model appended the steps to its history already; just redraw soon.
@@ -716,6 +764,8 @@ class MainWindow(QMainWindow):
             if total_seconds - training >= 0.05:
                 took += f" ({_seconds_text(total_seconds)} total)"
         shown = ", ".join(f"{k} {v:.4f}" for k, v in list(run.metrics.items())[:2])
+        if run.params.get("engine") == "spark":  # one step, at the end: Spark reports no epochs
+            return f"{what} {run.name} on Spark ({run.params.get('spark_master')}) in {took}. {shown}".rstrip()
         return f"{what} {run.name} after {len(run.history)} epochs in {took}. {shown}".rstrip()
 
     def _on_fit_failed(self, run: Run, message: str, details: str):
@@ -860,6 +910,98 @@ class MainWindow(QMainWindow):
             self.set_status("Saved " + ", ".join(str(p) for p in written))
         return path
 
+    def _shown_run(self) -> Run | None:
+        """The run the user is looking at: the current tab's own choice, else the focused run."""
+        view = self.current_view()
+        chosen = view.chosen_run() if getattr(view, "shows_one_run", False) else None
+        return chosen or self.current_run
+
+    def _run_code(self, notebook: bool = False) -> str | None:
+        from ..export_code import notebook_for, script_for
+
+        run = self._shown_run()
+        if run is None or not run.history:
+            self.show_error("Fit a model first: the code makes a finished run again.", "")
+            return None
+        try:
+            if notebook:
+                import nbformat
+
+                return nbformat.writes(notebook_for(run))
+            return script_for(run)
+        except ImportError:
+            self.show_error("Writing a notebook needs the nbformat package: pip install nbformat", "")
+        except DataError as exc:
+            self.show_error(str(exc), "")
+        return None
+
+    def copy_run_as_python(self) -> str | None:
+        """Put a script that makes the shown run again (load, split, fit, score, plot) on the clipboard."""
+        text = self._run_code()
+        if text is not None:
+            QApplication.clipboard().setText(text)
+            self.set_status(f"Copied a {len(text.splitlines())}-line Python script of {self._shown_run().name} "
+                            "to the clipboard: it loads the data, splits with the same seed, fits and prints the scores")
+        return text
+
+    def export_code(self, notebook: bool = False, path: str | None = None) -> str | None:
+        """Write the shown run as a Python script (or a Jupyter notebook) to a new file."""
+        text = self._run_code(notebook)
+        if text is None:
+            return None
+        path = path or self._ask_path("Export run as code", "ipynb" if notebook else "py")
+        if path:
+            from ..savefiles import atomic_write
+
+            if Path(path).exists():
+                self.show_error(f"{Path(path).name} is already there; choose another name.", "")
+                return None
+            atomic_write(Path(path), lambda file: file.write(text.encode("utf-8")))
+            self.set_status(f"Saved {path}")
+        return path
+
+    def export_report(self, path: str | None = None) -> str | None:
+        """Write one self-contained HTML report of the data and every finished run."""
+        from ..report import write_report
+
+        runs = [run for run in self.runs if run.history and run.status != "running"]
+        if self.dataset is None or not runs:
+            self.show_error("Fit a model first: the report shows the data and the finished runs.", "")
+            return None
+        path = path or self._ask_path("Export report", "html")
+        if path:
+            try:
+                written = write_report(path, self.dataset, runs)
+            except DataError as exc:
+                self.show_error(str(exc), "")
+                return None
+            self.set_status(f"Saved the report of {len(runs)} runs: {written} (print it from a browser for a PDF)")
+        return path
+
+    def paste_matrix(self, text: str | None = None, zero_is_unknown: bool | None = None):
+        """Load a grid typed or pasted as text (a tutorial's matrix); asks in a dialog unless ``text`` is given."""
+        from ..data.samples import parse_grid_text
+        from .paste_dialog import PasteMatrixDialog
+
+        if text is None:
+            dialog = PasteMatrixDialog(self)
+            if dialog.exec() != PasteMatrixDialog.DialogCode.Accepted:
+                return None
+            text, zero_is_unknown = dialog.text(), dialog.zero_is_unknown()
+        if not self.confirm_discard_runs("load the pasted matrix"):
+            return None
+        try:
+            dataset = parse_grid_text(text, zero_is_unknown=bool(zero_is_unknown if zero_is_unknown is not None
+                                                                 else True))
+        except DataError as exc:
+            self.show_error(str(exc), "")
+            return None
+        self.data_spec = None
+        self.set_dataset(dataset)
+        self.set_status(f"Loaded the pasted matrix: {dataset.n_rows} x {dataset.n_cols}, {dataset.nnz} known cells"
+                        + (" (0 = unknown)" if zero_is_unknown is not False else ""))
+        return dataset
+
     # --------------------------------------------------------------- projects
     def choose_save_project(self):
         if self.dataset is None:
@@ -983,6 +1125,9 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             self.worker.cancel()
         self.sweep_view.cancel()  # its worker processes end now; the thread returns at once
+        engine = sys.modules.get("mfstudio.spark.engine")  # looked up, not imported: no JVM just to quit
+        if engine is not None:
+            engine.stop_sessions()
         for task in list(self.tasks):
             task.cancel()
         wait_for_threads(CLOSE_WAIT_SECONDS)

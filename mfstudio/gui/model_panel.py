@@ -263,6 +263,11 @@ class ModelPanel(QWidget):
             editor.setToolTip(f"{declared.help}; {declared.allowed()} (default {declared.default!r})")
             self.param_form.addRow(declared.name + ":", editor)
             self._editors[declared.name] = (editor, declared)
+        self.spark_note = None
+        unmapped = getattr(cls, "spark_unmapped", None)
+        if unmapped and "engine" in self._editors:
+            self.spark_note = _spark_note(self._editors["engine"][0], unmapped)
+            self.param_form.addRow(self.spark_note)
 
     def params(self) -> dict:
         """The form's values; a number field that does not parse gives its text, which validation refuses by name."""
@@ -308,6 +313,24 @@ def _acceptable(declared: Param, value):
         return declared.default
 
 
+def _spark_note(engine_editor: QComboBox, unmapped: dict) -> QLabel:
+    """A line under the form, shown with engine = spark: the parameters Spark has no equivalent of."""
+    note = QLabel()
+    note.setWordWrap(True)
+    note.setObjectName("spark_note")
+
+    def show() -> None:
+        spark = engine_editor.currentData() == "spark"
+        note.setText("No Spark equivalent: " + "; ".join(f"{name}: {why}" for name, why in unmapped.items())
+                     + ". Spark reports no loss per epoch: the training curve gets one point, when the fit ends."
+                     if spark else "")
+        note.setVisible(spark)
+
+    engine_editor.currentIndexChanged.connect(show)
+    show()
+    return note
+
+
 def _editor_for(declared: Param, value) -> QWidget:
     """The field for one declared parameter: its range, its words, its None."""
     if declared.kind == "bool":
@@ -337,6 +360,11 @@ def _editor_for(declared: Param, value) -> QWidget:
             validator.setTop(float(declared.high))
         editor.setValidator(validator)
         return editor
+    if declared.kind == "str":
+        # Free text (a Spark master URL); checked against the declaration when Run is pressed.
+        editor = QLineEdit(str(value))
+        editor.setPlaceholderText(str(declared.default) or "(empty)")
+        return editor
     editor = QComboBox()
     for option in declared.choices:
         editor.addItem(str(option), option)
@@ -353,6 +381,8 @@ def _read(editor, declared: Param):
         return editor.value()
     if isinstance(editor, QComboBox):
         return editor.currentData()
+    if declared.kind == "str":
+        return editor.text().strip()
     text = editor.text().strip()
     try:
         return float(text)

@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from ..errors import ParamError, is_user_error
 from ..models.stopping import stop_when
+from ..spark.progress import progress_to
 
 __all__ = ["FitWorker", "Task", "user_message", "BUG_REPORT", "ONE_FIT_AT_A_TIME", "running_threads", "wait_for_threads"]
 
@@ -145,11 +146,16 @@ class FitWorker(QObject):
         The fit ended; True if it was cancelled.
     failed(str, str)
         A one-sentence message and the traceback details.
+    progress(int, int, str)
+        Work done and known so far inside a step, and a line saying what: a
+        fit on Spark (engine = spark) reports its jobs' tasks here, since it
+        yields no step until it ends (:mod:`mfstudio.spark.progress`).
     """
 
     steps = Signal(list)
     finished = Signal(bool)
     failed = Signal(str, str)
+    progress = Signal(int, int, str)
 
     def __init__(self, model, train=None, validation=None, prepare=None, steps=None):
         super().__init__()
@@ -186,7 +192,7 @@ class FitWorker(QObject):
         try:
             # The models look at the flag between chunks of an epoch: a
             # cancel lands within a fraction of a second, not at the epoch's end.
-            with stop_when(self._cancel), ONE_FIT_AT_A_TIME:
+            with stop_when(self._cancel), progress_to(self.progress.emit), ONE_FIT_AT_A_TIME:
                 if self.prepare is not None:
                     self.train, self.validation = self.prepare()
                 if self.steps_factory is not None:

@@ -21,10 +21,11 @@ order.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
+
+# Shared with the other families (mfstudio.kernels._common); re-exported here
+# because callers (and tests) reach them as ``kernels.als.cholesky_solve``.
+from ._common import cholesky_solve, prefetch_row
 
 __all__ = [
     "balanced_row_blocks",
@@ -64,38 +65,6 @@ def balanced_row_blocks(indptr: np.ndarray, row_overhead: float, n_blocks: int) 
 PREFETCH_DISTANCE = 8
 
 
-@intrinsic
-def prefetch_row(typingctx, arr, row):
-    """Ask the CPU to start loading row ``row`` of a C-contiguous 2-D array into cache.
-
-    Emits LLVM's ``llvm.prefetch`` (read, high locality) for each 64-byte line
-    of the row; it is a hint, so it never faults and changes no result.
-    """
-    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.layout == "C"
-            and isinstance(row, types.Integer)):
-        return None
-    sig = types.void(arr, row)
-
-    def codegen(context, builder, signature, args):
-        aryty, rowty = signature.args
-        ary = context.make_array(aryty)(context, builder, args[0])
-        r = context.cast(builder, args[1], rowty, types.intp)
-        zero = context.get_constant(types.intp, 0)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [r, zero], wraparound=False)
-        start = builder.bitcast(ptr, ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [start.type, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        itemsize = context.get_abi_sizeof(context.get_data_type(aryty.dtype))
-        nbytes = builder.mul(builder.extract_value(ary.shape, 1), context.get_constant(types.intp, itemsize))
-        with cgutils.for_range_slice(builder, zero, nbytes, context.get_constant(types.intp, 64)) as (offset, _):
-            line = builder.gep(start, [offset])
-            builder.call(fn, [line, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
 @njit(cache=True, nogil=True, fastmath=True)
 def _symv(G, x, out, k):
     """``out = G x`` for symmetric ``G``, as sums of G's rows (no horizontal reductions).
@@ -116,44 +85,6 @@ def _symv(G, x, out, k):
         for a in range(k):
             out[a] += G[c, a] * xc
         c += 1
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def cholesky_solve(A, b, m):
-    """Solve ``A x = b`` for symmetric positive definite ``A`` (float64), in place.
-
-    Only the lower triangle of ``A[:m, :m]`` is read; it is overwritten with
-    the Cholesky factor L (``A = L L^T``), and ``b[:m]`` with the solution.
-    A non-positive pivot (a singular system, which the ridge term rules out
-    in practice) is clamped to a tiny value instead of producing NaN.
-    """
-    # Variant: textbook right-looking Cholesky-Crout, then two triangular
-    # solves. For the k <= a few hundred of recommender factors this is as
-    # fast as LAPACK's potrf called per row (no call overhead, no copies) and
-    # runs inside the parallel row loop without touching the GIL.
-    for j in range(m):
-        s = A[j, j]
-        for t in range(j):
-            s -= A[j, t] * A[j, t]
-        if s <= 1e-300:
-            s = 1e-300
-        d = np.sqrt(s)
-        A[j, j] = d
-        for i in range(j + 1, m):
-            s = A[i, j]
-            for t in range(j):
-                s -= A[i, t] * A[j, t]
-            A[i, j] = s / d
-    for i in range(m):
-        s = b[i]
-        for t in range(i):
-            s -= A[i, t] * b[t]
-        b[i] = s / A[i, i]
-    for i in range(m - 1, -1, -1):
-        s = b[i]
-        for t in range(i + 1, m):
-            s -= A[t, i] * b[t]
-        b[i] = s / A[i, i]
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)

@@ -50,6 +50,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._common import cholesky_factor, row_dot
+
 __all__ = ["sample_side", "sample_side_serial", "pair_predictions", "moments", "squared_error"]
 
 
@@ -68,18 +70,8 @@ def _sample_row(r, indptr, indices, values, design, offset, alpha, lam, lam_mu, 
             b[s] += t * design[j, s]
             for c in range(s + 1):
                 a[s, c] += ys * design[j, c]
-    # In-place Cholesky: lower triangle of a becomes L with L L^T = a.
-    for s in range(d):
-        acc = a[s, s]
-        for c in range(s):
-            acc -= a[s, c] * a[s, c]
-        diag = np.sqrt(acc) if acc > 0.0 else 1e-12
-        a[s, s] = diag
-        for t2 in range(s + 1, d):
-            acc2 = a[t2, s]
-            for c in range(s):
-                acc2 -= a[t2, c] * a[s, c]
-            a[t2, s] = acc2 / diag
+    # In-place Cholesky (the one pivot rule of mfstudio.kernels._common): lower triangle of a becomes L, L L^T = a.
+    cholesky_factor(a, d)
     # mean: L w = b, then L^T m = w.
     w = np.empty(d)
     for s in range(d):
@@ -158,9 +150,7 @@ def pair_predictions(user, item, rows, cols, n_factors, with_bias, out):
     for n in range(rows.shape[0]):
         u = rows[n]
         i = cols[n]
-        acc = 0.0
-        for s in range(n_factors):
-            acc += user[u, s] * item[i, s]
+        acc = row_dot(user, u, item, i, n_factors)
         if with_bias:
             acc += user[u, n_factors] + item[i, n_factors]
         out[n] = acc

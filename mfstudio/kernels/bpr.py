@@ -16,11 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._common import splitmix64 as _splitmix64
+
 __all__ = ["bpr_epoch", "csr_contains", "bpr_block_count"]
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 
@@ -31,17 +30,6 @@ def bpr_block_count(n_samples: int) -> int:
     same seed draws the same triples on any machine.
     """
     return int(min(1024, max(1, n_samples // 2048)))
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def _splitmix64(state):
-    """Next state and 64 random bits (Steele, Lea & Flood's SplitMix64)."""
-    state = state + _GOLDEN
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z = z ^ (z >> np.uint64(31))
-    return state, z
 
 
 @njit(cache=True, nogil=True, fastmath=True)

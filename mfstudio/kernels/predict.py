@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
+from ._common import row_dot
+
 __all__ = ["add_pair_dots"]
 
 
@@ -20,9 +22,4 @@ def add_pair_dots(P, Q, rows, cols, out):
     """``out[n] += sum_f P[rows[n], f] * Q[cols[n], f]`` for every pair (float64 sums)."""
     k = P.shape[1]
     for n in prange(rows.shape[0]):
-        u = rows[n]
-        i = cols[n]
-        acc = 0.0
-        for f in range(k):
-            acc += P[u, f] * Q[i, f]
-        out[n] += acc
+        out[n] += row_dot(P, rows[n], Q, cols[n], k)

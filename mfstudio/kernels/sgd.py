@@ -19,6 +19,9 @@ Conventions shared by all kernels
   MovieLens size would cost a good part of an SGD epoch). The COO kernels
   visit the triples in the order they are stored; the model shuffles its
   own copy in place.
+- Biased SGD has a serial kernel (:func:`sgd_epoch`) and a Hogwild twin
+  (:func:`sgd_epoch_hogwild`) that the models run only on epochs of at
+  least :data:`HOGWILD_MIN_WORK` ratings x factors, where threads pay.
 - Hogwild (Niu, Recht, Re & Wright, NIPS 2011): the shuffled ratings are
   cut into ``n_blocks`` contiguous chunks and ``prange`` runs the chunks on
   the available threads, each updating the shared factors without locks.
@@ -33,10 +36,10 @@ Conventions shared by all kernels
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
+
+from ._common import MIX2 as _MIX2
+from ._common import SAFE_FASTMATH, prefetch_row_for_write, splitmix64
 
 __all__ = [
     "shuffle",
@@ -44,25 +47,13 @@ __all__ = [
     "gd_entry_epoch",
     "gd_full_epoch",
     "sgd_epoch",
+    "sgd_epoch_hogwild",
+    "HOGWILD_MIN_WORK",
     "minibatch_epoch",
     "svdpp_epoch",
     "implicit_sums",
     "weighted_sq_norm",
 ]
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@njit(cache=True, nogil=True)
-def _splitmix64(state):
-    """One step of SplitMix64 (Steele, Lea & Flood 2014): (new state, 64 random bits)."""
-    state = state + _GOLDEN
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return state, z ^ (z >> np.uint64(31))
 
 
 @njit(cache=True, nogil=True)
@@ -73,7 +64,7 @@ def _shuffle_range(arr, lo, hi, state):
     2**-32 for the sizes seen here, irrelevant for SGD ordering).
     """
     for x in range(hi - lo - 1, 0, -1):
-        state, bits = _splitmix64(state)
+        state, bits = splitmix64(state)
         j = np.int64(((bits >> np.uint64(32)) * np.uint64(x + 1)) >> np.uint64(32))
         tmp = arr[lo + x]
         arr[lo + x] = arr[lo + j]
@@ -100,7 +91,7 @@ def shuffle_ratings(rows, cols, values, seed):
     """
     state = np.uint64(seed)
     for x in range(rows.shape[0] - 1, 0, -1):
-        state, bits = _splitmix64(state)
+        state, bits = splitmix64(state)
         j = np.int64(((bits >> np.uint64(32)) * np.uint64(x + 1)) >> np.uint64(32))
         r = rows[x]
         rows[x] = rows[j]
@@ -115,36 +106,6 @@ def shuffle_ratings(rows, cols, values, seed):
 
 #: How many ratings ahead the factor rows are prefetched.
 _AHEAD = 4
-
-
-@intrinsic
-def _prefetch(typingctx, arr, row, col):
-    """Hint the CPU to fetch the cache line of ``arr[row, col]`` (for writing); no effect on results."""
-    sig = types.void(arr, row, col)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        index = [context.cast(builder, args[1], signature.args[1], types.intp),
-                 context.cast(builder, args[2], signature.args[2], types.intp)]
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, index, wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        # (address, rw=1 write, locality=3 keep in all levels, cache type=1 data)
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@njit(cache=True, nogil=True)
-def _prefetch_row(A, r, k):
-    """Prefetch every cache line of row ``r`` of the C-contiguous float32 matrix ``A``."""
-    for c in range(0, k, 16):
-        _prefetch(A, r, c)
-    _prefetch(A, r, k - 1)
 
 
 # --------------------------------------------------------------------------- GD
@@ -265,9 +226,88 @@ def gd_full_epoch(u_indptr, u_items, u_values, i_indptr, i_users, i_values, P, Q
 
 
 # -------------------------------------------------------------------- biased SGD
-@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+#: Ratings x factors per epoch from which :func:`sgd_epoch_hogwild` beats
+#: :func:`sgd_epoch`; below it the models run the serial kernel whatever the
+#: thread count. Measured with ``python benchmarks/bench_sgd.py
+#: --hogwild-scan 100000,1000000,4000000,10000000`` (k=100, 2 threads against
+#: 1 on 2 shared cores, load average ~7, November 2026): Hogwild took 3.5x
+#: the serial time at 1e7 (MovieLens 100K's size), 1.7x at 1e8 (1M ratings),
+#: 0.77x at 4e8 and 0.97x at 1e9. The threshold sits between the last loss
+#: and the first win, so ``--threads`` never makes a small fit slower.
+HOGWILD_MIN_WORK = 300_000_000
+
+
+@njit(cache=True, nogil=True, boundscheck=False, fastmath=SAFE_FASTMATH)
+def _sgd_block(rows, cols, values, lo, hi, mu32, user_bias, item_bias, P, Q, lrb32, regb32, lr32, decay):
+    """Biased SGD over the stored ratings ``lo:hi``; returns their squared errors (float64 sum).
+
+    The inner loops are float32 over the contiguous factor rows, so that
+    they vectorise (AVX2: 8 factors per instruction, FMA); nothing is
+    allocated. The error is float32 too: ``r - mu - b_u - b_i`` is computed
+    before the dot product is ready, so the chain dot -> error -> update is
+    one subtraction long (float32 keeps ~7 digits of a 1-5 rating, far
+    below SGD's own noise); the loss is summed in float64. The rows of the
+    rating ``_AHEAD`` steps ahead are prefetched for writing, and the next
+    rating's dot product is computed inside this rating's update loop when
+    it shares neither row (the common case), so its latency hides behind
+    the update's arithmetic. Fast-math is limited to :data:`SAFE_FASTMATH`
+    (reassociation for the vectorised dot product, FMA contraction): no
+    assumption that NaN or infinity never occur, since a diverging fit is
+    detected by them.
+    """
+    k = P.shape[1]
+    acc = 0.0
+    dot = np.float32(0.0)  # p_u . q_i of the rating about to be processed
+    if lo < hi:
+        u = rows[lo]
+        i = cols[lo]
+        for f in range(k):
+            dot += P[u, f] * Q[i, f]
+    for x in range(lo, hi):
+        if x + _AHEAD < hi:
+            prefetch_row_for_write(P, rows[x + _AHEAD])
+            prefetch_row_for_write(Q, cols[x + _AHEAD])
+        u = rows[x]
+        i = cols[x]
+        pu = P[u]
+        qi = Q[i]
+        bu = user_bias[u]
+        bi = item_bias[i]
+        e = (values[x] - mu32 - bu - bi) - dot
+        acc += np.float64(e) * np.float64(e)
+        user_bias[u] = bu + lrb32 * (e - regb32 * bu)
+        item_bias[i] = bi + lrb32 * (e - regb32 * bi)
+        step = lr32 * e
+        more = x + 1 < hi
+        un = rows[x + 1] if more else u
+        inn = cols[x + 1] if more else i
+        if un != u and inn != i:
+            pn = P[un]
+            qn = Q[inn]
+            nxt = np.float32(0.0)
+            for f in range(k):
+                pf = pu[f]
+                qf = qi[f]
+                pu[f] = decay * pf + step * qf
+                qi[f] = decay * qf + step * pf
+                nxt += pn[f] * qn[f]
+            dot = nxt
+        else:
+            for f in range(k):
+                pf = pu[f]
+                qf = qi[f]
+                pu[f] = decay * pf + step * qf
+                qi[f] = decay * qf + step * pf
+            nxt = np.float32(0.0)
+            for f in range(k):
+                nxt += P[un, f] * Q[inn, f]
+            dot = nxt
+    return acc
+
+
+@njit(cache=True, nogil=True, boundscheck=False, fastmath=SAFE_FASTMATH)
 def sgd_epoch(rows, cols, values, mu, user_bias, item_bias, P, Q, lr_bias, lr, reg_bias, reg, n_blocks):
-    """One epoch of Funk/Koren biased matrix factorization by SGD, Hogwild-parallel.
+    """One epoch of Funk/Koren biased matrix factorization by SGD, on one thread.
 
     Variant: the SVD of Simon Funk's Netflix Prize write-up with the biases
     of Koren, Bell & Volinsky (IEEE Computer 2009, eq. 5), exactly as
@@ -283,86 +323,48 @@ def sgd_epoch(rows, cols, values, mu, user_bias, item_bias, P, Q, lr_bias, lr, r
     ``mu`` (the global mean) is fixed. The ratings are visited in the order
     they are stored: the model shuffles its own copy of the triples in place
     before each epoch (:func:`shuffle_ratings`), so the epoch streams through
-    memory instead of gathering through a permutation, which at MovieLens
-    size is a third of the time. The stream is cut into ``n_blocks``
-    contiguous chunks run by ``prange`` without locks (Hogwild, see the
-    module notes): with one thread this is plain serial SGD.
+    memory instead of gathering through a permutation. The loop itself is
+    :func:`_sgd_block` (how it is made fast is said there).
 
-    Speed: the inner loops are float32 so that they vectorise (AVX2: 8
-    factors per instruction); the error and the loss are float64. The rows of
-    the rating a few steps ahead are prefetched into cache while this one is
-    computed (the factor rows are scattered in memory and would otherwise
-    stall each step on a cache miss), and the next rating's dot product is
-    computed inside this rating's update loop, so that the dot -> error ->
-    update dependency chain overlaps with useful work. Together these make
-    an epoch about 2x faster than the plain two-loop version; at k=100 it is
-    then bound by the arithmetic of the update itself. Within a chunk (and
-    so with one thread) the result is the serial algorithm's exactly, up to
-    float32 rounding.
+    ``n_blocks`` is accepted for the signature of
+    :func:`sgd_epoch_hogwild`, whose one-thread result this is exactly: the
+    blocks are contiguous and visiting them in order is visiting the stream
+    in order. Serial on purpose: on small problems (MovieLens 100K is ~8M
+    ratings x factors per epoch) a parallel region costs more than it saves
+    on a shared machine (measured: 2 threads 3.5x slower than 1 on 2 busy
+    cores, see :data:`HOGWILD_MIN_WORK`), and a serial kernel compiles in a fraction of a ``prange`` one's
+    time, so the first fit starts sooner.
+
+    Returns the sum of squared errors seen during the epoch.
+    """
+    lr32 = np.float32(lr)
+    decay = np.float32(1.0) - lr32 * np.float32(reg)
+    return _sgd_block(rows, cols, values, np.int64(0), np.int64(rows.shape[0]), np.float32(mu), user_bias, item_bias,
+                      P, Q, np.float32(lr_bias), np.float32(reg_bias), lr32, decay)
+
+
+@njit(cache=True, nogil=True, boundscheck=False, fastmath=SAFE_FASTMATH, parallel=True)
+def sgd_epoch_hogwild(rows, cols, values, mu, user_bias, item_bias, P, Q, lr_bias, lr, reg_bias, reg, n_blocks):
+    """:func:`sgd_epoch` with the stream cut into ``n_blocks`` chunks run by ``prange`` without locks.
+
+    Hogwild (see the module notes). With one thread the chunks run in order
+    and the result is :func:`sgd_epoch`'s exactly. The models call it only
+    when an epoch is large enough for threads to pay
+    (:data:`HOGWILD_MIN_WORK`).
 
     Returns the sum of squared errors seen during the epoch.
     """
     n = rows.shape[0]
-    k = P.shape[1]
     lr32 = np.float32(lr)
     decay = np.float32(1.0) - lr32 * np.float32(reg)
+    mu32 = np.float32(mu)
     lrb32 = np.float32(lr_bias)
     regb32 = np.float32(reg_bias)
     losses = np.zeros(n_blocks)
     for b in prange(n_blocks):
-        lo = (n * b) // n_blocks
-        hi = (n * (b + 1)) // n_blocks
-        acc = 0.0
-        dot = np.float32(0.0)  # p_u . q_i of the rating about to be processed
-        if lo < hi:
-            u = rows[lo]
-            i = cols[lo]
-            for f in range(k):
-                dot += P[u, f] * Q[i, f]
-        for x in range(lo, hi):
-            if x + _AHEAD < hi:
-                _prefetch_row(P, rows[x + _AHEAD], k)
-                _prefetch_row(Q, cols[x + _AHEAD], k)
-            u = rows[x]
-            i = cols[x]
-            pu = P[u]
-            qi = Q[i]
-            bu = user_bias[u]
-            bi = item_bias[i]
-            err = np.float64(values[x]) - mu - np.float64(bu) - np.float64(bi) - np.float64(dot)
-            acc += err * err
-            e = np.float32(err)
-            user_bias[u] = bu + lrb32 * (e - regb32 * bu)
-            item_bias[i] = bi + lrb32 * (e - regb32 * bi)
-            step = lr32 * e
-            # The next rating's dot product is computed in the same pass as this
-            # update when it shares neither row (the common case), so its
-            # latency hides behind the update's arithmetic; otherwise after it.
-            more = x + 1 < hi
-            un = rows[x + 1] if more else u
-            inn = cols[x + 1] if more else i
-            if more and un != u and inn != i:
-                pn = P[un]
-                qn = Q[inn]
-                nxt = np.float32(0.0)
-                for f in range(k):
-                    pf = pu[f]
-                    qf = qi[f]
-                    pu[f] = decay * pf + step * qf
-                    qi[f] = decay * qf + step * pf
-                    nxt += pn[f] * qn[f]
-                dot = nxt
-            else:
-                for f in range(k):
-                    pf = pu[f]
-                    qf = qi[f]
-                    pu[f] = decay * pf + step * qf
-                    qi[f] = decay * qf + step * pf
-                nxt = np.float32(0.0)
-                for f in range(k):
-                    nxt += P[un, f] * Q[inn, f]
-                dot = nxt
-        losses[b] = acc
+        lo = np.int64((n * b) // n_blocks)  # int64 as in sgd_epoch: one compiled _sgd_block for both
+        hi = np.int64((n * (b + 1)) // n_blocks)
+        losses[b] = _sgd_block(rows, cols, values, lo, hi, mu32, user_bias, item_bias, P, Q, lrb32, regb32, lr32, decay)
     return losses.sum()
 
 
@@ -564,7 +566,7 @@ def svdpp_epoch(indptr, indices, values, user_order, seed, mu, user_bias, item_b
                 g[f] = 0.0
             for x in range(start, stop):
                 if x + _AHEAD < stop:
-                    _prefetch_row(Y, indices[x + _AHEAD], k)
+                    prefetch_row_for_write(Y, indices[x + _AHEAD])
                 j = indices[x]
                 for f in range(k):
                     z[f] += Y[j, f]
@@ -576,7 +578,7 @@ def svdpp_epoch(indptr, indices, values, user_order, seed, mu, user_bias, item_b
             _shuffle_range(pos, 0, count, state)
             for x in range(count):
                 if x + _AHEAD < count:
-                    _prefetch_row(Q, indices[pos[x + _AHEAD]], k)
+                    prefetch_row_for_write(Q, indices[pos[x + _AHEAD]])
                 idx = pos[x]
                 i = indices[idx]
                 dot = np.float32(0.0)
@@ -599,7 +601,7 @@ def svdpp_epoch(indptr, indices, values, user_order, seed, mu, user_bias, item_b
             step = lr32 * norm
             for x in range(start, stop):
                 if x + _AHEAD < stop:
-                    _prefetch_row(Y, indices[x + _AHEAD], k)
+                    prefetch_row_for_write(Y, indices[x + _AHEAD])
                 j = indices[x]
                 for f in range(k):
                     Y[j, f] = Y[j, f] * decay + step * g[f]
@@ -627,15 +629,14 @@ def implicit_sums(indptr, indices, Y, out):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def weighted_sq_norm(weights, X):
-    """``sum_r weights[r] * |X[r]|^2`` in float64, for a 1-D (biases) or 2-D (factors) ``X``.
+    """``sum_r weights[r] * |X[r]|^2`` in float64, for a 2-D ``X`` (biases come as one-column matrices).
 
     The penalty of rows that appear ``weights[r]`` times in the objective.
     """
     total = 0.0
-    Xr = X.reshape(X.shape[0], -1)  # biases become one-column matrices
-    for r in range(Xr.shape[0]):
+    for r in range(X.shape[0]):
         acc = 0.0
-        for f in range(Xr.shape[1]):
-            acc += np.float64(Xr[r, f]) * np.float64(Xr[r, f])
+        for f in range(X.shape[1]):
+            acc += np.float64(X[r, f]) * np.float64(X[r, f])
         total += weights[r] * acc
     return total

@@ -5,6 +5,7 @@ from .base import FactorModel, FitDiverged, FitStep, Model, NotFittedError, load
 from .baseline import Baseline, Popularity
 from .bpmf import BayesianMF
 from .bpr import BPR
+from .hybrid import HybridMF
 from .nmf import NMF
 from .sgd import BiasedSGD, GradientDescentMF, SVDpp
 from .svd import TruncatedSVD
@@ -13,13 +14,13 @@ from .svd import TruncatedSVD
 MODELS: dict[str, type[Model]] = {
     cls.name: cls
     for cls in (
-        TruncatedSVD, NMF, GradientDescentMF, BiasedSGD, SVDpp, ALS, ImplicitALS, BPR, BayesianMF,
+        TruncatedSVD, NMF, GradientDescentMF, BiasedSGD, SVDpp, ALS, ImplicitALS, BPR, BayesianMF, HybridMF,
         Baseline, Popularity,
     )
 }
 
 __all__ = [
     "MODELS", "ALS", "BPR", "Baseline", "BayesianMF", "BiasedSGD", "FactorModel", "FitDiverged", "FitStep",
-    "GradientDescentMF", "ImplicitALS", "Model", "NMF", "NotFittedError", "Popularity", "SVDpp",
+    "GradientDescentMF", "HybridMF", "ImplicitALS", "Model", "NMF", "NotFittedError", "Popularity", "SVDpp",
     "TruncatedSVD", "load_model",
 ]

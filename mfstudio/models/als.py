@@ -31,7 +31,8 @@ from ..kernels import als as kernels
 from .base import FactorModel, positives_for
 from .stopping import stop_requested, work_chunks
 from ..data.errors import DataError
-from .params import Param, factors_spec, seed_spec
+from .params import Param, ParamError, factors_spec, seed_spec
+from ..spark import DEFAULT_MASTER, MASTER_PATTERN
 
 __all__ = ["ALS", "ImplicitALS"]
 
@@ -70,6 +71,74 @@ def _csr_pair(train: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     return csr, csc
 
 
+# --------------------------------------------------------- Spark engine
+def engine_specs() -> tuple[Param, ...]:
+    """The declarations every Spark-capable model adds: ``engine``, ``spark_master``, ``spark_parquet_dir``.
+
+    Returns
+    -------
+    tuple of Param
+    """
+    return (
+        Param("engine", "choice", "local",
+              "where the fit runs: local (mfstudio's own kernels) or spark (Spark MLlib's ALS, on spark_master)",
+              choices=("local", "spark")),
+        Param("spark_master", "str", DEFAULT_MASTER,
+              "with engine = spark: local[*], local[N], spark://host:7077 (a cluster) or sc://host:15002 (Spark Connect)",
+              pattern=MASTER_PATTERN,
+              form="a Spark master URL: local[*], local[N], spark://host:port, sc://host:port, yarn or k8s://..."),
+        Param("spark_parquet_dir", "str", "",
+              "with engine = spark: empty to send the ratings through the driver (Arrow); for large data a folder "
+              "every Spark executor can read, where the ratings are written as Parquet first"),
+    )
+
+
+def _pair_dots(rows: np.ndarray, cols: np.ndarray, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """``U[rows] . V[cols]`` per entry, in float64, a million entries at a time (25M x k would not fit twice)."""
+    out = np.empty(rows.size, dtype=np.float64)
+    step = 1 << 20
+    for lo in range(0, rows.size, step):
+        hi = min(lo + step, rows.size)
+        out[lo:hi] = np.einsum("ij,ij->i", U[rows[lo:hi]].astype(np.float64), V[cols[lo:hi]].astype(np.float64))
+    return out
+
+
+def _spark_fit(model: FactorModel, train: Dataset, p: dict, implicit: bool):
+    """Run the fit on Spark (:mod:`mfstudio.spark.engine`); set the factors; return the loss, or None if cancelled.
+
+    The loss is the objective Spark minimized, computed here once from the
+    factors it returned (Spark reports none per iteration): explicit, the
+    ALS-WR objective without biases, as :class:`ALS` with ``use_bias=False``;
+    implicit, HKV's with Spark's count-scaled ridge ``reg * n``.
+    """
+    from ..spark.engine import fit_factors
+
+    result = fit_factors(train.rows, train.cols, train.values, train.row_ids, train.col_ids,
+                         n_factors=p["n_factors"], n_epochs=p["n_epochs"], reg=p["reg"], seed=p["seed"],
+                         master=p["spark_master"], implicit=implicit, alpha=p.get("alpha", 1.0),
+                         parquet_dir=p["spark_parquet_dir"])
+    if result is None:
+        return None
+    U, V = result.user_factors, result.item_factors
+    model.user_factors_, model.item_factors_ = U, V
+    for attr in ("user_bias_", "item_bias_", "global_mean_"):
+        model.__dict__.pop(attr, None)  # Spark's ALS has no biases: nothing of an earlier local fit may stay
+    model.engine_info = result.info
+    n_u = np.bincount(train.rows, minlength=U.shape[0]).astype(np.float64)
+    n_i = np.bincount(train.cols, minlength=V.shape[0]).astype(np.float64)
+    U64, V64 = U.astype(np.float64), V.astype(np.float64)
+    penalty = p["reg"] * (n_u @ np.einsum("ij,ij->i", U64, U64) + n_i @ np.einsum("ij,ij->i", V64, V64))
+    dots = _pair_dots(train.rows, train.cols, U, V)
+    if not implicit:
+        sse = float(((train.values.astype(np.float64) - dots) ** 2).sum())
+        return (sse + penalty) / max(train.nnz, 1)
+    conf = 1.0 + p["alpha"] * np.abs(train.values.astype(np.float64))
+    everywhere = float(np.sum((U64.T @ U64) * (V64.T @ V64)))  # sum over every cell of (x.y)^2
+    observed = float((conf * (1.0 - dots) ** 2 - dots ** 2).sum())
+    total_weight = float(conf.sum()) + float(U.shape[0]) * V.shape[0] - train.nnz
+    return (everywhere + observed + penalty) / total_weight
+
+
 # ------------------------------------------------------------------ ALS
 class ALS(FactorModel):
     """Explicit-rating ALS with weighted-lambda regularization (ALS-WR), with biases.
@@ -88,13 +157,24 @@ class ALS(FactorModel):
         Zhou et al.
     seed : int, default 0
         Seeds the initial item factors.
+    engine : {"local", "spark"}, default "local"
+        ``spark`` fits with Spark MLlib's ALS on ``spark_master``
+        (:mod:`mfstudio.spark.engine`): ``n_factors``, ``n_epochs``, ``reg``
+        and ``seed`` become ``rank``, ``maxIter``, ``regParam`` (the same
+        weighted-lambda) and ``seed``; ``use_bias`` has no Spark equivalent
+        (the model has no biases). One step is reported, after the fit.
+    spark_master : str, default "local[*]"
+    spark_parquet_dir : str, default ""
+        A folder every executor can read, to ship the ratings as Parquet; empty: Arrow through the driver.
 
     Attributes
     ----------
     user_factors_ : ndarray of float32, shape (n_users, n_factors)
     item_factors_ : ndarray of float32, shape (n_items, n_factors)
-    user_bias_, item_bias_ : ndarray of float64 (with ``use_bias``)
-    global_mean_ : float (with ``use_bias``)
+    user_bias_, item_bias_ : ndarray of float64 (with ``use_bias``, local engine)
+    global_mean_ : float (with ``use_bias``, local engine)
+    engine_info : dict (spark engine)
+        The master, Spark's version and the seconds of each phase (:class:`mfstudio.spark.engine.SparkFit`).
 
     Notes
     -----
@@ -118,12 +198,25 @@ class ALS(FactorModel):
         Param("n_epochs", "int", 12, "ALS iterations: all users then all items solved once each", low=1, high=100_000),
         Param("use_bias", "bool", True, "add a global mean and user and item biases, solved with the factors"),
         seed_spec("seeds the random initial item factors"),
+        *engine_specs(),
     )
     kinds = ("explicit",)
     task = "rating"
+    #: Parameters Spark's ALS has no equivalent of, and why (the model panel shows them with engine = spark).
+    spark_unmapped = {"use_bias": "Spark's ALS has no biases: the model is p_u . q_i alone"}
+
+    def expected_steps(self) -> int:
+        # Spark reports no loss per iteration: one step, when the fit is done.
+        return 1 if self.params.get("engine") == "spark" else super().expected_steps()
 
     def _fit_steps(self, train: Dataset):
         p = self.validate_params()
+        if p["engine"] == "spark":
+            loss = _spark_fit(self, train, p, implicit=False)
+            if loss is not None:
+                yield loss, {}
+            return
+        self.__dict__.pop("engine_info", None)
         k, reg, n_epochs, use_bias = p["n_factors"], p["reg"], p["n_epochs"], p["use_bias"]
         rng = np.random.default_rng(p["seed"])
 
@@ -261,9 +354,27 @@ class ImplicitALS(FactorModel):
               low=1, high=100),
         Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),
         seed_spec("seeds the random initial factors"),
+        *engine_specs(),
     )
     kinds = ("implicit", "explicit")
     task = "ranking"
+    #: Parameters Spark's ALS has no equivalent of, and why (the model panel shows them with engine = spark).
+    spark_unmapped = {
+        "scaling": "Spark's confidence is linear only (1 + alpha |r|)",
+        "epsilon": "used only by the log scaling, which Spark lacks",
+        "solver": "Spark solves each row exactly (Cholesky)",
+        "cg_steps": "Spark uses no conjugate gradient",
+        "reg": "kept, but Spark scales it by each row's count (reg * n_u), unlike the local engine",
+    }
+
+    def expected_steps(self) -> int:
+        # Spark reports no loss per iteration: one step, when the fit is done.
+        return 1 if self.params.get("engine") == "spark" else super().expected_steps()
+
+    def _check_together(self, values: dict) -> None:
+        if values["engine"] == "spark" and values["scaling"] != "linear":
+            raise ParamError("scaling = log has no Spark equivalent: Spark's confidence is 1 + alpha * value",
+                             param="scaling", fix="choose scaling = linear, or engine = local")
 
     def _prepare(self, train: Dataset) -> Dataset:
         prepared = positives_for(self, train)
@@ -279,6 +390,12 @@ class ImplicitALS(FactorModel):
 
     def _fit_steps(self, train: Dataset):
         s = self._settings()
+        if s["engine"] == "spark":
+            loss = _spark_fit(self, train, s, implicit=True)
+            if loss is not None:
+                yield loss, {}
+            return
+        self.__dict__.pop("engine_info", None)
         k, reg, solver, cg_steps = s["k"], s["reg"], s["solver"], s["cg_steps"]
         rng = np.random.default_rng(s["seed"])
 

@@ -17,6 +17,7 @@ from ..kernels import bpr as kernels
 from .als import _csr_pair
 from .params import Param, factors_spec, seed_spec
 from .base import FactorModel, positives_for
+from .sgd import threads_for
 from .stopping import stop_requested, work_chunks
 
 __all__ = ["BPR"]
@@ -112,9 +113,10 @@ class BPR(FactorModel):
             per_block = -(-n_samples // n_blocks)
             total = used = 0
             for lo, hi in work_chunks(-(-n_samples // per_block), max(1, 2**22 // (per_block * (k + 8)))):
-                part, part_used = kernels.bpr_epoch(
-                    csr.indptr, csr.indices, user_of, self.user_factors_, self.item_factors_, self.item_bias_,
-                    lr, reg, min(hi * per_block, n_samples) - lo * per_block, seeds[lo:hi])
+                with threads_for(n_samples * k):  # Hogwild only where it wins (models.sgd.use_hogwild)
+                    part, part_used = kernels.bpr_epoch(
+                        csr.indptr, csr.indices, user_of, self.user_factors_, self.item_factors_, self.item_bias_,
+                        lr, reg, min(hi * per_block, n_samples) - lo * per_block, seeds[lo:hi])
                 total, used = total + part, used + part_used
             if stop_requested():
                 return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ SEED_HIGH = 2**31 - 1
 #: already take 12 MB, and the kernels' per-row scratch arrays are sized by it.
 FACTORS_HIGH = 4096
 
-_KINDS = ("int", "float", "bool", "choice")
+_KINDS = ("int", "float", "bool", "choice", "str")
 
 
 class ParamError(DataError, TypeError):
@@ -73,9 +74,10 @@ class Param:
     ----------
     name : str
         The keyword the model takes.
-    kind : {"int", "float", "bool", "choice"}
+    kind : {"int", "float", "bool", "choice", "str"}
         What values it takes: whole numbers (bools refused), finite real
-        numbers, True/False, or one of ``choices``.
+        numbers, True/False, one of ``choices``, or free text (a Spark
+        master URL) that matches ``pattern`` when one is given.
     default
         The value a user gets without asking.
     help : str
@@ -91,6 +93,11 @@ class Param:
     aliases : tuple of (value, word) pairs
         Values accepted for a ``choice`` parameter besides its words, and the word each means
         (older saves wrote ``center=True`` for "global").
+    pattern : str, optional
+        For ``str`` parameters: a regular expression the whole (stripped) text must match.
+    form : str, optional
+        For ``str`` parameters: what the text must be, in words ("a Spark master URL such as
+        local[*]"), for :meth:`allowed`; "a text" when not given.
     """
 
     name: str
@@ -104,6 +111,8 @@ class Param:
     choices: tuple = ()
     none_means: str | None = None
     aliases: tuple = ()
+    pattern: str | None = None
+    form: str | None = None
 
     def __post_init__(self):
         if self.kind not in _KINDS:
@@ -118,6 +127,8 @@ class Param:
         """What the parameter accepts, as words ("a whole number from 1 to 4096")."""
         if self.kind == "bool":
             text = "True or False"
+        elif self.kind == "str":
+            text = self.form or "a text"
         elif self.kind == "choice":
             text = "one of " + ", ".join(repr(c) for c in self.choices)
         else:
@@ -163,6 +174,14 @@ class Param:
             if isinstance(value, str) and value in self.choices:
                 return value
             raise self.refuse(value)
+        if self.kind == "str":
+            # Text typed into a field or on a command line: surrounding blanks are not part of a URL.
+            if not isinstance(value, str):
+                raise self.refuse(value)
+            text = value.strip()
+            if self.pattern is not None and not re.fullmatch(self.pattern, text):
+                raise self.refuse(value)
+            return text
         if isinstance(value, (bool, np.bool_)):  # True is not a count or a rate
             raise self.refuse(value)
         if self.kind == "int":
@@ -196,7 +215,7 @@ class Param:
                 return words[raw.lower()]
             # Typed text: the words a person types, not Python's True/False.
             raise ParamError(f"{self.name} must be true or false, not {raw!r}", param=self.name)
-        if self.kind == "choice":
+        if self.kind in ("choice", "str"):
             return self.check(raw)
         try:
             value = int(raw) if self.kind == "int" else float(raw)
@@ -212,6 +231,9 @@ class Param:
         """
         if self.kind == "bool":
             return [1, "yes", None]
+        if self.kind == "str":
+            out = [3, True] + ([] if self.none_means else [None])
+            return out + (["no such " + self.name] if self.pattern is not None else [])
         if self.kind == "choice":
             aliases = [alias for alias, _ in self.aliases]
             return [v for v in ("no-such-" + self.name, 3, None) if not any(v is a for a in aliases)]

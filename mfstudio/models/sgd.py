@@ -16,6 +16,8 @@ epoch); these classes validate parameters, initialise from a seeded
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..data.dataset import Dataset
@@ -24,7 +26,7 @@ from .base import FactorModel
 from .stopping import stop_requested, work_chunks
 from .params import Param, factors_spec, seed_spec
 
-__all__ = ["GradientDescentMF", "BiasedSGD", "SVDpp"]
+__all__ = ["GradientDescentMF", "BiasedSGD", "SVDpp", "use_hogwild", "threads_for"]
 
 #: Hogwild chunks per epoch. Fixed (not the thread count) so that the work
 #: split, and hence a single-threaded run, does not depend on the machine.
@@ -36,6 +38,44 @@ _SEED_HIGH = 2**63 - 1
 #: SGD); later calls adapt to the time taken (mfstudio.models.stopping).
 #: MovieLens 100K at the default sizes is one call, as without chunks.
 _FIRST_CHUNK_WORK = 2**24
+
+
+def use_hogwild(work: int) -> bool:
+    """Whether an SGD epoch of ``work`` ratings x factors runs Hogwild on several threads.
+
+    Only when numba has more than one thread and the epoch is at least
+    :data:`mfstudio.kernels.sgd.HOGWILD_MIN_WORK`: below that a parallel
+    region costs more than it saves (measured by ``benchmarks/bench_sgd.py
+    --hogwild-scan``), so ``--threads`` never makes a small fit slower than
+    one thread. Both kernels give the same result on one thread.
+    """
+    from numba import get_num_threads
+
+    return work >= kernels.HOGWILD_MIN_WORK and get_num_threads() > 1
+
+
+@contextmanager
+def threads_for(work: int):
+    """Within this block numba's parallel kernels use all threads if :func:`use_hogwild` says so, else one.
+
+    For the Hogwild kernels that have no serial twin (SVD++, BPR): a
+    parallel region run on one thread costs a few microseconds, whereas on
+    busy cores a second thread makes small epochs several times slower
+    (measured: SVD++ k=20 on MovieLens 100K, 0.63 s with 2 threads against
+    0.22 s with 1). ``numba.set_num_threads`` acts on the calling thread
+    only, so other fits are unaffected.
+    """
+    import numba
+
+    if use_hogwild(work):
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _first_chunk(k: int, minimum: int = 1024) -> int:
@@ -92,7 +132,8 @@ def _csr(rows, cols, values, n_rows):
 
 def _weighted_sq_norms(counts: np.ndarray, X: np.ndarray) -> float:
     """``sum_r counts[r] * |X[r]|^2`` in float64 (the penalty of rows that appear counts[r] times)."""
-    return float(kernels.weighted_sq_norm(counts, X))
+    # Biases pass as one-column matrices: one compiled signature for both shapes.
+    return float(kernels.weighted_sq_norm(counts, X.reshape(X.shape[0], -1)))
 
 
 def _normal(rng: np.random.Generator, std: float, shape) -> np.ndarray:
@@ -228,8 +269,9 @@ class BiasedSGD(FactorModel):
         b_u += lr_bias (e - reg_bias b_u)      b_i += lr_bias (e - reg_bias b_i)
         p_u += lr (e q_i - reg p_u)            q_i += lr (e p_u - reg q_i)
 
-    Epochs run Hogwild-parallel on numba's threads (lock-free updates on
-    chunks of the shuffled ratings); with one thread a seed gives the same
+    Large epochs run Hogwild-parallel on numba's threads (lock-free updates on
+    chunks of the shuffled ratings, :func:`use_hogwild`); small ones, and
+    every epoch on one thread, run serially, where a seed gives the same
     factors every time. ``optimizer="adam"`` or ``"adagrad"`` instead take
     one adaptive step per mini-batch of ``batch_size`` ratings, as the Keras
     embedding tutorials do (same objective; they want their own ``lr``:
@@ -323,9 +365,10 @@ class BiasedSGD(FactorModel):
             kernels.shuffle_ratings(rows, cols, values, int(rng.integers(_SEED_HIGH)))
             sse = 0.0
             if optimizer == "sgd":
-                # Chunks of the shuffled stream; each is cut into N_BLOCKS for the threads.
+                # Chunks of the shuffled stream; Hogwild cuts each into N_BLOCKS for the threads.
+                epoch_kernel = kernels.sgd_epoch_hogwild if use_hogwild(nnz * k) else kernels.sgd_epoch
                 for lo, hi in work_chunks(nnz, _first_chunk(k)):
-                    sse += kernels.sgd_epoch(rows[lo:hi], cols[lo:hi], values[lo:hi], mu, bu, bi, P, Q,
+                    sse += epoch_kernel(rows[lo:hi], cols[lo:hi], values[lo:hi], mu, bu, bi, P, Q,
                                              lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS)
             else:
                 # Chunks of whole batches, so that the batches are the unchunked ones.
@@ -442,8 +485,10 @@ class SVDpp(FactorModel):
             sse = 0.0
             users_first = max(16, _first_chunk(k) * n_users // max(nnz, 1))
             for lo, hi in work_chunks(n_users, users_first):
-                sse += kernels.svdpp_epoch(indptr, indices, csr_values, user_order[lo:hi], seed,
-                                           mu, bu, bi, P, Q, Y, lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS)
+                with threads_for(nnz * k):
+                    sse += kernels.svdpp_epoch(indptr, indices, csr_values, user_order[lo:hi], seed,
+                                               mu, bu, bi, P, Q, Y, lr_bias * scale, lr * scale, reg_bias, reg,
+                                               N_BLOCKS)
             if stop_requested():
                 # The cache is a full pass: rebuilt on first use instead (_user_implicit).
                 del self.user_implicit_

@@ -68,10 +68,12 @@ class MatrixView(ResultView):
         self.plots: list[pg.PlotItem] = []
         self.images: list[pg.ImageItem] = []
         self.colorbars: list[pg.ColorBarItem] = []
+        self.cell_labels: list[pg.TextItem] = []  # the numbers written in the cells of a small matrix
         # Short titles: a pyqtgraph title sets its plot's minimum width, and three long ones
         # needed 760 px, cutting the residual off at 1280 x 720 (the caption says what each is).
         titles = ("Data", "Model", "Data − model")
         maps = (pg.colormap.get("viridis"), pg.colormap.get("viridis"), pg.colormap.get("CET-D1A"))
+        self._maps = maps
         for col, (title, cmap) in enumerate(zip(titles, maps)):
             plot = self.graphics.addPlot(row=0, col=col, title=title)
             plot.invertY(True)  # row 0 at the top, as a matrix is read
@@ -125,6 +127,7 @@ class MatrixView(ResultView):
 
     # ------------------------------------------------------------ building
     def _clear(self, message: str) -> None:
+        self._clear_cell_labels()
         self.block = None
         self.block_rows = self.block_cols = None
         self.original = self.reconstruction = self.residual = self.in_test = self.observed = None
@@ -163,11 +166,52 @@ class MatrixView(ResultView):
         self.plots[0].setTitle(f"Data ({value_name})")
 
         blank = "" if self.missing_is_zero else "; grey cells are unrated (unknown, not zero)"
+        written = self._write_cell_values(levels)
+        filled = (" The numbers are written in the cells: in the Model, the cells that were unknown (bold) are "
+                  "the model's guesses." if written and not self.missing_is_zero else "")
         self.caption.setText(
             f"The {rows.size} most active {row_name}s × {cols.size} most active {col_name}s, "
-            f"{self.ordering}{blank}. Hover a cell for details."
+            f"{self.ordering}{blank}. Hover a cell for details.{filled}"
         )
         self.hover.setText(" ")
+
+    #: Matrices with at most this many cells get their values written in the cells: the tutorials'
+    #: point is the filled-in 5 x 4 matrix itself, which colours alone do not show.
+    CELL_VALUES_UP_TO = 144
+
+    def _clear_cell_labels(self) -> None:
+        for label in self.cell_labels:
+            label.getViewBox() and label.getViewBox().removeItem(label)
+        self.cell_labels = []
+
+    def _write_cell_values(self, levels) -> bool:
+        self._clear_cell_labels()
+        if self.original is None or self.original.size > self.CELL_VALUES_UP_TO:
+            return False
+        for plot, values, cmap, (low, high) in zip(self.plots, self._arrays(), self._maps, levels):
+            for i in range(values.shape[0]):
+                for j in range(values.shape[1]):
+                    value = values[i, j]
+                    if not np.isfinite(value):
+                        text = "?"
+                    else:
+                        # One decimal: three heatmaps share ~600 px, so a cell of a 5 x 4 grid is ~25 px wide.
+                        text = f"{value:.3g}" if plot is self.plots[0] else f"{value:.1f}".replace("-0.0", "0.0")
+                    guessed = plot is self.plots[1] and not self.observed[i, j]
+                    ink = "#000"
+                    if np.isfinite(value) and high > low:  # white on the dark ends of the colour map
+                        shade = cmap.map(float(np.clip((value - low) / (high - low), 0, 1)), mode="qcolor")
+                        if 0.299 * shade.red() + 0.587 * shade.green() + 0.114 * shade.blue() < 128:
+                            ink = "#fff"
+                    label = pg.TextItem(text, color=ink, anchor=(0.5, 0.5))
+                    if guessed:
+                        font = label.textItem.font()
+                        font.setBold(True)
+                        label.setFont(font)
+                    label.setPos(j + 0.5, i + 0.5)
+                    plot.addItem(label)
+                    self.cell_labels.append(label)
+        return True
 
     def _arrays(self):
         return (self.original, self.reconstruction, self.residual)

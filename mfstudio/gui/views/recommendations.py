@@ -18,6 +18,8 @@ the CLI and the tests see the same rows.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt
 from PySide6.QtGui import QColor, QFont
@@ -158,6 +160,7 @@ class RecommendationsView(ResultView):
         super().__init__(parent)
         self.model = None
         self.current_user = None
+        self.explanation = None
         self.new_ratings: dict = {}
         self._users: list[str] = []
         self._seen_values: dict = {}
@@ -272,6 +275,11 @@ class RecommendationsView(ResultView):
         self.recs_table.horizontalHeaderItem(3).setToolTip("Their rating, for items they already rated")
         self.similar_label = _heading("")
         self.similar_table = _table(["title", "similarity", "genres"], stretch=0)
+        # Why an item is recommended (mfstudio.explain): the entries that add up to its score.
+        self.why_label = _heading("")
+        self.why_table = _table(["because of", "their rating", "adds"], stretch=0)
+        self.why_table.horizontalHeaderItem(2).setToolTip(
+            "This entry's share of the item's score: all entries add up to the score in the list")
         for table in (self.known_table, self.recs_table):
             table.itemSelectionChanged.connect(lambda t=table: self._on_item_chosen(t))
 
@@ -288,12 +296,16 @@ class RecommendationsView(ResultView):
         top.addWidget(boxed(self.recs_label, self.recs_table))
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 3)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(boxed(self.similar_label, self.similar_table))
+        lower.addWidget(boxed(self.why_label, self.why_table))
+        lower.setChildrenCollapsible(False)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
-        split.addWidget(boxed(self.similar_label, self.similar_table))
-        # The user's lists are what the tab is for; similar items (empty until an item is
-        # picked) get a third of the height and can be dragged taller.
-        split.setStretchFactor(0, 2)
+        split.addWidget(lower)
+        # The user's lists above; below, what an item picked there is like and (for a
+        # recommended one) why: half the height each, dragged as the user likes.
+        split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
 
@@ -549,8 +561,10 @@ class RecommendationsView(ResultView):
         self.recs_label.setText(f"<b>Recommended for {user_word} {user}</b>: top {len(recs)} by {self._model_name()}, "
                                 f"{where}{self._support_text(item_word)}")
         self.user_info.setText(f"{user_word.capitalize()} <b>{user}</b> of {train.n_rows:,}. "
-                               f"Select {_a(item_word)} in either table to see the {item_word}s most like it.")
+                               f"Select {_a(item_word)} in either table to see the {item_word}s most like it "
+                                f"(and, for a recommended one, why).")
         self._show_similar(None)
+        self.show_why(None)
 
     # -------------------------------------------------------- similar items
     def _on_item_chosen(self, table: QTableWidget) -> None:
@@ -564,6 +578,40 @@ class RecommendationsView(ResultView):
         column = 0 if table is self.known_table else 1
         item = table.item(min(rows), column)
         self._show_similar(item.data(ITEM_ROLE), item.text())
+        self.show_why(item.data(ITEM_ROLE) if table is self.recs_table else None, item.text())
+
+    def show_why(self, raw_item, title: str = "") -> None:
+        """Explain a recommended item for the current user: the entries that add up to its score."""
+        from ...explain import explain
+
+        item_word = self._labels()[1] if self.model is not None else "item"
+        self.explanation = None
+        if raw_item is None or self.model is None or self.current_user is None:
+            self.why_table.setRowCount(0)
+            self.why_label.setText(f"<b>Why this {item_word}</b>: select a recommended {item_word} above.")
+            return
+        try:
+            explanation = explain(self.model, self.current_user, raw_item, n=8)
+        except (ValueError, TypeError, AttributeError) as exc:  # a model without factors, a user with no ratings
+            self.why_table.setRowCount(0)
+            self.why_label.setText(f"<b>Why “{html.escape(title)}”</b>: {html.escape(str(exc))}")
+            return
+        self.explanation = explanation
+        rows = []
+        for entry in explanation.contributions:
+            rated = "" if entry.value is None else _value(entry.value)
+            cells = [_cell(entry.title, entry.item), _cell(rated, number=entry.value, right=True),
+                     _cell(f"{entry.contribution:+.3f}", number=entry.contribution, right=True)]
+            if entry.kind != "item":
+                for cell in cells:
+                    cell.setForeground(QColor("#555"))
+            rows.append(cells)
+        self._fill(self.why_table, rows)
+        pushed = [c.title for c in explanation.items if c.contribution > 0][:3]
+        because = f"pushed up most by {', '.join(pushed)}" if pushed else "no rated item pushes it up"
+        how = "exact, from the user's least-squares solve" if explanation.exact else "attribution, not exact"
+        self.why_label.setText(f"<b>Why “{html.escape(title)}”</b>: {explanation.score:.3f} = the sum below ({how})")
+        self.why_label.setToolTip(f"{because}.\n{explanation.method}")
 
     def _show_similar(self, raw_item, title: str = "") -> None:
         item_word = self._labels()[1] if self.model is not None else "item"

@@ -1,0 +1,211 @@
+"""Compile (or load from numba's cache) every kernel before the user needs it.
+
+numba compiles a kernel on its first call, which takes seconds; in the GUI
+that would look like a frozen Run button. :func:`warm_up` fits every
+registered model for one step on a tiny dataset, so each kernel is compiled
+with the argument types real fits use, and reports whether the machine code
+came from the on-disk cache (``cache=True``) or had to be compiled.
+
+It lives above ``models/`` (it imports them), not in ``kernels/``, so that
+every import arrow between the layers points one way (DESIGN.md, and the
+import-linter contracts in ``pyproject.toml``).
+
+What is warmed, and in which order (issue 13: the first fit ready first,
+everything within seconds):
+
+1. the model named ``first`` (the window's selection), then the others;
+2. per model, every combination of the word parameters that choose a
+   kernel (solver, loss, optimizer, method, algorithm), over every data
+   kind the model accepts. Parameters that choose no kernel
+   (:data:`NO_KERNEL_CHOICES`: centring, initialisation, confidence scaling)
+   are left at their default, and so are :data:`DEFERRED_CHOICES`: ``engine``
+   (Spark is not a numba kernel: starting a JVM here took minutes) and
+   SVD's ``dtype`` (float64 is the one non-float32 variant: 3 signatures
+   that compile on first use, or at the end with ``extras=True``);
+3. with ``extras``: the kernels only large fits use (Hogwild SGD) and the
+   float64 SVD.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import itertools
+import pkgutil
+import time
+
+import numpy as np
+
+__all__ = ["warm_up", "kernel_cache_stats", "kernel_cache_dir", "kernels_missing_from_cache"]
+
+
+def _dispatchers():
+    from numba.core.registry import CPUDispatcher
+
+    from . import kernels
+
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
+        for value in vars(module).values():
+            # Each kernel once, under the module that defines it (not where it is imported).
+            if isinstance(value, CPUDispatcher) and value.py_func.__module__ == module.__name__:
+                yield f"{info.name}.{value.py_func.__name__}", value
+
+
+def kernel_cache_dir() -> str | None:
+    """Where numba keeps the compiled kernels, as numba itself resolved it.
+
+    ``NUMBA_CACHE_DIR`` when numba can see the kernels' source files; in a
+    frozen bundle (no sources) numba falls back to its user-wide cache
+    folder (``~/.cache/numba`` on Linux), keyed by the executable.
+    """
+    for _, dispatcher in _dispatchers():
+        path = getattr(getattr(dispatcher, "_cache", None), "cache_path", None)
+        if path:
+            return str(path)
+    return None
+
+
+def kernel_cache_stats() -> dict:
+    """How many kernel signatures were loaded from numba's cache and how many compiled."""
+    hits = misses = 0
+    for _, dispatcher in _dispatchers():
+        stats = dispatcher.stats
+        hits += sum(stats.cache_hits.values())
+        misses += sum(stats.cache_misses.values())
+    return {"from_cache": int(hits), "compiled": int(misses)}
+
+
+def kernels_missing_from_cache() -> list[str]:
+    """The kernels numba would have to compile on first use: none on a warm cache.
+
+    Reads numba's on-disk index of each kernel, which numba itself treats as
+    empty when the kernel's source changed since it was cached (its stamp is
+    the source file's). Cheap (no compilation, no machine code loaded): the
+    window asks it at start-up to decide whether to prepare kernels behind a
+    "first run only" status or to be ready at once and load them on demand.
+    A kernel whose cache cannot be read counts as missing.
+    """
+    missing = []
+    for name, dispatcher in _dispatchers():
+        cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+        try:
+            cached = bool(cache_file._load_index()) if cache_file is not None else False
+        except Exception:  # noqa: BLE001 - numba's internals: unreadable is simply "not cached"
+            cached = False
+        if not cached:
+            missing.append(name)
+    return missing
+
+
+def _tiny(kind: str):
+    from .data.dataset import Dataset
+
+    rng = np.random.default_rng(0)
+    n_rows, n_cols = 12, 10
+    dense = rng.random((n_rows, n_cols))
+    if kind in ("documents", "images", "dense"):
+        rows, cols = np.nonzero(dense > (0.5 if kind == "documents" else -1))
+        return Dataset(kind=kind, rows=rows, cols=cols, values=dense[rows, cols],
+                       row_ids=np.arange(n_rows), col_ids=np.arange(n_cols).astype(str) if kind == "documents" else np.arange(n_cols),
+                       image_shape=(2, 5) if kind == "images" else None)
+    rows, cols = np.nonzero(dense > 0.4)
+    values = np.ceil(dense[rows, cols] * 5) if kind == "explicit" else np.ones(rows.size)
+    return Dataset(kind=kind, rows=rows, cols=cols, values=values, row_ids=np.arange(n_rows), col_ids=np.arange(n_cols),
+                   rating_scale=(1, 5) if kind == "explicit" else None)
+
+
+#: Word parameters that pick no kernel of their own: warmed at their default only.
+NO_KERNEL_CHOICES = frozenset({"center", "init", "scaling"})
+#: Word parameters whose other values are not numba kernels (``engine``) or
+#: not float32 (``dtype``): their defaults are warmed with the model, the rest
+#: only with ``extras=True``.
+DEFERRED_CHOICES = frozenset({"engine", "dtype"})
+
+
+def warm_up(progress=None, first: str | None = None, lock=None, extras: bool = True) -> dict:
+    """Run every model once on tiny data so that all kernels are ready.
+
+    Parameters
+    ----------
+    progress : callable(done, total) -> bool, optional
+        Called after each model; returning False stops early.
+    first : str, optional
+        Name of the model to prepare first (the one the user has selected),
+        so that it is ready after seconds rather than after all of them.
+    lock : context manager, optional
+        Held for each model in turn, not for the whole warm-up: a fit that
+        waits on it starts after the model being prepared, not after all.
+    extras : bool, default True
+        Also prepare what only large or unusual fits use, last: the Hogwild
+        SGD kernel (when numba has more than one thread) and float64 SVD.
+
+    Returns
+    -------
+    dict
+        ``seconds`` taken, and the kernel signatures ``from_cache`` /
+        ``compiled`` (see :func:`kernel_cache_stats`).
+    """
+    from .models import MODELS
+
+    started = time.perf_counter()
+    names = sorted(MODELS, key=lambda name: (name != first, name))
+    total = len(names) + (1 if extras else 0)
+    for k, name in enumerate(names, start=1):
+        with lock if lock is not None else contextlib.nullcontext():
+            _warm_model(MODELS[name])
+        if progress is not None and progress(k, total) is False:
+            break
+    else:
+        if extras:
+            with lock if lock is not None else contextlib.nullcontext():
+                _warm_extras(MODELS)
+            if progress is not None:
+                progress(total, total)
+    return {"seconds": time.perf_counter() - started, **kernel_cache_stats()}
+
+
+def _variants(cls, deferred: bool = False):
+    """Parameter sets of ``cls`` whose fits run distinct kernels (see the module notes)."""
+    choices = {name: values for name, values in cls.param_choices.items() if name not in NO_KERNEL_CHOICES}
+    if deferred:
+        return [{name: value} for name, values in choices.items() if name in DEFERRED_CHOICES and name != "engine"
+                for value in values if value != cls.defaults[name]]
+    choices = {name: values for name, values in choices.items() if name not in DEFERRED_CHOICES}
+    return [dict(zip(choices, combination)) for combination in itertools.product(*choices.values())]
+
+
+def _warm_model(cls, variants=None) -> None:
+    """Fit ``cls`` one step on tiny data of each kind, for each kernel-choosing parameter combination."""
+    base = {"n_epochs": 1} if "n_epochs" in cls.defaults else {}
+    if "n_factors" in cls.defaults:
+        base["n_factors"] = 2
+    for variant in _variants(cls) if variants is None else variants:
+        params = {**base, **variant}
+        for kind in cls.kinds:
+            data = _tiny(kind)
+            model = cls(**params)
+            try:
+                for _ in model.iter_fit(data):
+                    break
+            except ValueError:  # a combination the model refuses (KL needs "mu")
+                break
+            model.predict(data.rows[:3], data.cols[:3])  # the validation path
+
+
+def _warm_extras(models) -> None:
+    """The kernels only large fits (Hogwild SGD, on several threads) and float64 SVD use."""
+    import numba
+
+    if numba.get_num_threads() > 1:
+        from .kernels import sgd
+
+        rows = np.arange(4, dtype=np.int32)
+        values = np.ones(4, dtype=np.float32)
+        bias = np.zeros(4, dtype=np.float32)
+        P = np.zeros((4, 2), dtype=np.float32)
+        sgd.sgd_epoch_hogwild(rows, rows, values, 1.0, bias, bias.copy(), P, P.copy(), 0.01, 0.01, 0.0, 0.0, 2)
+    for cls in models.values():
+        variants = _variants(cls, deferred=True)
+        if variants:
+            _warm_model(cls, variants)

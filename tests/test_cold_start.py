@@ -1,0 +1,96 @@
+"""Cold-start protocols: every rating of some items (users) held out, the references that make sense there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mfstudio.data import DataError, split_from_spec
+from mfstudio.data.samples import movies
+from mfstudio.data.splits import cold_split
+from mfstudio.experiment import (
+    Experiment, describe_protocol, make_splits, protocol_choices, ranking_scores, reference_model_for,
+)
+from mfstudio.models import Baseline, BiasedSGD, HybridMF
+from mfstudio.models.hybrid import DemographicBaseline
+
+
+@pytest.fixture(scope="module")
+def data():
+    return movies(n_users=200, n_items=250, seed=4)
+
+
+@pytest.mark.parametrize("axis", ["items", "users"])
+def test_cold_split_puts_every_rating_of_the_chosen_rows_in_test(data, axis):
+    split = cold_split(data, 0.1, axis=axis, seed=3)
+    index_train = split.train.cols if axis == "items" else split.train.rows
+    index_test = split.test.cols if axis == "items" else split.test.rows
+    held = np.unique(index_test)
+    n = data.n_cols if axis == "items" else data.n_rows
+    assert held.size == int(np.floor(0.1 * n + 0.5))
+    assert not np.isin(index_train, held).any()  # no training entry at all
+    assert split.n_train + split.n_test == data.nnz
+    assert (split.cold_items if axis == "items" else split.cold_users) == held.size
+    assert split.cold_entries == split.n_test
+    again = cold_split(data, 0.1, axis=axis, seed=3)
+    np.testing.assert_array_equal(again.test_index, split.test_index)
+    assert not np.array_equal(cold_split(data, 0.1, axis=axis, seed=4).test_index, split.test_index)
+
+
+def test_specs_and_protocols_accept_cold_start(data):
+    assert split_from_spec(data, "cold-items:0.1")[0].cold_items == 25
+    assert split_from_spec(data, "Cold-Users:10%")[0].cold_users == 20
+    with pytest.raises(DataError, match="between 0 and 1"):
+        split_from_spec(data, "cold-items:1.5")
+    with pytest.raises(DataError, match="unknown split kind"):
+        split_from_spec(data, "cold-things:0.1")
+    assert make_splits(data, "cold-users:0.1")[0].cold_users == 20
+    choices = protocol_choices(data)
+    assert "cold-items:0.1" in choices and "cold-users:0.1" in choices
+    line = describe_protocol("cold-items:0.1", data)
+    assert "every rating of a random 10% of the items held out" in line and "features" in line
+
+
+def test_cold_protocols_are_not_offered_without_features(data):
+    from dataclasses import replace
+
+    bare = replace(data, item_features=None, user_features=None)
+    assert not any(c.startswith("cold") for c in protocol_choices(bare))
+    assert "no user features" in describe_protocol("cold-users:0.1", bare)
+
+
+def test_references_fit_the_protocol(data):
+    assert type(reference_model_for(data, "cold-items:0.1")) is Baseline
+    assert type(reference_model_for(data, "cold-users:0.1")) is DemographicBaseline
+    assert type(reference_model_for(data, "random:0.2")) is Baseline
+    exp = Experiment(data, "sgd", {"n_epochs": 2}, protocol="cold-users:0.1")
+    assert exp.reference_name.startswith("demographic baseline")
+    assert Experiment(data, "sgd", {"n_epochs": 2}, protocol="cold-items:0.1").reference_name == \
+        "baseline (global mean + user bias on the cold items)"
+
+
+def test_demographic_baseline_gives_new_users_their_groups_bias_and_tastes(data):
+    split = cold_split(data, 0.1, axis="users", seed=0)
+    model = DemographicBaseline().fit(split.train)
+    base = Baseline().fit(split.train)
+    cold = np.unique(split.test.rows)
+    # A new user's bias comes from their group, not zero; their tastes differ from the item bias alone.
+    assert np.abs(model.user_bias_[cold]).max() > 0
+    assert np.abs(base.user_bias_[cold]).max() == 0
+    scores = model.score_matrix(cold[:3]) - base.score_matrix(cold[:3])
+    assert np.ptp(scores, axis=1).min() > 0
+    # On warm users it keeps the baseline's biases.
+    warm = np.setdiff1d(np.arange(data.n_rows), cold)[:5]
+    np.testing.assert_allclose(model.user_bias_[warm], base.user_bias_[warm], rtol=1e-5)
+
+
+def test_cold_users_are_ranked_only_by_models_that_predict_them(data):
+    split = cold_split(data, 0.2, axis="users", seed=1)
+    plain = BiasedSGD(n_epochs=3).fit(split.train)
+    hybrid = HybridMF(n_epochs=3).fit(split.train)
+    plain_scores = ranking_scores(plain, split.train, split.test, threshold=4.0)
+    hybrid_scores = ranking_scores(hybrid, split.train, split.test, threshold=4.0)
+    assert "precision@10" not in plain_scores and plain_scores["ranking_cold_users"] > 0  # counted, not ranked
+    assert hybrid_scores["ranking_cold_users"] == 0 and hybrid_scores["ranking_users"] > 0
+    without = HybridMF(n_epochs=3, features="items").fit(split.train)
+    assert "precision@10" not in ranking_scores(without, split.train, split.test, threshold=4.0)
