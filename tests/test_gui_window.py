@@ -277,3 +277,10 @@ def test_with_kernels_missing_from_the_cache_the_status_says_first_run_and_run_w
     release.set()
     qtbot.waitUntil(lambda: window.kernels_ready, timeout=30_000)
     assert window.model_panel.run_button.isEnabled() and "compiled 3" in window.status_text.text()
+
+
+def test_progress_without_epochs_drives_the_bar_and_the_status_line(window):
+    # What a Spark fit reports while it runs (mfstudio.spark.progress through FitWorker.progress).
+    window._on_engine_progress(3, 8, "Spark: stage 1, 3 of 8 tasks")
+    assert (window.progress.value(), window.progress.maximum()) == (3, 8)
+    assert window.status_text.text() == "Spark: stage 1, 3 of 8 tasks" and window.epoch_text.text() == ""

@@ -683,9 +683,12 @@ class MainWindow(QMainWindow):
                               self.model_panel.seed.value(), early_stopping=self.model_panel.early_stopping())
 
     def _on_engine_progress(self, done: int, total: int, text: str) -> None:
+        # A sentence ("Spark: stage 3, 40 of 64 tasks") in the wide status line: the epoch label
+        # beside the bar is sized for "epoch 12 of 20  3.1 s" and cut it to one letter.
         self.progress.setRange(0, max(int(total), 1))
         self.progress.setValue(int(done))
-        self.epoch_text.setText(text)
+        self.epoch_text.setText("")
+        self.set_status(text)
 
     def _on_steps(self, run: Run, steps: list):
         # The model appended the steps to its history already; just redraw soon.
