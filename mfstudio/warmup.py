@@ -205,6 +205,13 @@ def _warm_extras(models) -> None:
         bias = np.zeros(4, dtype=np.float32)
         P = np.zeros((4, 2), dtype=np.float32)
         sgd.sgd_epoch_hogwild(rows, rows, values, 1.0, bias, bias.copy(), P, P.copy(), 0.01, 0.01, 0.0, 0.0, 2)
+    # Predictions of large batches run in parallel (tiny fits only call the serial twin).
+    from .kernels.predict import add_pair_dots
+
+    factors = np.ones((3, 2), dtype=np.float32)
+    pairs = np.arange(3, dtype=np.int64)
+    add_pair_dots(factors, factors, pairs, pairs, np.zeros(3))
+    add_pair_dots(factors.astype(np.float64), factors.astype(np.float64), pairs, pairs, np.zeros(3))
     for cls in models.values():
         variants = _variants(cls, deferred=True)
         if variants:

@@ -62,3 +62,30 @@ def test_a_perfect_ranking_has_auc_one_and_a_reversed_one_zero():
     nothing = sp.csr_matrix((1, 4))
     assert _run(scores, nothing, relevant, 2)[2][0] == pytest.approx(1.0)
     assert _run(-scores, nothing, relevant, 2)[2][0] == pytest.approx(0.0)
+
+
+def test_serial_and_parallel_pair_dots_agree_and_small_batches_take_the_serial_one(monkeypatch):
+    from mfstudio.data import open_data
+    from mfstudio.kernels import predict
+    from mfstudio.models import MODELS
+    from mfstudio.models import base
+
+    rng = np.random.default_rng(0)
+    P = rng.normal(size=(50, 7)).astype(np.float32)
+    Q = rng.normal(size=(40, 7)).astype(np.float32)
+    rows, cols = rng.integers(0, 50, 1000), rng.integers(0, 40, 1000)
+    serial, parallel = np.ones(1000), np.ones(1000)
+    predict.add_pair_dots_serial(P, Q, rows, cols, serial)
+    predict.add_pair_dots(P, Q, rows, cols, parallel)
+    np.testing.assert_allclose(serial, parallel, rtol=1e-12)
+    np.testing.assert_allclose(serial, 1 + np.einsum("nk,nk->n", P[rows].astype(float), Q[cols].astype(float)),
+                               rtol=1e-5)
+    model = MODELS["sgd"](n_factors=4, n_epochs=1).fit(open_data("sample:movies"))
+    used = []
+    monkeypatch.setattr(base, "add_pair_dots", lambda *a: used.append("parallel") or predict.add_pair_dots(*a))
+    monkeypatch.setattr(base, "add_pair_dots_serial", lambda *a: used.append("serial") or predict.add_pair_dots_serial(*a))
+    model.predict(model.train_.row_ids[:10], model.train_.col_ids[:10])
+    assert used == ["serial"]
+    monkeypatch.setattr(base, "PARALLEL_PAIR_WORK", 0)
+    model.predict(model.train_.row_ids[:10], model.train_.col_ids[:10])
+    assert used == ["serial", "parallel"]

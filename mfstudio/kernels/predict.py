@@ -14,7 +14,12 @@ from numba import njit, prange
 
 from ._common import row_dot
 
-__all__ = ["add_pair_dots"]
+__all__ = ["add_pair_dots", "add_pair_dots_serial", "PARALLEL_PAIR_WORK"]
+
+#: Below this many multiply-adds (pairs x factors) the serial twin is faster: starting numba's
+#: thread pool and splitting the loop cost about 7 ms a call, more than 20,000 pairs of 100
+#: factors take on one core (a small ``fit`` scores the test set 40 times).
+PARALLEL_PAIR_WORK = 4_000_000
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
@@ -22,4 +27,12 @@ def add_pair_dots(P, Q, rows, cols, out):
     """``out[n] += sum_f P[rows[n], f] * Q[cols[n], f]`` for every pair (float64 sums)."""
     k = P.shape[1]
     for n in prange(rows.shape[0]):
+        out[n] += row_dot(P, rows[n], Q, cols[n], k)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def add_pair_dots_serial(P, Q, rows, cols, out):
+    """:func:`add_pair_dots` on one thread, for small batches (see :data:`PARALLEL_PAIR_WORK`)."""
+    k = P.shape[1]
+    for n in range(rows.shape[0]):
         out[n] += row_dot(P, rows[n], Q, cols[n], k)
