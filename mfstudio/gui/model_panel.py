@@ -77,6 +77,8 @@ class ModelPanel(QWidget):
         for name in model_order():
             cls = MODELS[name]
             self.method.addItem(cls.title or name, name)
+        # A first start offers the workhorse, not the reference model that happens to be listed first.
+        self.method.setCurrentIndex(max(self.method.findData("sgd"), 0))
         self.method.currentIndexChanged.connect(self._on_method)
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
