@@ -221,6 +221,14 @@ def session_for(master: str):
         except Exception as exc:
             raise translate(exc, master) from exc
         spark.sparkContext.setLogLevel("ERROR")
+        if spark.sparkContext.getCheckpointDir() is None:
+            # ALS checkpoints its factors every checkpointInterval (10) iterations only when a folder is
+            # set; without one a fit of a few hundred iterations grew a lineage too deep to serialise
+            # ("Task serialization failed: StackOverflowError"). A local folder serves local masters;
+            # a cluster should set spark.checkpoint.dir to shared storage, which this keeps.
+            import tempfile
+
+            spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="mfstudio-spark-checkpoints-"))
         _sessions[master] = spark
         return spark
 
