@@ -32,6 +32,8 @@ __all__ = [
     "SweepGrid",
     "sweep_line",
     "sweep_grid",
+    "SweepScatter",
+    "sweep_scatter",
     "training_curves",
     "FROBENIUS_SHARE_LABEL",
     "FactorMap",
@@ -1301,3 +1303,34 @@ def sweep_grid(points, x_name: str, y_name: str, x_values, y_values, lower_is_be
     flat = _best_index(mean.ravel(), lower_is_better)
     best = None if flat is None else tuple(int(v) for v in np.unravel_index(flat, mean.shape))
     return SweepGrid(x_name, y_name, x_values, y_values, mean, std, best)
+
+
+@dataclass
+class SweepScatter:
+    """A random sweep over two parameters as dots: positions (log10 where the axis is log) and colour shares.
+
+    ``goodness`` runs from 0 (worst point) to 1 (best), whichever way the metric
+    points, so one colour map reads "brighter is better"; ``best`` indexes the best dot.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    goodness: np.ndarray
+    best: int | None
+
+
+def sweep_scatter(points, x_name: str, y_name: str, lower_is_better: bool, log_x: bool = False,
+                  log_y: bool = False) -> SweepScatter:
+    """Arrange a random two-parameter sweep's finished points for a scatter plot."""
+    scored = [p for p in _scored_points(points) if p.status == "done"]
+    means = np.array([p.mean for p in scored], dtype=float)
+    xs = np.array([float(p.params[x_name]) for p in scored], dtype=float)
+    ys = np.array([float(p.params[y_name]) for p in scored], dtype=float)
+    if not scored:
+        return SweepScatter(xs, ys, means, None)
+    low, high = means.min(), means.max()
+    goodness = (means - low) / (high - low) if high > low else np.ones_like(means)
+    if lower_is_better:
+        goodness = 1 - goodness
+    return SweepScatter(np.log10(xs) if log_x else xs, np.log10(ys) if log_y else ys, goodness,
+                        _best_index(means, lower_is_better))

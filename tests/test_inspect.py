@@ -352,3 +352,18 @@ def test_training_curves_normalise_the_objective_and_leave_unreported_metrics_em
     assert absent.train.size == 0 and absent.test.size == 0 and absent.error_bounds is None
     zero_first = training_curves([FitStep(1, 2, 0.0), FitStep(2, 2, 4.0)], None)
     np.testing.assert_allclose(zero_first.objective, [0.0, 1.0])  # divided by the first usable value
+
+
+def test_sweep_scatter_colours_best_brightest_whichever_way_the_metric_points():
+    from mfstudio.inspect import sweep_scatter
+    from mfstudio.sweep import SweepPoint
+
+    def point(i, lr, reg, mean, status="done"):
+        return SweepPoint(i, {"lr": lr, "reg": reg}, "rmse", [mean], mean, 0.0, None, None, 1.0, status)
+
+    points = [point(0, 0.01, 0.1, 0.9), point(1, 0.1, 1.0, 0.8), point(2, 1.0, 10.0, 1.0), point(3, 1, 1, 0.1, "failed")]
+    low = sweep_scatter(points, "lr", "reg", lower_is_better=True, log_x=True)
+    assert low.best == 1 and list(low.goodness) == [0.5, 1.0, 0.0]
+    np.testing.assert_allclose(low.x, [-2, -1, 0]) and np.testing.assert_allclose(low.y, [0.1, 1.0, 10.0])
+    high = sweep_scatter(points, "lr", "reg", lower_is_better=False)
+    assert high.best == 2 and list(high.goodness) == [0.5, 0.0, 1.0]

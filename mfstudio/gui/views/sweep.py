@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...inspect import sweep_grid, sweep_line
+from ...inspect import sweep_grid, sweep_line, sweep_scatter
 from .base import ResultView, color
 
 __all__ = ["SweepView", "SweepWorker"]
@@ -451,19 +451,12 @@ class SweepView(ResultView):
         self._draw()
 
     def best_point(self):
-        """The best finished point (by the sweep's metric), or None."""
-        if self.sweep is None:
-            return None
-        scored = [p for p in self.points if p.status == "done" and p.mean is not None and math.isfinite(p.mean)]
-        if not scored:
-            return None
-        key = (lambda p: p.mean) if self.sweep.lower_is_better else (lambda p: -p.mean)
-        return min(scored, key=key)
+        """The best finished point (by the sweep's metric), or None: :attr:`mfstudio.sweep.Sweep.best`."""
+        return None if self.sweep is None else self.sweep.best
 
     def best_params(self) -> dict:
         """The best point's full parameters (fixed and swept), the model's own names."""
-        best = self.best_point()
-        return {} if best is None else {**self.sweep.fixed, **best.params}
+        return {} if self.sweep is None else self.sweep.best_params()
 
     def _fit_best(self) -> None:
         if self.best_point() is not None:
@@ -584,33 +577,20 @@ class SweepView(ResultView):
 
     def _draw_scatter(self, sweep, folds: str) -> None:
         x_name, y_name = (a.name for a in sweep.axes)
-        scored = [p for p in self.points if p.status == "done" and p.mean is not None and math.isfinite(p.mean)]
         plot = self.plot
         logs = [a.log for a in sweep.axes]
         plot.setLogMode(x=logs[0], y=logs[1])
         plot.setTitle(f"validation {sweep.metric} of random points")
         plot.setLabel("bottom", x_name)
         plot.setLabel("left", y_name)
-        if not scored:
+        cloud = sweep_scatter(self.points, x_name, y_name, sweep.lower_is_better, log_x=logs[0], log_y=logs[1])
+        if not cloud.x.size:
             return
-        means = np.array([p.mean for p in scored])
-        low, high = means.min(), means.max()
         cmap = pg.colormap.get("viridis")
-        share = (means - low) / (high - low) if high > low else np.ones_like(means)
-        if sweep.lower_is_better:
-            share = 1 - share
-        brushes = [pg.mkBrush(cmap.map(float(s), mode="qcolor")) for s in share]
-        xs = [float(p.params[x_name]) for p in scored]
-        ys = [float(p.params[y_name]) for p in scored]
-        if logs[0]:
-            xs = list(np.log10(xs))
-        if logs[1]:
-            ys = list(np.log10(ys))
-        plot.addItem(pg.ScatterPlotItem(xs, ys, size=14, brush=brushes, pen=pg.mkPen("#333")))
-        best = self.best_point()
-        if best is not None:
-            k = scored.index(best)
-            plot.addItem(pg.ScatterPlotItem([xs[k]], [ys[k]], size=22, symbol="star",
+        brushes = [pg.mkBrush(cmap.map(float(s), mode="qcolor")) for s in cloud.goodness]
+        plot.addItem(pg.ScatterPlotItem(cloud.x, cloud.y, size=14, brush=brushes, pen=pg.mkPen("#333")))
+        if cloud.best is not None:
+            plot.addItem(pg.ScatterPlotItem([cloud.x[cloud.best]], [cloud.y[cloud.best]], size=22, symbol="star",
                                             brush=pg.mkBrush("#D55E00"), pen=pg.mkPen("#000")))
         self.caption.setText(f"Each dot is one random point, coloured by its validation {sweep.metric} ({folds}; "
                              "brighter is better); the star is the best.")
