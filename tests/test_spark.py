@@ -304,9 +304,6 @@ def test_the_spark_layout_export_opens_in_spark_and_imports_back(tmp_path, movie
 
 
 @needs_spark
-@pytest.mark.xfail(strict=False, reason="cancel by job tag is not yet reliable: alone it lands in ~1 s, but in two of "
-                   "three full-suite CI rehearsals (after the other Spark tests) the fit ran on past 60 s or ended by "
-                   "itself 13 s later; issue 12 stays open for it")
 def test_cancel_interrupts_the_spark_job_within_seconds(movies, local_spark):
     event = threading.Event()
     seen_tasks = threading.Event()

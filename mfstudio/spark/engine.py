@@ -414,6 +414,18 @@ def _poll_progress(spark, group: str, started: float) -> None:
         pass  # progress is a courtesy: a tracker call racing the session's end must not fail the fit
 
 
+def _cancel_jobs(spark, sc, group: str) -> None:
+    """Cancel every running job of the fit (classic Spark: by tag and job group; Spark Connect: ``interruptTag``)."""
+    try:
+        if sc is not None:
+            sc.cancelJobsWithTag(group)
+            sc.cancelJobGroup(group)
+        else:
+            spark.interruptTag(group)
+    except Exception:
+        pass  # the jobs may have just ended; the fit's thread finishes either way
+
+
 def _session_or_cancel(master: str):
     """:func:`session_for` on a helper thread, so that Cancel during the JVM's 10-30 s start returns at once.
 
@@ -527,18 +539,15 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
     cancelled = False
     while helper.is_alive():
         helper.join(POLL_SECONDS)
-        if not cancelled and stop_requested():
+        if stop_requested():
+            if not cancelled:
+                progress.report(0, 0, "Spark: cancelling the fit's jobs")
             cancelled = True
-            progress.report(0, 0, "Spark: cancelling the fit's jobs")
-            try:
-                if sc is not None:
-                    sc.cancelJobsWithTag(group)
-                    sc.cancelJobGroup(group)
-                else:
-                    spark.interruptTag(group)
-            except Exception:
-                pass  # the jobs may have just ended; the helper finishes either way
-        elif not cancelled:
+            # Cancel again on every poll until the fit's thread ends: ALS's driver submits a new job per
+            # checkpoint and per phase, and a cancel that falls between two jobs hits nothing, so one cancel
+            # alone let the next job run on (seen as fits that went on for a minute after Cancel).
+            _cancel_jobs(spark, sc, group)
+        else:
             _poll_progress(spark, group, t2)
     if parquet_path is not None:
         parquet_path.unlink(missing_ok=True)
