@@ -308,9 +308,10 @@ def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray | None:
 def rating_errors(model, data: Dataset, limit: int | None = None, prefix: str = "") -> dict:
     """RMSE and MAE of the model's predictions on ``data``'s entries (a fixed sample beyond ``limit``)."""
     pick = _sample(data.nnz, limit) if limit else None
-    rows, cols, values = (data.rows, data.cols, data.values) if pick is None else (
-        data.rows[pick], data.cols[pick], data.values[pick])
-    predictions = model.predict(rows, cols)
+    entries = data if pick is None else data.subset(pick)
+    # predict_entries, not predict(rows, cols): a time-aware model (timesvdpp) reads each entry's timestamp.
+    predictions = model.predict_entries(entries)
+    values = entries.values
     return {f"{prefix}rmse": _metrics.rmse(values, predictions), f"{prefix}mae": _metrics.mae(values, predictions)}
 
 

@@ -396,6 +396,25 @@ class Model:
             scores = np.clip(scores, scale[0], scale[1])
         return scores
 
+    def predict_entries(self, data: Dataset) -> np.ndarray:
+        """Predicted values for every entry of ``data`` (in the training set's id space), as :meth:`predict`.
+
+        The one place scoring asks for predictions of known entries, so that a
+        model that also reads *when* an entry was made (timeSVD++ reads
+        ``data.timestamps``) gets it; every other model predicts
+        ``predict(data.rows, data.cols)``.
+
+        Parameters
+        ----------
+        data : Dataset
+            The entries to predict (a test or validation set).
+
+        Returns
+        -------
+        ndarray of float64, shape (data.nnz,)
+        """
+        return self.predict(data.rows, data.cols)
+
     def predict_raw(self, user, item) -> float:
         """Prediction for one user and item given by their raw ids."""
         self._check_fitted()
@@ -415,7 +434,7 @@ class Model:
         from .. import metrics
 
         if self.task != "ranking":
-            predictions = self.predict(test.rows, test.cols)
+            predictions = self.predict_entries(test)
             return {"rmse": metrics.rmse(test.values, predictions), "mae": metrics.mae(test.values, predictions)}
         positives = as_interactions(test, self.params.get("threshold", 4.0)) if test.kind == "explicit" else test
         users = np.unique(positives.rows)
