@@ -260,6 +260,13 @@ def cmd_fit(args) -> int:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     data = open_data(args.data, kind=args.kind) if args.kind else open_data(args.data)
     data = _with_feature_files(data, args)
+    # A tutorial's sample is fitted with the tutorial's own recipe where the user set no value.
+    from .data.samples import sample_settings
+
+    preset, preset_note = sample_settings(data, model_cls.name, given=params)
+    if preset:
+        params = {**params, **preset}
+        model_cls(**params).validate_params()
     if args.split is not None and args.split.strip().lower() == "none":
         args.split = "all"  # "no holdout", as the tutorials fit: every known cell trains
     test = None
@@ -273,6 +280,8 @@ def cmd_fit(args) -> int:
         _print(f"{data.name}: {_KIND_WORDS[experiment.dataset.kind]}"
                + (f" ({data.kind_reason})" if getattr(data, "kind_reason", "") else ""))
         _print(f"protocol: {experiment.protocol_line}")
+        if preset_note:
+            _print(f"settings: {preset_note}")
         if experiment.early_stopping is not None:
             _print(f"early stopping: patience {experiment.early_stopping} epochs, on a validation "
                    f"{experiment.validation_fraction:g} of each fold's training data (never the test set)")
@@ -299,6 +308,8 @@ def cmd_fit(args) -> int:
         result = _with_engine(experiment.as_dict(), experiment.model)
         if not experiment.ranking:
             result["notes"] = [*result.get("notes", []), skipped]
+        if preset_note:
+            result["notes"] = [preset_note, *result.get("notes", [])]
         reconstruction = _reconstruction(experiment.model)
         if reconstruction is not None:
             result["reconstruction"] = reconstruction
