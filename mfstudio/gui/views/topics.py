@@ -103,6 +103,17 @@ def _image_plot(plot: pg.PlotItem) -> pg.ImageItem:
 
 # Ink on paper: 0 is white (the app's background), strong is dark.
 _INK = pg.ColorMap([0.0, 1.0], [(255, 255, 255), (20, 20, 30)])
+# Signed parts (SVD): blue below zero, white at zero, red above (colorcet's diverging D1A).
+_SIGNED_MAP = "CET-D1A"
+
+
+def _colour_key(signed: bool) -> str:
+    """One line saying what the colours of a run's parts mean."""
+    if signed:
+        return ("Colours: <span style='color:#c0392b'><b>red</b></span> = positive, "
+                "<span style='color:#2c6fbb'><b>blue</b></span> = negative, white = 0 (each part scaled to its "
+                "largest |value|). A part's sign is arbitrary: a part and its negative are the same pattern.")
+    return "Colours: white = 0, darker = more ink (each part scaled to its largest value); parts only add."
 
 
 def _table(headers: list[str], stretch: int | None = None) -> QTableWidget:
@@ -260,6 +271,7 @@ class TopicsView(ResultView):
         controls.addWidget(self.image_spin)
         controls.addWidget(self.image_id, 1)
         self.detail = _Grid()
+        self.detail.setMinimumWidth(120)  # its plots' titles must not widen the tab past the window
         self.detail.ci.setSpacing(4)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -269,9 +281,47 @@ class TopicsView(ResultView):
         right_layout.addWidget(self.detail, 1)
         self._build_detail()
 
+        # Another run's parts beside these (NMF's strokes next to SVD's signed eigen-images):
+        # it takes the place of the image breakdown while chosen; both grids scroll together.
+        self.compare_heading = QLabel()
+        self.compare_heading.setWordWrap(True)
+        self.compare_grid = _Grid()
+        self.compare_grid.setMinimumWidth(120)
+        self.compare_grid.ci.setSpacing(4)
+        self.compare_scroll = QScrollArea()
+        self.compare_scroll.setWidget(self.compare_grid)
+        self.compare_scroll.setWidgetResizable(True)
+        self.compare_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.compare_grid.resized.connect(self._on_grid_resized)
+        ours, theirs = self.parts_scroll.verticalScrollBar(), self.compare_scroll.verticalScrollBar()
+        ours.valueChanged.connect(lambda v: self._sync_scroll(theirs, v))
+        theirs.valueChanged.connect(lambda v: self._sync_scroll(ours, v))
+        compare_page = QWidget()
+        compare_layout = QVBoxLayout(compare_page)
+        compare_layout.setContentsMargins(0, 0, 0, 0)
+        compare_layout.addWidget(self.compare_heading)
+        compare_layout.addWidget(self.compare_scroll, 1)
+        self.right_stack = QStackedWidget()
+        self.right_stack.addWidget(right)
+        self.right_stack.addWidget(compare_page)
+
+        self.compare_combo = QComboBox()
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.compare_combo.setToolTip("Put another run's parts beside this run's (e.g. NMF's strokes next to "
+                                      "SVD's signed eigen-images); the first entry takes one image apart instead")
+        self.compare_combo.activated.connect(lambda _: self._on_compare_chosen())
+        compare_bar = QHBoxLayout()
+        compare_bar.addWidget(QLabel("Right side:"))
+        compare_bar.addWidget(self.compare_combo)
+        compare_bar.addStretch(1)
+        self.compared_run = None
+        self._compare_columns = 0
+        self.compare_plots: list[pg.PlotItem] = []
+        self.compare_items: list[pg.ImageItem] = []
+
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
-        split.addWidget(right)
+        split.addWidget(self.right_stack)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
@@ -280,6 +330,7 @@ class TopicsView(ResultView):
 
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(compare_bar)
         layout.addWidget(split)
         return page
 
@@ -309,9 +360,14 @@ class TopicsView(ResultView):
         self._clear()
         self._show_message()
 
+    def offer_runs(self, runs, prefer=None) -> None:
+        super().offer_runs(runs, prefer=prefer)
+        self._fill_compare_combo()
+
     def set_run(self, run) -> None:
         super().set_run(run)
         self._clear()
+        self._fill_compare_combo()
         if not self.applies_to(self.dataset, run):
             self._show_message()
             return
@@ -360,6 +416,9 @@ class TopicsView(ResultView):
 
     # ------------------------------------------------------------ helpers
     def _clear(self) -> None:
+        self.compare_grid.clear()
+        self.compare_plots, self.compare_items = [], []
+        self._compare_columns = 0
         self.W = self.H = None
         self.summary = self.agreement = self.signed = None
         self.mode = None
@@ -434,6 +493,14 @@ class TopicsView(ResultView):
             self._draw_cards()
         elif self.mode == "images" and self._columns(self.PART_SIZE) != self._columns_used:
             self._draw_part_grid()
+        if self.mode == "images" and self.compared_run is not None and self._compare_columns \
+                and self._compare_fit() != self._compare_columns:
+            self._draw_compare()
+
+    @staticmethod
+    def _sync_scroll(bar, value: int) -> None:
+        if bar.value() != value:
+            bar.setValue(value)
 
     # ---------------------------------------------------------- documents
     def top_words(self, topic: int, n: int | None = None) -> list[tuple[str, float]]:
@@ -633,7 +700,7 @@ class TopicsView(ResultView):
         h, w = self.dataset.image_shape
         self.parts_heading.setText(
             f"<b>{k} parts</b> found by {model.title or model.name} in {self.dataset.n_rows:,} images of "
-            f"{h}×{w} pixels. Each image ≈ a weighted sum of these parts."
+            f"{h}×{w} pixels. Each image ≈ a weighted sum of these parts.<br>{_colour_key(self.parts_signed)}"
         )
         self.image_spin.blockSignals(True)
         self.image_spin.setMaximum(self.dataset.n_rows)
@@ -647,19 +714,31 @@ class TopicsView(ResultView):
             table.setItem(t, 2, QTableWidgetItem(f"{means[t]:.6g}"))
         self._draw_part_grid()
         self.select_image(self.image_spin.value() - 1)
+        self._draw_compare()
 
     def part_image(self, t: int) -> np.ndarray:
         """Component ``t`` as an image (height x width)."""
         return self.H[t].reshape(self.dataset.image_shape)
 
     @staticmethod
-    def _show(image_item: pg.ImageItem, image: np.ndarray, levels=None) -> None:
-        signed = False
+    def _show(image_item: pg.ImageItem, image: np.ndarray, levels=None, signed: bool | None = None) -> None:
+        """Draw an image: pixels stay square blocks (no smoothing), levels from :func:`display_levels`.
+
+        ``signed`` True draws every part of a signed factorization (SVD) with the
+        diverging map, 0 at its centre, even a part that happens to be all of one
+        sign (SVD's first part): one colour scheme per run, so parts compare.
+        """
         if levels is None:
-            lo, hi, signed = display_levels(image)
+            lo, hi, own_sign = display_levels(image)
+            if signed and not own_sign:
+                m = max(abs(lo), abs(hi), 1e-12)
+                lo, hi = -m, m
+            signed = bool(signed) or own_sign
             levels = (lo, hi)
+        else:
+            signed = bool(signed)
         # Signed (SVD) parts: blue < 0 < red, white at zero; otherwise ink on paper.
-        image_item.setColorMap(pg.colormap.get("CET-D1A") if signed else _INK)
+        image_item.setColorMap(pg.colormap.get(_SIGNED_MAP) if signed else _INK)
         image_item.setImage(image.astype(np.float32), levels=levels)
         view = image_item.getViewBox()
         if view is not None:
@@ -673,7 +752,7 @@ class TopicsView(ResultView):
         for t in range(self.n_components):
             plot = self.parts_grid.ci.addPlot(row=t // columns, col=t % columns)
             image = _image_plot(plot)
-            self._show(image, self.part_image(t))
+            self._show(image, self.part_image(t), signed=self.parts_signed)
             plot.setTitle(f"Part {t + 1}", size="9pt")
             plot.setToolTip(f"Part {t + 1}: leads {self.lead_shares()[t]:.0%} of images")
             self.part_plots.append(plot)
@@ -712,7 +791,7 @@ class TopicsView(ResultView):
         for j, (plot, image) in enumerate(zip(self.strong_plots, self.strong_images)):
             if j < len(strong):
                 t, strength = strong[j], parts.strengths[j]
-                self._show(image, self.part_image(t))
+                self._show(image, self.part_image(t), signed=self.parts_signed)
                 plot.setTitle(f"Part {t + 1} × {strength:.2f}", size="9pt", color=color(j))
                 plot.getViewBox().setBorder(pg.mkPen(color(j), width=3))
                 plot.setVisible(True)
@@ -738,3 +817,86 @@ class TopicsView(ResultView):
             else:
                 plot.getViewBox().setBorder(pg.mkPen("#ccc", width=1))
                 plot.setTitle(f"Part {t + 1}", size="9pt", color="#222")
+
+    # ------------------------------------------------- parts side by side
+    @property
+    def parts_signed(self) -> bool:
+        """Whether the shown run's parts take both signs (SVD): drawn with the diverging map."""
+        return self.H is not None and has_signed_components(self.H)
+
+    def compare_candidates(self) -> list:
+        """Runs whose parts can go beside the shown run's (the other runs of the Run box)."""
+        return [run for run in self._offered if run is not self.run]
+
+    def _fill_compare_combo(self) -> None:
+        candidates = self.compare_candidates()
+        if self.compared_run not in candidates:
+            self.compared_run = None
+        combo = self.compare_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("one image taken apart" if candidates else
+                      "one image taken apart (fit another model, e.g. NMF and SVD, to put parts side by side)")
+        for run in candidates:
+            model = run.model
+            combo.addItem(f"parts of {run.name} ({model.title or model.name}) side by side", run)
+        combo.setCurrentIndex(0 if self.compared_run is None else candidates.index(self.compared_run) + 1)
+        combo.setEnabled(bool(candidates))
+        combo.blockSignals(False)
+
+    def _on_compare_chosen(self) -> None:
+        self.compare_with(self.compare_combo.currentData())
+
+    def compare_with(self, run) -> None:
+        """Put ``run``'s parts beside the shown run's (None: take one image apart instead)."""
+        if run is not None and run not in self.compare_candidates():
+            return
+        self.compared_run = run
+        index = 0 if run is None else self.compare_candidates().index(run) + 1
+        if self.compare_combo.currentIndex() != index:
+            self.compare_combo.setCurrentIndex(index)
+        self._draw_compare()
+
+    def compare_part_image(self, t: int) -> np.ndarray:
+        """Part ``t`` of the run shown on the right, as an image."""
+        return factors_of(self.compared_run.model)[1][t].reshape(self.dataset.image_shape)
+
+    def _compare_fit(self) -> int:
+        factors = factors_of(self.compared_run.model) if self.compared_run is not None else None
+        k = 1 if factors is None else factors[1].shape[0]
+        fit = max(1, int(self.compare_scroll.viewport().width()) // self.PART_SIZE)
+        rows = -(-k // fit)
+        return -(-k // rows)
+
+    def _draw_compare(self) -> None:
+        self.compare_grid.clear()
+        self.compare_plots, self.compare_items = [], []
+        self._compare_columns = 0
+        run = self.compared_run
+        if self.mode != "images" or run is None:
+            self.right_stack.setCurrentIndex(0)
+            return
+        factors = factors_of(run.model)
+        if factors is None:
+            self.right_stack.setCurrentIndex(0)
+            return
+        H = factors[1]
+        signed = has_signed_components(H)
+        self.right_stack.setCurrentIndex(1)
+        model = run.model
+        self.compare_heading.setText(
+            f"<b>{H.shape[0]} parts</b> found by {model.title or model.name} ({run.name}), beside "
+            f"{self.run.name} on the left; the two scroll together.<br>{_colour_key(signed)}")
+        columns = self._compare_fit()
+        self._compare_columns = columns
+        for t in range(H.shape[0]):
+            plot = self.compare_grid.ci.addPlot(row=t // columns, col=t % columns)
+            image = _image_plot(plot)
+            self._show(image, H[t].reshape(self.dataset.image_shape), signed=signed)
+            plot.setTitle(f"Part {t + 1}", size="9pt", color="#222")
+            plot.getViewBox().setBorder(pg.mkPen("#ccc", width=1))
+            self.compare_plots.append(plot)
+            self.compare_items.append(image)
+        rows = (H.shape[0] + columns - 1) // columns
+        self.compare_grid.setMinimumHeight(rows * self.PART_SIZE)
+
