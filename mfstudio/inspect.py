@@ -1334,3 +1334,48 @@ def sweep_scatter(points, x_name: str, y_name: str, lower_is_better: bool, log_x
         goodness = 1 - goodness
     return SweepScatter(np.log10(xs) if log_x else xs, np.log10(ys) if log_y else ys, goodness,
                         _best_index(means, lower_is_better))
+
+
+def log_ticks(low: float, high: float, max_labels: int = 7) -> tuple[list, list]:
+    """Readable ticks for an axis drawn in log10 units (the positions of a log-scale scatter).
+
+    pyqtgraph's own log axis labels every 2..9 multiple of each decade, and
+    on a narrow plot they run into each other ("3·10¹4·10¹5·10¹"). These are
+    decade ticks with plain labels (0.001, 0.01, 0.1, 1, 10), with unlabelled
+    minor ticks at the multiples 2..9 between them; a range that holds only two
+    decades also labels the 3 multiples, one that holds fewer the 2 and 5
+    multiples (all of them under 0.6 decades), so at least two values can be
+    read; a range of many decades labels every second (third...) one.
+
+    Parameters
+    ----------
+    low, high : float
+        The visible range in log10 units (e.g. -4.2 and -0.7 for 6e-5 .. 0.2).
+    max_labels : int
+        Most labelled decades.
+
+    Returns
+    -------
+    major : list of (position, label)
+    minor : list of (position, "")
+        Positions are log10 of the values, as pyqtgraph's ``AxisItem.setTicks`` takes them.
+    """
+    if not (np.isfinite(low) and np.isfinite(high)) or high < low:
+        return [], []
+    first, last = int(np.floor(low)), int(np.ceil(high))
+    decades = list(range(first, last + 1))
+    inside = [d for d in decades if low - 1e-9 <= d <= high + 1e-9]
+    labelled = (set(range(1, 10)) if high - low < 0.6 else {1, 2, 5} if len(inside) < 2
+                else {1, 3} if len(inside) == 2 else {1})
+    step = max(1, int(np.ceil(len(inside) / max(max_labels, 1))))
+    major, minor = [], []
+    for d in decades:
+        for m in range(1, 10):
+            position = d + float(np.log10(m))
+            if position < low - 1e-9 or position > high + 1e-9:
+                continue
+            if m in labelled and (m != 1 or (d - first) % step == 0):
+                major.append((position, f"{m * 10.0 ** d:g}"))
+            elif len(inside) <= 6 or m == 1:
+                minor.append((position, ""))
+    return major, minor

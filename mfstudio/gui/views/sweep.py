@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...inspect import sweep_grid, sweep_line, sweep_scatter
+from ...inspect import log_ticks, sweep_grid, sweep_line, sweep_scatter
 from .base import ResultView, color
 
 __all__ = ["SweepView", "SweepWorker"]
@@ -579,13 +579,23 @@ class SweepView(ResultView):
         x_name, y_name = (a.name for a in sweep.axes)
         plot = self.plot
         logs = [a.log for a in sweep.axes]
-        plot.setLogMode(x=logs[0], y=logs[1])
+        # The positions come back in log10 units already: a linear plot with decade ticks of our
+        # own (pyqtgraph's log axis labelled every 2..9 multiple, and they ran together).
+        plot.setLogMode(x=False, y=False)
         plot.setTitle(f"validation {sweep.metric} of random points")
-        plot.setLabel("bottom", x_name)
-        plot.setLabel("left", y_name)
+        plot.setLabel("bottom", x_name + (" (log scale)" if logs[0] else ""))
+        plot.setLabel("left", y_name + (" (log scale)" if logs[1] else ""))
         cloud = sweep_scatter(self.points, x_name, y_name, sweep.lower_is_better, log_x=logs[0], log_y=logs[1])
         if not cloud.x.size:
             return
+        for side, values, log, set_range in (("bottom", cloud.x, logs[0], plot.setXRange),
+                                             ("left", cloud.y, logs[1], plot.setYRange)):
+            if not log:
+                continue
+            low, high = float(values.min()), float(values.max())
+            pad = max(0.06 * (high - low), 0.15)
+            set_range(low - pad, high + pad, padding=0)
+            plot.getAxis(side).setTicks(list(log_ticks(low - pad, high + pad)))
         cmap = pg.colormap.get("viridis")
         brushes = [pg.mkBrush(cmap.map(float(s), mode="qcolor")) for s in cloud.goodness]
         plot.addItem(pg.ScatterPlotItem(cloud.x, cloud.y, size=14, brush=brushes, pen=pg.mkPen("#333")))
