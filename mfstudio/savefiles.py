@@ -90,6 +90,8 @@ FITTED_ARRAYS: dict[str, tuple[str, ...]] = {
     "gd": _COMMON_ARRAYS,
     "sgd": _COMMON_ARRAYS + _BIASES,
     "svdpp": _COMMON_ARRAYS + _BIASES + ("implicit_factors_", "user_implicit_"),
+    "timesvdpp": _COMMON_ARRAYS + _BIASES + ("implicit_factors_", "user_implicit_", "item_bin_bias_", "user_alpha_",
+                                             "user_mean_day_", "user_last_day_", "user_day_keys_", "user_day_bias_"),
     "als": _COMMON_ARRAYS + _BIASES,
     "implicit-als": _COMMON_ARRAYS,
     "bpr": _COMMON_ARRAYS + ("item_bias_",),
@@ -108,6 +110,8 @@ ARRAY_DIMS: dict[str, tuple[str, ...]] = {
     "user_factors_": ("U", "k"), "item_factors_": ("I", "k"),
     "user_bias_": ("U",), "item_bias_": ("I",),
     "implicit_factors_": ("I", "k"), "user_implicit_": ("U", "k"),
+    "item_bin_bias_": ("I", "T"), "user_alpha_": ("U",), "user_mean_day_": ("U",), "user_last_day_": ("U",),
+    "user_day_keys_": ("D",), "user_day_bias_": ("D",),
     "singular_values_": ("k",), "frobenius_share_": ("k",), "explained_variance_ratio_": ("k",),
     "reconstruction_errors_": ("k",),
     "kept_mu_user_": ("S", "B"), "kept_lambda_user_": ("S", "B", "B"), "kept_alpha_": ("S",),
@@ -126,6 +130,7 @@ _SCALAR_TYPES: dict[str, tuple[str, float, float]] = {
     "masked_": ("int", 0, 1), "n_excluded_cells_": ("int", 0, 2**62),
     "reconstruction_err_": ("float", 0.0, math.inf), "relative_error_": ("float", 0.0, math.inf),
     "n_factors_": ("int", 0, 2**31), "alpha_": ("float", 0.0, math.inf), "n_samples_": ("int", 0, 2**31),
+    "first_day_": ("float", -math.inf, math.inf), "bin_days_": ("float", 0.0, math.inf), "n_days_": ("int", 1, 2**62),
 }
 _COMMON_SCALARS = ("fit_seconds_", "global_mean_", "fitted_on_ratings_")
 FITTED_SCALARS: dict[str, tuple[str, ...]] = {
@@ -134,6 +139,7 @@ FITTED_SCALARS: dict[str, tuple[str, ...]] = {
 FITTED_SCALARS["svd"] = _COMMON_SCALARS + ("n_unknown_cells_", "squared_norm_", "total_variance_")
 FITTED_SCALARS["nmf"] = _COMMON_SCALARS + ("masked_", "n_excluded_cells_", "reconstruction_err_", "relative_error_")
 FITTED_SCALARS["bpmf"] = _COMMON_SCALARS + ("n_factors_", "alpha_", "n_samples_")
+FITTED_SCALARS["timesvdpp"] = _COMMON_SCALARS + ("first_day_", "bin_days_", "n_days_")
 
 KINDS = ("explicit", "implicit", "documents", "dense", "images")
 
@@ -623,7 +629,8 @@ def _short_name(key) -> str:
 def _dim_words(dim: str) -> str:
     return {"U": "the rows (users)", "I": "the columns (items)", "k": "the number of factors",
             "S": "the number of kept samples", "B": "the hyperparameter length", "N": "the entries",
-            "Fu": "the user features", "Fi": "the item features"}.get(dim, dim)
+            "Fu": "the user features", "Fi": "the item features", "T": "the time bins",
+            "D": "the days users rated on"}.get(dim, dim)
 
 
 _KIND_WORDS = {"i": "integers", "u": "integers", "f": "decimal numbers", "b": "true/false values", "U": "texts",

@@ -111,8 +111,10 @@ def _tiny(kind: str):
                        image_shape=(2, 5) if kind == "images" else None)
     rows, cols = np.nonzero(dense > 0.4)
     values = np.ceil(dense[rows, cols] * 5) if kind == "explicit" else np.ones(rows.size)
+    # Ratings carry times (a few weeks' worth) so that the time-aware model (timesvdpp) is warmed too.
+    timestamps = 1_000_000_000 + 86_400 * np.arange(rows.size) if kind == "explicit" else None
     return Dataset(kind=kind, rows=rows, cols=cols, values=values, row_ids=np.arange(n_rows), col_ids=np.arange(n_cols),
-                   rating_scale=(1, 5) if kind == "explicit" else None)
+                   timestamps=timestamps, rating_scale=(1, 5) if kind == "explicit" else None)
 
 
 #: Word parameters that pick no kernel of their own: warmed at their default only.

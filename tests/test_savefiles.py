@@ -24,11 +24,14 @@ from mfstudio.models import MODELS, BiasedSGD, load_model
 from mfstudio.project import Run, open_project, save_project
 
 
-def ratings(n_users=30, n_items=20, n=250, seed=0) -> Dataset:
+def ratings(n_users=30, n_items=20, n=250, seed=0, timed=False) -> Dataset:
     rng = np.random.default_rng(seed)
     cells = rng.choice(n_users * n_items, n, replace=False)
+    values = rng.integers(1, 6, n).astype(float)
+    # timed: spread over 60 days, for the models that read when a rating was made (timesvdpp)
+    timestamps = 1_000_000_000 + rng.integers(0, 60 * 86_400, n) if timed else None
     return Dataset(kind="explicit", rows=cells // n_items, cols=cells % n_items,
-                   values=rng.integers(1, 6, n).astype(float), row_ids=np.arange(n_users) + 1,
+                   values=values, row_ids=np.arange(n_users) + 1, timestamps=timestamps,
                    col_ids=np.arange(n_items) + 101, rating_scale=(1, 5))
 
 
@@ -422,7 +425,7 @@ def test_every_model_saves_only_declared_arrays_and_scalars_and_loads_back(name,
     kinds = [kind for kind in cls.kinds if kind in ("explicit", "implicit", "documents")] or list(cls.kinds)
     for number, variant in enumerate(_variants(cls)):
         for kind in kinds if not variant else kinds[:1]:
-            data = ratings()
+            data = ratings(timed=True)
             if kind != "explicit":
                 data = Dataset(kind=kind, rows=data.rows, cols=data.cols, values=data.values / 5,
                                row_ids=data.row_ids, col_ids=data.col_ids)

@@ -9,12 +9,13 @@ from .hybrid import HybridMF
 from .nmf import NMF
 from .sgd import BiasedSGD, GradientDescentMF, SVDpp
 from .svd import TruncatedSVD
+from .timesvdpp import TimeSVDpp
 
 #: CLI name -> model class, in the order the model panel lists them.
 MODELS: dict[str, type[Model]] = {
     cls.name: cls
     for cls in (
-        TruncatedSVD, NMF, GradientDescentMF, BiasedSGD, SVDpp, ALS, ImplicitALS, BPR, BayesianMF, HybridMF,
+        TruncatedSVD, NMF, GradientDescentMF, BiasedSGD, SVDpp, TimeSVDpp, ALS, ImplicitALS, BPR, BayesianMF, HybridMF,
         Baseline, Popularity,
     )
 }
@@ -22,5 +23,5 @@ MODELS: dict[str, type[Model]] = {
 __all__ = [
     "MODELS", "ALS", "BPR", "Baseline", "BayesianMF", "BiasedSGD", "FactorModel", "FitDiverged", "FitStep",
     "GradientDescentMF", "HybridMF", "ImplicitALS", "Model", "NMF", "NotFittedError", "Popularity", "SVDpp",
-    "TruncatedSVD", "load_model",
+    "TimeSVDpp", "TruncatedSVD", "load_model",
 ]
