@@ -218,3 +218,7 @@ def _warm_extras(models) -> None:
         variants = _variants(cls, deferred=True)
         if variants:
             _warm_model(cls, variants)
+    # A half-life (time-decay weights) runs the weighted twins of the serial SGD and the explicit ALS kernels.
+    for cls in models.values():
+        if "half_life_days" in cls.defaults:
+            _warm_model(cls, [{"half_life_days": 30.0}])

@@ -1,5 +1,8 @@
-"""timeSVD++ (mfstudio.models.timesvdpp) on planted data whose answer is known: drifting item popularity,
-day-specific user moods, and what "now" means when a prediction has no time."""
+"""Time in the models, on planted data whose answer is known.
+
+timeSVD++ (mfstudio.models.timesvdpp): drifting item popularity, day-specific user moods, and what "now"
+means when a prediction has no time. Time-decay weights (``half_life_days`` of sgd and als): tastes that
+flipped half-way through the year."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from mfstudio.data.errors import DataError
 from mfstudio.data.splits import random_split, temporal_split
 from mfstudio.experiment import Experiment, rating_errors
 from mfstudio.models import MODELS, load_model
+from mfstudio.models.params import ParamError
 from mfstudio.models.timesvdpp import SECONDS_PER_DAY, TimeSVDpp, days_of
 
 START = 1_500_000_000  # 2017-07-14, in seconds
@@ -169,3 +173,80 @@ def test_a_saved_model_predicts_at_times_as_before(drift_fit, tmp_path):
     np.testing.assert_allclose(loaded.predict_entries(first), model.predict_entries(first), rtol=1e-6)
     assert not np.allclose(model.predict_entries(first),
                            TimeSVDpp(n_bins=10, n_epochs=3, seed=0).fit(split.train).predict_entries(first))
+
+
+# ------------------------------------------------------------ time-decay weights (sgd, als)
+
+def flipped_tastes(seed=2, n_users=300, n_items=80, per_user=40):
+    """Two kinds of film; half the users switch from the first kind to the second half-way through the year.
+
+    A "changer" rates kind A 4.5 and kind B 1.5 before day 180, the reverse after; the other users keep
+    preferring A. Returns the dataset, the changers and each item's kind (0 = A, 1 = B).
+    """
+    rng = np.random.default_rng(seed)
+    kind = np.arange(n_items) % 2
+    changer = np.arange(n_users) % 2 == 0
+    rows = np.repeat(np.arange(n_users), per_user)
+    cols = np.concatenate([rng.choice(n_items, per_user, replace=False) for _ in range(n_users)])
+    day = rng.uniform(0, SPAN_DAYS, rows.size)
+    likes_b = changer[rows] & (day >= SPAN_DAYS / 2)
+    values = np.where((kind[cols] == 1) == likes_b, 4.5, 1.5) + rng.normal(0, 0.3, rows.size)
+    data = Dataset(kind="explicit", rows=rows, cols=cols, values=np.clip(values, 1, 5), row_ids=np.arange(n_users),
+                   col_ids=np.arange(n_items), timestamps=(START + day * SECONDS_PER_DAY).astype(np.int64),
+                   rating_scale=(1, 5), name="flipped tastes")
+    return data, np.flatnonzero(changer), kind
+
+
+@pytest.mark.parametrize("name", ["sgd", "als"])
+def test_a_half_life_follows_the_recent_ratings_of_users_whose_taste_changed(name):
+    data, changers, kind = flipped_tastes()
+    split = temporal_split(data, 0.2, per_user=True)  # each user's latest ratings: after the flip
+    # SGD's steps shrink with the weights (1/8 on average here), so it gets more epochs than its default 20.
+    epochs = {"n_epochs": 60} if name == "sgd" else {}
+    plain = MODELS[name](seed=0, **epochs).fit(split.train)
+    decayed = MODELS[name](seed=0, half_life_days=30.0, **epochs).fit(split.train)
+
+    def b_over_a(model):  # how much more a changer is predicted to like kind B than kind A, now
+        scores = model.score_matrix(changers)
+        return scores[:, kind == 1].mean(axis=1) - scores[:, kind == 0].mean(axis=1)
+
+    # A changer's training year is half A-lover, half B-lover: without decay the two about cancel out (the
+    # A-loving stable users pull them to A). Ratings 30 days old weigh half, 180 days old 1/64: the model
+    # follows the second half, where B is liked by 3 stars (measured: -0.9 and -0.7 without, 2.0 with).
+    assert np.median(b_over_a(plain)) < 0.0
+    assert np.median(b_over_a(decayed)) > 1.5, np.median(b_over_a(decayed))
+    # Scored at the holdout (after the flip), the decayed model is the better one for the changers.
+    held = split.test.subset(np.isin(split.test.rows, changers))
+    assert rating_errors(decayed, held)["rmse"] < 0.6 * rating_errors(plain, held)["rmse"]
+
+
+@pytest.mark.parametrize("name", ["sgd", "als"])
+def test_a_half_life_on_ratings_without_timestamps_is_refused_in_one_sentence(name):
+    data, _, _ = flipped_tastes(n_users=20, per_user=10)
+    untimed = Dataset(kind="explicit", rows=data.rows, cols=data.cols, values=data.values,
+                      row_ids=data.row_ids, col_ids=data.col_ids)
+    MODELS[name](n_epochs=1).fit(untimed)  # without a half-life, times are not needed
+    with pytest.raises(ParamError, match="timestamp") as refused:
+        MODELS[name](n_epochs=1, half_life_days=30.0).fit(untimed)
+    assert refused.value.param == "half_life_days" and "\n" not in str(refused.value)
+
+
+def test_a_half_life_needs_one_rating_at_a_time_and_the_local_engine():
+    with pytest.raises(ParamError, match="optimizer"):
+        MODELS["sgd"](optimizer="adam", half_life_days=30.0).validate_params()
+    with pytest.raises(ParamError, match="Spark"):
+        MODELS["als"](engine="spark", half_life_days=30.0).validate_params()
+
+
+def test_weights_shuffle_with_the_ratings_they_belong_to():
+    """The model shuffles its weights by the seed of the triples' shuffle: the same permutation, always."""
+    from mfstudio.kernels import sgd as K
+
+    n = 1000
+    rows, cols = np.arange(n, dtype=np.int32), np.arange(n, dtype=np.int32)[::-1].copy()
+    values = np.arange(n, dtype=np.float32)
+    weights = np.arange(n, dtype=np.float32)
+    K.shuffle_ratings(rows, cols, values, 12345)
+    K.shuffle(weights, 12345)
+    np.testing.assert_array_equal(weights, values)
+    assert not np.array_equal(weights, np.arange(n, dtype=np.float32))

@@ -132,7 +132,7 @@ def gram(F, reg, n_blocks):
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def als_explicit_half_sweep(indptr, indices, values, X, x_bias, Y, y_bias, mu, reg, use_bias, bounds):
+def als_explicit_half_sweep(indptr, indices, values, X, x_bias, Y, y_bias, mu, reg, use_bias, bounds, weights=None):
     """One half sweep of explicit ALS with weighted-lambda regularization.
 
     Solves, for every row ``u`` (with the other side fixed)::
@@ -141,6 +141,15 @@ def als_explicit_half_sweep(indptr, indices, values, X, x_bias, Y, y_bias, mu, r
                         + reg * n_u * (|x_u|^2 + b_u^2)
 
     (without biases: ``min sum (r_ui - x_u . y_i)^2 + reg * n_u * |x_u|^2``).
+
+    With ``weights`` (one per stored entry, in ``values``' order; the
+    time-decay weights of :class:`mfstudio.models.als.ALS`), each squared
+    error is multiplied by its weight and ``n_u`` becomes the row's weight
+    sum, so the penalty keeps its proportion to the data term: weighting
+    every entry of a row alike leaves the row's solution unchanged, and
+    only the weights' ratios inside a row (recent against old) matter.
+    Without them (None) numba compiles the unweighted loop, pruned of the
+    weight branches, so the default costs nothing more.
 
     Parameters
     ----------
@@ -153,6 +162,7 @@ def als_explicit_half_sweep(indptr, indices, values, X, x_bias, Y, y_bias, mu, r
     reg : float, lambda
     use_bias : bool
     bounds : int64 row blocks (see :func:`balanced_row_blocks`)
+    weights : float64 (nnz,), optional
     """
     # Variant: ALS-WR of Zhou, Wilkinson, Schreiber & Pan (2008, "Large-scale
     # parallel collaborative filtering for the Netflix prize"): each row is a
@@ -183,6 +193,7 @@ def als_explicit_half_sweep(indptr, indices, values, X, x_bias, Y, y_bias, mu, r
                 rhs[a] = 0.0
                 for c in range(a + 1):
                     A[a, c] = 0.0
+            weight_sum = 0.0
             for idx in range(start, end):
                 i = indices[idx]
                 for f in range(k):
@@ -191,12 +202,23 @@ def als_explicit_half_sweep(indptr, indices, values, X, x_bias, Y, y_bias, mu, r
                 if use_bias:
                     z[k] = 1.0
                     target = target - mu - y_bias[i]
-                for a in range(m):
-                    za = z[a]
-                    rhs[a] += target * za
-                    for c in range(a + 1):
-                        A[a, c] += za * z[c]
-            ridge = reg * (end - start)
+                if weights is not None:
+                    w = weights[idx]
+                    weight_sum += w
+                    target = target * w  # rhs += w t z;  A += (w z) z^T, below via za
+                    for a in range(m):
+                        za = z[a]
+                        rhs[a] += target * za
+                        wza = w * za
+                        for c in range(a + 1):
+                            A[a, c] += wza * z[c]
+                else:
+                    for a in range(m):
+                        za = z[a]
+                        rhs[a] += target * za
+                        for c in range(a + 1):
+                            A[a, c] += za * z[c]
+            ridge = reg * (end - start) if weights is None else reg * weight_sum
             for a in range(m):
                 A[a, a] += ridge
             cholesky_solve(A, rhs, m)
@@ -207,8 +229,8 @@ def als_explicit_half_sweep(indptr, indices, values, X, x_bias, Y, y_bias, mu, r
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def als_explicit_sse(indptr, indices, values, X, x_bias, Y, y_bias, mu, use_bias, bounds):
-    """Sum of squared errors ``sum (r_ui - mu - b_u - b_i - x_u . y_i)^2`` (float64)."""
+def als_explicit_sse(indptr, indices, values, X, x_bias, Y, y_bias, mu, use_bias, bounds, weights=None):
+    """Sum of squared errors ``sum (r_ui - mu - b_u - b_i - x_u . y_i)^2`` (float64), each times its weight if given."""
     # Variant: one parallel pass over the entries, per-block partial sums
     # added in block order (so the total does not depend on thread count).
     n_blocks = bounds.shape[0] - 1
@@ -225,7 +247,10 @@ def als_explicit_sse(indptr, indices, values, X, x_bias, Y, y_bias, mu, use_bias
                 if use_bias:
                     pred += mu + x_bias[u] + y_bias[i]
                 e = values[idx] - pred
-                acc += e * e
+                if weights is not None:
+                    acc += weights[idx] * e * e
+                else:
+                    acc += e * e
         partial[blk] = acc
     total = 0.0
     for blk in range(n_blocks):

@@ -22,13 +22,14 @@ generator and loops.
 
 from __future__ import annotations
 
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..kernels import als as kernels
-from .base import FactorModel, positives_for
+from .base import FactorModel, half_life_spec, positives_for, time_decay_weights
 from .stopping import stop_requested, work_chunks
 from ..data.errors import DataError
 from .params import Param, ParamError, factors_spec, seed_spec
@@ -155,6 +156,14 @@ class ALS(FactorModel):
     use_bias : bool, default True
         Model ``mu + b_u + b_i + p_u . q_i``; without, ``p_u . q_i`` as in
         Zhou et al.
+    half_life_days : float, default 0.0
+        Time decay (ratings with timestamps, local engine): each squared
+        error is weighted by ``0.5^((t_last - t) / half_life_days)``, ``t_last``
+        the latest training rating, and each row's penalty ``reg * n_u``
+        becomes ``reg`` times its weight sum: weighted least squares per
+        row, in which only the weights' ratios within a row count, so a user
+        whose ratings are all old is fitted to them as before, and one whose
+        taste changed follows the recent ratings. 0 is off.
     seed : int, default 0
         Seeds the initial item factors.
     engine : {"local", "spark"}, default "local"
@@ -197,13 +206,20 @@ class ALS(FactorModel):
               low=0.0, low_open=True),
         Param("n_epochs", "int", 12, "ALS iterations: all users then all items solved once each", low=1, high=100_000),
         Param("use_bias", "bool", True, "add a global mean and user and item biases, solved with the factors"),
+        half_life_spec(),
         seed_spec("seeds the random initial item factors"),
         *engine_specs(),
     )
     kinds = ("explicit",)
     task = "rating"
     #: Parameters Spark's ALS has no equivalent of, and why (the model panel shows them with engine = spark).
-    spark_unmapped = {"use_bias": "Spark's ALS has no biases: the model is p_u . q_i alone"}
+    spark_unmapped = {"use_bias": "Spark's ALS has no biases: the model is p_u . q_i alone",
+                      "half_life_days": "Spark's ALS takes no per-rating weights"}
+
+    def _check_together(self, values: dict) -> None:
+        if values["engine"] == "spark" and values["half_life_days"]:
+            raise ParamError("half_life_days has no Spark equivalent: Spark's ALS takes no per-rating weights",
+                             param="half_life_days", fix="set half_life_days to 0, or choose engine = local")
 
     def expected_steps(self) -> int:
         # Spark reports no loss per iteration: one step, when the fit is done.
@@ -218,6 +234,7 @@ class ALS(FactorModel):
             return
         self.__dict__.pop("engine_info", None)
         k, reg, n_epochs, use_bias = p["n_factors"], p["reg"], p["n_epochs"], p["use_bias"]
+        decay_weights = time_decay_weights(train, p["half_life_days"])
         rng = np.random.default_rng(p["seed"])
 
         csr, csc = _csr_pair(train)
@@ -225,6 +242,16 @@ class ALS(FactorModel):
         nnz = csr.nnz
         user_counts = np.diff(csr.indptr).astype(np.float64)
         item_counts = np.diff(csc.indptr).astype(np.float64)
+        total = float(nnz)
+        # Unweighted, the kernels' weights argument is left out (not None): one compiled kernel for every plain fit.
+        row_w = col_w = ()
+        if decay_weights is not None:
+            w_csr, w_csc = _csr_pair(replace(train, values=decay_weights))  # the same layout as csr, csc
+            row_w, col_w = (w_csr.data.astype(np.float64),), (w_csc.data.astype(np.float64),)
+            # The weighted objective: each row's penalty counts its ratings' weights (as the kernel's ridge does).
+            user_counts = np.bincount(train.rows, weights=decay_weights, minlength=n_users)
+            item_counts = np.bincount(train.cols, weights=decay_weights, minlength=n_items)
+            total = float(decay_weights.sum())
         user_blocks = kernels.balanced_row_blocks(csr.indptr, k, _n_blocks(n_users))
         item_blocks = kernels.balanced_row_blocks(csc.indptr, k, _n_blocks(n_items))
 
@@ -244,20 +271,20 @@ class ALS(FactorModel):
         for _ in range(n_epochs):
             _by_blocks(lambda b: kernels.als_explicit_half_sweep(
                 csr.indptr, csr.indices, csr.data, self.user_factors_, user_bias,
-                self.item_factors_, item_bias, mu, reg, use_bias, b), user_blocks, memories[0])
+                self.item_factors_, item_bias, mu, reg, use_bias, b, *row_w), user_blocks, memories[0])
             _by_blocks(lambda b: kernels.als_explicit_half_sweep(
                 csc.indptr, csc.indices, csc.data, self.item_factors_, item_bias,
-                self.user_factors_, user_bias, mu, reg, use_bias, b), item_blocks, memories[1])
+                self.user_factors_, user_bias, mu, reg, use_bias, b, *col_w), item_blocks, memories[1])
             sse = _by_blocks(lambda b: kernels.als_explicit_sse(
                 csr.indptr, csr.indices, csr.data, self.user_factors_, user_bias,
-                self.item_factors_, item_bias, mu, use_bias, b), user_blocks, memories[2])
+                self.item_factors_, item_bias, mu, use_bias, b, *row_w), user_blocks, memories[2])
             if stop_requested():
                 return
             U = self.user_factors_.astype(np.float64)
             V = self.item_factors_.astype(np.float64)
             penalty = user_counts @ (np.einsum("ij,ij->i", U, U) + user_bias**2)
             penalty += item_counts @ (np.einsum("ij,ij->i", V, V) + item_bias**2)
-            yield (sse + reg * penalty) / nnz, {}
+            yield (sse + reg * penalty) / total, {}
 
 
 # ---------------------------------------------------------- Implicit ALS

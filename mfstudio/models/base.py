@@ -55,7 +55,8 @@ from ..data.errors import DataError
 from .params import Param, ParamError, check_params, float_param
 from .stopping import stop_requested
 
-__all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions", "TICK_VALUE"]
+__all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions", "TICK_VALUE",
+           "half_life_spec", "time_decay_weights"]
 
 #: The fold-in value of a tick ("liked", no rating): NaN, so that no rating can be mistaken for one.
 TICK_VALUE = float("nan")
@@ -137,6 +138,52 @@ def positives_for(model: "Model", train: Dataset) -> Dataset:
     if prepared.nnz == 0:
         raise ParamError(f"no rating reaches threshold={threshold:g}", param="threshold", fix="lower the threshold")
     return prepared
+
+
+#: The smallest time-decay weight: a rating years older than a short half-life would weigh 0.5^1000,
+#: zero in floating point, and a row whose weights are all zero has no least-squares solution.
+MIN_DECAY_WEIGHT = 1e-12
+
+
+def half_life_spec() -> Param:
+    """``half_life_days``, declared alike in every model that weights ratings by their age (0 = off)."""
+    return Param("half_life_days", "float", 0.0,
+                 "weight each rating by 0.5^(its age / half-life), age in days before the latest training rating "
+                 "(0 = every rating counts alike)", low=0.0)
+
+
+def time_decay_weights(train: Dataset, half_life_days: float) -> np.ndarray | None:
+    """Each entry's time-decay weight ``0.5^((t_last - t) / half_life)``, or None when ``half_life_days`` is 0.
+
+    ``t_last`` is the latest timestamp of ``train``: the newest rating weighs
+    1, one a half-life older 0.5. Weights are floored at
+    :data:`MIN_DECAY_WEIGHT`.
+
+    Parameters
+    ----------
+    train : Dataset
+        The training data; it must have timestamps when a half-life is set.
+    half_life_days : float
+        The half-life in days (0: off).
+
+    Returns
+    -------
+    ndarray of float64, shape (train.nnz,), or None
+
+    Raises
+    ------
+    ParamError
+        (a :class:`~mfstudio.data.errors.DataError`) A half-life is set but the data has no timestamps.
+    """
+    if not half_life_days:
+        return None
+    if train.timestamps is None:
+        where = "file" if train.source else "dataset"
+        raise ParamError(f"half_life_days={half_life_days:g} weights ratings by their age, but this {where} has no "
+                         "timestamp column", param="half_life_days",
+                         fix="set half_life_days to 0, or load ratings with a timestamp column")
+    age_days = (int(train.timestamps.max()) - train.timestamps).astype(np.float64) / 86_400.0
+    return np.maximum(np.exp2(-age_days / half_life_days), MIN_DECAY_WEIGHT)
 
 
 class Model:

@@ -22,9 +22,9 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..kernels import sgd as kernels
-from .base import FactorModel
+from .base import FactorModel, half_life_spec, time_decay_weights
 from .stopping import stop_requested, work_chunks
-from .params import Param, factors_spec, seed_spec
+from .params import Param, ParamError, factors_spec, seed_spec
 
 __all__ = ["GradientDescentMF", "BiasedSGD", "SVDpp", "use_hogwild", "threads_for"]
 
@@ -296,6 +296,13 @@ class BiasedSGD(FactorModel):
     optimizer : {"sgd", "adam", "adagrad"}, default "sgd"
     batch_size : int, default 256
         Ratings per step for Adam and Adagrad (unused by "sgd").
+    half_life_days : float, default 0.0
+        Time decay (``optimizer="sgd"``, ratings with timestamps): each
+        rating's step, weight decay included, is scaled by ``0.5^((t_last -
+        t) / half_life_days)`` with ``t_last`` the latest training rating,
+        so recent ratings outweigh old ones where tastes change. 0 is off.
+        The steps shrink with the weights (a 30-day half-life over a year
+        of ratings averages 1/8), so a short half-life wants more epochs.
     seed : int or None, default 0
 
     Notes
@@ -329,9 +336,16 @@ class BiasedSGD(FactorModel):
         Param("optimizer", "choice", "sgd", "'sgd': one rating at a time; 'adam' / 'adagrad': adaptive steps per mini-batch",
               choices=("sgd", "adam", "adagrad")),
         Param("batch_size", "int", 256, "ratings per step for adam and adagrad", low=1, high=1_000_000),
+        half_life_spec(),
         seed_spec("random seed of the start and of the shuffles"),
     )
     kinds = ("explicit",)
+
+    def _check_together(self, values: dict) -> None:
+        if values["half_life_days"] and values["optimizer"] != "sgd":
+            raise ParamError(f"half_life_days weights each rating's step, which optimizer = {values['optimizer']} "
+                             "does not take one rating at a time", param="half_life_days",
+                             fix="choose optimizer = sgd, or set half_life_days to 0")
 
     #: Keras's Adam/Adagrad constants (initial Adagrad accumulator 0.1).
     beta1, beta2, adam_eps, adagrad_eps, adagrad_init = 0.9, 0.999, 1e-7, 1e-7, 0.1
@@ -340,6 +354,7 @@ class BiasedSGD(FactorModel):
         p = self.validate_params()
         k, n_epochs, lr, lr_bias, reg, reg_bias, lr_decay, init_std = _biased_settings(self)
         optimizer, batch_size = p["optimizer"], p["batch_size"]
+        decay_weights = time_decay_weights(train, p["half_life_days"])
         rng = np.random.default_rng(p["seed"])
 
         rows, cols, values = train.rows, train.cols, train.values
@@ -348,6 +363,13 @@ class BiasedSGD(FactorModel):
         user_count, item_count = _init_biased_model(self, train, rng, k, init_std)
         P, Q, bu, bi = self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_
         mu = self.global_mean_
+        total = float(nnz)
+        if decay_weights is not None:
+            # The loss is the weighted objective: each row's penalty counts its ratings' weights, not their number.
+            user_count = np.bincount(rows, weights=decay_weights, minlength=n_users)
+            item_count = np.bincount(cols, weights=decay_weights, minlength=n_items)
+            total = float(decay_weights.sum())
+            weights = decay_weights.astype(np.float32)  # shuffled in place with the triples
         rows, cols, values = rows.copy(), cols.copy(), values.copy()  # shuffled in place each epoch
 
         if optimizer != "sgd":
@@ -362,14 +384,19 @@ class BiasedSGD(FactorModel):
 
         for epoch in range(n_epochs):
             scale = (1.0 - lr_decay) ** epoch
-            kernels.shuffle_ratings(rows, cols, values, int(rng.integers(_SEED_HIGH)))
+            shuffle_seed = int(rng.integers(_SEED_HIGH))
+            kernels.shuffle_ratings(rows, cols, values, shuffle_seed)
+            if decay_weights is not None:
+                kernels.shuffle(weights, shuffle_seed)  # the same seed, the same permutation as the triples
             sse = 0.0
             if optimizer == "sgd":
                 # Chunks of the shuffled stream; Hogwild cuts each into N_BLOCKS for the threads.
                 epoch_kernel = kernels.sgd_epoch_hogwild if use_hogwild(nnz * k) else kernels.sgd_epoch
                 for lo, hi in work_chunks(nnz, _first_chunk(k)):
+                    # Unweighted, the argument is left out (not None): one compiled kernel for every plain fit.
+                    extra = () if decay_weights is None else (weights[lo:hi],)
                     sse += epoch_kernel(rows[lo:hi], cols[lo:hi], values[lo:hi], mu, bu, bi, P, Q,
-                                             lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS)
+                                        lr_bias * scale, lr * scale, reg_bias, reg, N_BLOCKS, *extra)
             else:
                 # Chunks of whole batches, so that the batches are the unchunked ones.
                 n_batches = -(-nnz // batch_size)
@@ -386,7 +413,7 @@ class BiasedSGD(FactorModel):
                 return
             penalty = (reg_bias * (_weighted_sq_norms(user_count, bu) + _weighted_sq_norms(item_count, bi))
                        + reg * (_weighted_sq_norms(user_count, P) + _weighted_sq_norms(item_count, Q)))
-            yield (sse + penalty) / nnz, {}
+            yield (sse + penalty) / total, {}
 
     def _fitted_state_finite(self) -> bool:
         return super()._fitted_state_finite() and all(
