@@ -178,9 +178,8 @@ def time_decay_weights(train: Dataset, half_life_days: float) -> np.ndarray | No
     if not half_life_days:
         return None
     if train.timestamps is None:
-        where = "file" if train.source else "dataset"
-        raise ParamError(f"half_life_days={half_life_days:g} weights ratings by their age, but this {where} has no "
-                         "timestamp column", param="half_life_days",
+        raise ParamError(f"half_life_days={half_life_days:g} weights ratings by their age, but these ratings have "
+                         "no timestamps", param="half_life_days",
                          fix="set half_life_days to 0, or load ratings with a timestamp column")
     age_days = (int(train.timestamps.max()) - train.timestamps).astype(np.float64) / 86_400.0
     return np.maximum(np.exp2(-age_days / half_life_days), MIN_DECAY_WEIGHT)
