@@ -427,6 +427,14 @@ class ComparisonTable:
         ``(name_a, name_b) -> number of items both lists hold``.
     common : tuple
         Raw ids in every list.
+    mean_popularity : dict
+        ``name -> mean popularity of its list`` (the average share of the
+        training data's users who rated its items; NaN for an empty list).
+    n_shared : dict
+        ``name -> how many of its items another list holds too``.
+    missing : dict
+        ``name -> why its list is empty`` (only with ``skip_missing=True``:
+        the user is not in that model's training data).
     """
 
     user: object
@@ -435,15 +443,25 @@ class ComparisonTable:
     mean_novelty: dict
     overlap: dict
     common: tuple
+    mean_popularity: dict = field(default_factory=dict)
+    n_shared: dict = field(default_factory=dict)
+    missing: dict = field(default_factory=dict)
+
+    @property
+    def n_lists(self) -> int:
+        """How many lists are compared (the "of 3" in "in 2 of 3 lists")."""
+        return len(self.names)
 
     def as_dict(self) -> dict:
         return {"user": _plain(self.user), "names": list(self.names), "lists": self.lists,
-                "mean_novelty": self.mean_novelty,
+                "mean_novelty": self.mean_novelty, "mean_popularity": self.mean_popularity,
+                "n_shared": self.n_shared, "missing": self.missing,
                 "overlap": [{"a": a, "b": b, "items": v} for (a, b), v in self.overlap.items()],
                 "common": [_plain(x) for x in self.common]}
 
 
-def compare_recommendations(models: dict, raw_user, n: int = 10, min_support: int | None = 0) -> ComparisonTable:
+def compare_recommendations(models: dict, raw_user, n: int = 10, min_support: int | None = 0,
+                            exclude_seen: bool = True, skip_missing: bool = False) -> ComparisonTable:
     """Top-``n`` lists of several fitted models for one user, with overlap and popularity/novelty.
 
     Parameters
@@ -456,18 +474,32 @@ def compare_recommendations(models: dict, raw_user, n: int = 10, min_support: in
         List length.
     min_support : int or None
         As :func:`mfstudio.recommend.recommendations_for`.
+    exclude_seen : bool
+        Leave out the items the user has in each model's training data.
+    skip_missing : bool
+        False: a model whose training data lacks the user raises. True: its
+        list is empty and :attr:`ComparisonTable.missing` says why.
 
     Returns
     -------
     ComparisonTable
+        Popularity and novelty of each item come from the training data of
+        the model that lists it (:func:`novelty`).
     """
     from .recommend import recommendations_for
 
     if not models:
         raise DataError("no models to compare", fix="fit two or more models first")
     lists: dict = {}
+    missing: dict = {}
     for name, model in models.items():
-        rows = recommendations_for(model, raw_user, n=n, min_support=min_support)
+        try:
+            rows = recommendations_for(model, raw_user, n=n, exclude_seen=exclude_seen, min_support=min_support)
+        except DataError as exc:
+            if not skip_missing:
+                raise
+            missing[name] = str(exc)
+            rows = []
         nov = novelty(model.train_)
         index = model.train_.col_of([r["item"] for r in rows]) if rows else np.zeros(0, np.int64)
         for row, i in zip(rows, index):
@@ -484,9 +516,12 @@ def compare_recommendations(models: dict, raw_user, n: int = 10, min_support: in
     overlap = {(a, b): len(sets[a] & sets[b]) for i, a in enumerate(names) for b in names[i + 1:]}
     common = set.intersection(*sets.values()) if sets else set()
     first = [r["item"] for r in lists[names[0]]]
-    mean_novelty = {}
+    mean_novelty, mean_popularity, n_shared = {}, {}, {}
     for name, rows in lists.items():
         finite = [r["novelty"] for r in rows if np.isfinite(r["novelty"])]
         mean_novelty[name] = float(np.mean(finite)) if finite else float("nan")
+        mean_popularity[name] = float(np.mean([r["popularity"] for r in rows])) if rows else float("nan")
+        n_shared[name] = sum(1 for r in rows if r["shared"])
     return ComparisonTable(user=raw_user, names=names, lists=lists, mean_novelty=mean_novelty, overlap=overlap,
-                           common=tuple(x for x in first if x in common))
+                           common=tuple(x for x in first if x in common), mean_popularity=mean_popularity,
+                           n_shared=n_shared, missing=missing)

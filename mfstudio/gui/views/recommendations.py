@@ -12,6 +12,12 @@ switch to a rating model shows it as "ticked, give a rating" and leaves it
 out of the fold-in until you choose one. The headings say which items are
 left out of each list as already seen, and why.
 
+"Compare runs side by side": one user's lists from two or more runs next to
+each other (:func:`mfstudio.explain.compare_recommendations`), items that
+more than one list holds tinted and marked "2 of 3", and for each list how
+well known its items are (mean novelty in bits, mean share of users who
+rated them).
+
 Every row comes from :mod:`mfstudio.recommend` (raw ids, titles, scores):
 the CLI and the tests see the same rows.
 """
@@ -32,7 +38,11 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -55,13 +65,18 @@ from ...recommend import (
     default_min_support,
     similar_items_to,
 )
-from .base import ResultView
+from .base import ResultView, color
 
 __all__ = ["RecommendationsView"]
 
 N_POPULAR = 60  # items offered to rate in new-user mode
 N_SEARCH = 150  # most search matches listed
 N_SIMILAR = 10
+N_COMPARED = 3  # runs ticked for comparison by default: the latest ones
+#: Tints of an item that other compared lists hold too: some of them, and every one of them.
+SHARED_SOME = "#fff1c2"
+SHARED_ALL = "#f9d36b"
+SHARED_MARK = "#8a5a00"
 ITEM_ROLE = Qt.ItemDataRole.UserRole  # raw item id of a row
 NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -164,6 +179,9 @@ class RecommendationsView(ResultView):
         self.new_ratings: dict = {}
         self._users: list[str] = []
         self._seen_values: dict = {}
+        self._compare_ticked: list | None = None  # runs ticked in "Compare runs" (None: not chosen yet)
+        self.comparison = None  # the ComparisonTable on screen
+        self.compare_tables: list[QTableWidget] = []
 
         self.stack = QStackedWidget()
         self.message = QLabel()
@@ -190,6 +208,9 @@ class RecommendationsView(ResultView):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_user_page(), "Existing user")
         self.tabs.addTab(self._build_new_user_page(), "New user: rate a few yourself")
+        self.tabs.addTab(self._build_compare_page(), "Compare runs side by side")
+        self.tabs.setTabToolTip(2, "One user's lists from two or more runs next to each other: which items they "
+                                   "share, and how well known what each recommends is")
         self.tabs.currentChanged.connect(self._refresh)
         self.tabs.setCornerWidget(self._corner(), Qt.Corner.TopRightCorner)
         layout = QVBoxLayout(page)
@@ -365,7 +386,14 @@ class RecommendationsView(ResultView):
         self.new_ratings = {}
         for table in (self.known_table, self.recs_table, self.similar_table, self.rate_table, self.new_recs_table):
             table.setRowCount(0)
+        self._compare_ticked = None
+        self.comparison = None
+        self._clear_compare_lists()
         self._show_message()
+
+    def offer_runs(self, runs, prefer=None) -> None:
+        super().offer_runs(runs, prefer=prefer)
+        self._fill_compare_runs()
 
     def set_run(self, run) -> None:
         previous = self.model
@@ -503,6 +531,7 @@ class RecommendationsView(ResultView):
             return
         self.current_user = train.row_ids[index].item()
         self._refresh_user()
+        self._refresh_compare()
 
     def _refresh_user(self) -> None:
         model, user = self.model, self.current_user
@@ -814,6 +843,7 @@ class RecommendationsView(ResultView):
             return
         self._refresh_user()
         self._update_new_user()
+        self._refresh_compare()
 
     @staticmethod
     def _fill(table: QTableWidget, rows: list[list[QTableWidgetItem]]) -> None:
@@ -826,3 +856,246 @@ class RecommendationsView(ResultView):
                 table.setItem(r, c, cell)
         table.blockSignals(False)
         table._fitter.fit()
+
+    # ------------------------------------------------------- side by side
+    def _build_compare_page(self) -> QWidget:
+        page = QWidget()
+        self.compare_user_edit = QLineEdit()
+        self.compare_user_edit.setPlaceholderText("type a user id…")
+        self.compare_user_edit.setMaximumWidth(160)
+        self.compare_completer = QCompleter(self.user_model, self)
+        self.compare_completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.compare_user_edit.setCompleter(self.compare_completer)
+        self.compare_completer.activated.connect(self.show_user)
+        self.compare_user_edit.returnPressed.connect(lambda: self.show_user(self.compare_user_edit.text()))
+        previous, following = QToolButton(), QToolButton()
+        previous.setArrowType(Qt.ArrowType.LeftArrow)
+        previous.setToolTip("Previous user")
+        previous.clicked.connect(lambda: self._step_user(-1))
+        following.setArrowType(Qt.ArrowType.RightArrow)
+        following.setToolTip("Next user")
+        following.clicked.connect(lambda: self._step_user(+1))
+        # The runs to compare: one check box each, in a row that wraps.
+        self.compare_runs = QListWidget()
+        self.compare_runs.setFlow(QListView.Flow.LeftToRight)
+        self.compare_runs.setWrapping(True)
+        self.compare_runs.setResizeMode(QListView.ResizeMode.Adjust)
+        self.compare_runs.setSpacing(2)
+        self.compare_runs.setMaximumHeight(58)
+        self.compare_runs.setToolTip("Tick the runs whose lists to show side by side (two or more)")
+        self.compare_runs.itemChanged.connect(self._on_compare_ticked)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("User:"))
+        bar.addWidget(self.compare_user_edit)
+        bar.addWidget(previous)
+        bar.addWidget(following)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Runs:"))
+        bar.addWidget(self.compare_runs, 1)
+        self.compare_info = _heading("")
+        self.compare_lists = QWidget()
+        self.compare_lists_layout = QHBoxLayout(self.compare_lists)
+        self.compare_lists_layout.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidget(self.compare_lists)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.compare_summary = _heading("")
+        self.compare_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.compare_info)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.compare_summary)
+        return page
+
+    @property
+    def comparing(self) -> bool:
+        """Whether the "Compare runs side by side" page is the one shown."""
+        return self.stack.currentIndex() == 1 and self.tabs.currentIndex() == 2
+
+    def show_comparison(self) -> None:
+        """Bring the side-by-side page forward (as a click on its tab would)."""
+        self.tabs.setCurrentIndex(2)
+        self._refresh_compare()
+
+    def compared_runs(self) -> list:
+        """The ticked runs, in the order of the Run box (oldest first)."""
+        ticked = self._default_compared() if self._compare_ticked is None else self._compare_ticked
+        return [run for run in self._offered if run in ticked]
+
+    def _default_compared(self) -> list:
+        """Until the person ticks runs themselves: the latest runs, the one chosen in the Run box among them."""
+        offered = list(self._offered)
+        ticked = offered[-N_COMPARED:]
+        chosen = self.chosen_run()
+        if chosen is not None and chosen not in ticked:
+            ticked = [chosen, *offered[-(N_COMPARED - 1):]]
+        return ticked
+
+    def set_compared_runs(self, runs) -> None:
+        """Tick exactly these runs (others unticked) and redraw the lists."""
+        self._compare_ticked = [run for run in runs if run in self._offered]
+        self._fill_compare_runs()
+        self._refresh_compare()
+
+    def _fill_compare_runs(self) -> None:
+        offered = list(self._offered)
+        if self._compare_ticked is not None:
+            self._compare_ticked = [run for run in self._compare_ticked if run in offered]
+        ticked = self.compared_runs()
+        box = self.compare_runs
+        box.blockSignals(True)
+        box.clear()
+        for k, run in enumerate(offered):
+            model = run.model
+            item = QListWidgetItem(f"{run.name}")
+            item.setToolTip(f"{run.name}: {model.title or model.name}")
+            item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            item.setCheckState(Qt.CheckState.Checked if run in ticked else Qt.CheckState.Unchecked)
+            item.setForeground(QColor(color(k)))
+            box.addItem(item)
+        box.blockSignals(False)
+
+    def _on_compare_ticked(self, _item) -> None:
+        box = self.compare_runs
+        self._compare_ticked = [run for row, run in enumerate(self._offered)
+                                if row < box.count() and box.item(row).checkState() == Qt.CheckState.Checked]
+        self._refresh_compare()
+
+    def _clear_compare_lists(self) -> None:
+        layout = self.compare_lists_layout
+        while layout.count():
+            widget = layout.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.compare_tables = []
+
+    def _refresh_compare(self) -> None:
+        """Draw the ticked runs' lists for the current user (only while the page is shown)."""
+        from ...explain import compare_recommendations
+
+        if self.model is None or not self.comparing:
+            return
+        user = self.current_user
+        if self.compare_user_edit.text() != str(user):
+            self.compare_user_edit.setText("" if user is None else str(user))
+        self._clear_compare_lists()
+        self.comparison = None
+        runs = self.compared_runs()
+        user_word, item_word = self._labels()
+        value = "rated" if self.dataset.kind == "explicit" else "used"
+        if len(self._offered) < 2:
+            self.compare_info.setText(f"Only one run can be shown here. Fit another model on this data (e.g. SGD "
+                                      f"and BPR, or ALS) to put their lists for the same {user_word} side by side.")
+            self.compare_summary.setText("")
+            return
+        if not runs or user is None:
+            self.compare_info.setText("Tick two or more runs above to put their lists side by side.")
+            self.compare_summary.setText("")
+            return
+        names = {run.name: run.model for run in runs}
+        table = compare_recommendations(names, user, n=self.n_spin.value(), min_support=self.min_support,
+                                        skip_missing=True)
+        self.comparison = table
+        n_lists = table.n_lists
+        self.compare_info.setText(
+            f"Top {self.n_spin.value()} for {user_word} <b>{html.escape(str(user))}</b> from each ticked run, "
+            f"{item_word}s they already {value} left out{self._support_text(item_word)}. "
+            f"<span style='background:{SHARED_SOME}'>&nbsp;Tinted&nbsp;</span> = in more than one list "
+            f"(\u25cf 2 of {n_lists}), <span style='background:{SHARED_ALL}'>&nbsp;darker&nbsp;</span> = in every "
+            f"list. Select {_a(item_word)} to find it in the other lists."
+            + ("" if n_lists >= 2 else " <b>Tick another run to compare.</b>"))
+        for k, name in enumerate(table.names):
+            run = runs[k]
+            self.compare_lists_layout.addWidget(self._compare_box(table, name, run), 1)
+        self.compare_summary.setText(self._compare_summary(table, item_word, value))
+
+    def _compare_box(self, table, name: str, run) -> QWidget:
+        model = run.model
+        rows = table.lists[name]
+        colour = color(self._offered.index(run)) if run in self._offered else "#222"
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        head = _heading(f"<b style='color:{colour}'>{html.escape(name)}</b> "
+                        f"<span style='color:#555'>({html.escape(model.title or model.name)})</span>")
+        layout.addWidget(head)
+        if name in table.missing:
+            layout.addWidget(_heading(f"<span style='color:#b00'>{html.escape(table.missing[name])}</span>"))
+            layout.addStretch(1)
+            return box
+        users = model.train_.n_rows
+        figures = _heading(
+            f"mean novelty <b>{table.mean_novelty[name]:.2f}</b> bits · rated by <b>{table.mean_popularity[name]:.1%}"
+            f"</b> of users on average · <b>{table.n_shared[name]}</b> of {len(rows)} in another list")
+        figures.setToolTip(
+            f"Novelty of an item = -log2(share of the {users:,} {model.train_.row_label}s of this run's training "
+            f"data who rated it): 1 bit = half of them, 3 bits = one in eight; higher = less well known.\n"
+            f"'rated by' is that share itself, averaged over the list.")
+        layout.addWidget(figures)
+        widget = _table(["#", "title", "rated by", "shared"], stretch=1)
+        widget.horizontalHeaderItem(2).setToolTip("Share of the training data's users who rated it "
+                                                  "(novelty in bits in each cell's tooltip)")
+        widget.horizontalHeaderItem(3).setToolTip("How many of the compared lists hold this item")
+        cells = []
+        for r in rows:
+            shared, everywhere = r["shared"], r["in_lists"] == table.n_lists and table.n_lists > 1
+            title = _cell(r["title"], r["item"])
+            title.setToolTip(f"{r['title']}\nscore {r['score']:.3f} ({model.title or model.name}'s own scale)"
+                             + (f"\n{_genres(r['genres'])}" if r.get("genres") else ""))
+            popularity = _cell(f"{r['popularity']:.1%}", number=r["popularity"], right=True)
+            popularity.setToolTip(f"novelty {r['novelty']:.2f} bits")
+            mark = _cell(f"\u25cf {r['in_lists']} of {table.n_lists}" if shared else "", number=r["in_lists"])
+            row = [_cell(r["rank"], number=r["rank"], right=True), title, popularity, mark]
+            if shared:
+                mark.setForeground(QColor(SHARED_MARK))
+                for cell in row:
+                    cell.setBackground(QColor(SHARED_ALL if everywhere else SHARED_SOME))
+            cells.append(row)
+        self._fill(widget, cells)
+        widget.itemSelectionChanged.connect(lambda w=widget: self._on_compared_item(w))
+        layout.addWidget(widget, 1)
+        self.compare_tables.append(widget)
+        return box
+
+    def _compare_summary(self, table, item_word: str, value: str) -> str:
+        parts = [f"{html.escape(a)} & {html.escape(b)}: {count}" for (a, b), count in table.overlap.items()]
+        text = f"<b>Overlap</b> ({item_word}s both lists hold): " + "; ".join(parts) + "."
+        if table.n_lists > 2:
+            titles = []
+            first = table.lists[table.names[0]]
+            for raw in table.common:
+                titles.extend(r["title"] for r in first if r["item"] == raw)
+            text += (f" In every list: {len(table.common)}"
+                     + (f" ({html.escape(', '.join(titles[:4]))}{'…' if len(titles) > 4 else ''})" if titles else "")
+                     + ".")
+        text += (f"<br><span style='color:#555'>Novelty = -log2(share of the training data's users who {value} the "
+                 f"{item_word}), in bits: a list of well-known {item_word}s scores low, one of rarities high. "
+                 f"Scores are on each model's own scale (hover a title), so only the orders compare.</span>")
+        return text
+
+    def _on_compared_item(self, source: QTableWidget) -> None:
+        rows = {index.row() for index in source.selectedIndexes()}
+        if not rows:
+            return
+        raw = source.item(min(rows), 1).data(ITEM_ROLE)
+        for table in self.compare_tables:
+            if table is source:
+                continue
+            table.blockSignals(True)
+            table.clearSelection()
+            for r in range(table.rowCount()):
+                if table.item(r, 1).data(ITEM_ROLE) == raw:
+                    table.selectRow(r)
+                    table.scrollToItem(table.item(r, 1))
+            table.blockSignals(False)
+
+    def compared_titles(self) -> dict:
+        """``run name -> titles of its list, top first`` as shown (for tests)."""
+        if self.comparison is None:
+            return {}
+        return {name: [table.item(r, 1).text() for r in range(table.rowCount())]
+                for name, table in zip([n for n in self.comparison.names if n not in self.comparison.missing],
+                                       self.compare_tables)}
+
