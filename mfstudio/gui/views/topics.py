@@ -105,6 +105,7 @@ def _image_plot(plot: pg.PlotItem) -> pg.ImageItem:
 _INK = pg.ColorMap([0.0, 1.0], [(255, 255, 255), (20, 20, 30)])
 # Signed parts (SVD): blue below zero, white at zero, red above (colorcet's diverging D1A).
 _SIGNED_MAP = "CET-D1A"
+_UNBOUNDED = 16_777_215  # Qt's QWIDGETSIZE_MAX: no maximum height
 
 
 def _colour_key(signed: bool) -> str:
@@ -306,14 +307,18 @@ class TopicsView(ResultView):
         self.right_stack.addWidget(compare_page)
 
         self.compare_combo = QComboBox()
-        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # Long run names must not widen the tab past the window (at 1280 px it scrolled sideways).
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_combo.setMinimumContentsLength(28)
         self.compare_combo.setToolTip("Put another run's parts beside this run's (e.g. NMF's strokes next to "
                                       "SVD's signed eigen-images); the first entry takes one image apart instead")
         self.compare_combo.activated.connect(lambda _: self._on_compare_chosen())
         compare_bar = QHBoxLayout()
         compare_bar.addWidget(QLabel("Right side:"))
         compare_bar.addWidget(self.compare_combo)
-        compare_bar.addStretch(1)
+        self.compare_hint = QLabel()
+        self.compare_hint.setStyleSheet("color: #555;")
+        compare_bar.addWidget(self.compare_hint, 1)
         self.compared_run = None
         self._compare_columns = 0
         self.compare_plots: list[pg.PlotItem] = []
@@ -758,6 +763,9 @@ class TopicsView(ResultView):
             self.part_plots.append(plot)
         rows = (self.n_components + columns - 1) // columns
         self.parts_grid.setMinimumHeight(rows * self.PART_SIZE)
+        # Side by side, both grids keep rows of one height (filling the height, a grid of two
+        # rows drew its parts at three times the size of its neighbour's).
+        self.parts_grid.setMaximumHeight(rows * self.PART_SIZE if self.compared_run is not None else _UNBOUNDED)
         self._highlight_parts()
 
     def strongest_parts(self, index: int, n: int = N_STRONGEST) -> list[tuple[int, float]]:
@@ -835,11 +843,14 @@ class TopicsView(ResultView):
         combo = self.compare_combo
         combo.blockSignals(True)
         combo.clear()
-        combo.addItem("one image taken apart" if candidates else
-                      "one image taken apart (fit another model, e.g. NMF and SVD, to put parts side by side)")
+        combo.addItem("one image taken apart")
+        self.compare_hint.setText("" if candidates else
+                                  "fit a second model (e.g. NMF and SVD) to put their parts side by side")
         for run in candidates:
             model = run.model
-            combo.addItem(f"parts of {run.name} ({model.title or model.name}) side by side", run)
+            combo.addItem(f"{run.name}: its parts side by side", run)
+            combo.setItemData(combo.count() - 1, f"{run.name} ({model.title or model.name})",
+                              Qt.ItemDataRole.ToolTipRole)
         combo.setCurrentIndex(0 if self.compared_run is None else candidates.index(self.compared_run) + 1)
         combo.setEnabled(bool(candidates))
         combo.blockSignals(False)
@@ -873,6 +884,9 @@ class TopicsView(ResultView):
         self.compare_plots, self.compare_items = [], []
         self._compare_columns = 0
         run = self.compared_run
+        if self.mode == "images" and self.part_plots:
+            rows = -(-self.n_components // max(self._columns_used, 1))
+            self.parts_grid.setMaximumHeight(rows * self.PART_SIZE if run is not None else _UNBOUNDED)
         if self.mode != "images" or run is None:
             self.right_stack.setCurrentIndex(0)
             return
@@ -883,10 +897,9 @@ class TopicsView(ResultView):
         H = factors[1]
         signed = has_signed_components(H)
         self.right_stack.setCurrentIndex(1)
-        model = run.model
         self.compare_heading.setText(
-            f"<b>{H.shape[0]} parts</b> found by {model.title or model.name} ({run.name}), beside "
-            f"{self.run.name} on the left; the two scroll together.<br>{_colour_key(signed)}")
+            f"<b>{H.shape[0]} parts</b> found by {run.name}, beside {self.run.name}'s on the left "
+            f"(the two scroll together).<br>{_colour_key(signed)}")
         columns = self._compare_fit()
         self._compare_columns = columns
         for t in range(H.shape[0]):
@@ -898,5 +911,5 @@ class TopicsView(ResultView):
             self.compare_plots.append(plot)
             self.compare_items.append(image)
         rows = (H.shape[0] + columns - 1) // columns
-        self.compare_grid.setMinimumHeight(rows * self.PART_SIZE)
+        self.compare_grid.setFixedHeight(rows * self.PART_SIZE)
 
