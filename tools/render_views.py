@@ -8,7 +8,11 @@ Usage::
 Each size gets a fresh window (offscreen unless QT_QPA_PLATFORM says otherwise), the data loaded
 through the window's own open path, each model fitted with the protocol the window chooses (append
 ``@SPEC`` to a model to choose, e.g. ``nmf@cells:0.1``), then every enabled tab shown and grabbed to
-``OUT/<data>_<size>_<tab>.png``. Look at every picture: would a user understand it at a glance?
+``OUT/<data>_<size>_<tab>.png``. Some tabs are also grabbed in a second state a user reaches with one
+click (``..._<tab>_<state>.png``): the Recommendations tab with a recommended item selected (the "why
+this item" table) and its "Compare runs side by side" page; the Topics & parts view of images with the
+previous run's parts beside the latest run's. Look at every picture: would a user understand it at a
+glance?
 """
 
 from __future__ import annotations
@@ -58,6 +62,22 @@ def _run_sweep(app, window, spec: str) -> None:
     _pump(app)
 
 
+def _extra_states(view):
+    """(suffix, set-up) pairs: states of a tab worth a picture of their own, reached as a user would."""
+    title = view.title
+    if title == "Recommendations" and getattr(view, "model", None) is not None:
+        def why():
+            view.tabs.setCurrentIndex(0)
+            if view.recs_table.rowCount():
+                view.recs_table.selectRow(0)
+
+        yield "why", why
+        if len(view.offered_runs()) > 1:
+            yield "compare", view.show_comparison
+    if title == "Topics & parts" and getattr(view, "mode", None) == "images" and view.compare_candidates():
+        yield "side_by_side", lambda: view.compare_with(view.compare_candidates()[-1])
+
+
 def render(data: str, models: list[str], width: int, height: int, out: Path, sweep: str | None = None) -> list[Path]:
     """Fit ``models`` on ``data`` in a window of this size and save every enabled tab; returns the PNG paths."""
     from PySide6.QtCore import QSettings
@@ -96,6 +116,12 @@ def render(data: str, models: list[str], width: int, height: int, out: Path, swe
         path = out / f"{stem}_{width}x{height}_{tab}.png"
         window.grab().save(str(path))
         written.append(path)
+        for suffix, set_up in _extra_states(view):
+            set_up()
+            _pump(app, 0.6)
+            path = out / f"{stem}_{width}x{height}_{tab}_{suffix}.png"
+            window.grab().save(str(path))
+            written.append(path)
     window.close()
     _pump(app, 0.2)
     return written
