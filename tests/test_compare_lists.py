@@ -72,7 +72,7 @@ def three_runs(qtbot, window):
 
 def test_the_side_by_side_page_shows_each_runs_list_for_the_user_as_the_core_does(three_runs):
     view, runs = three_runs
-    assert view.tabs.tabText(2) == "Compare runs side by side"  # discoverable beside the other two pages
+    assert view.tabs.tabText(2) == "Compare runs"  # discoverable beside the other two pages
     view.show_comparison()
     assert view.comparing and view.compared_runs() == runs  # the latest runs are ticked by default
     user = view.current_user

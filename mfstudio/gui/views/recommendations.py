@@ -77,6 +77,7 @@ N_COMPARED = 3  # runs ticked for comparison by default: the latest ones
 SHARED_SOME = "#fff1c2"
 SHARED_ALL = "#f9d36b"
 SHARED_MARK = "#8a5a00"
+COMPARE_MIN_WIDTH = 240  # px of each list side by side
 ITEM_ROLE = Qt.ItemDataRole.UserRole  # raw item id of a row
 NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -207,8 +208,9 @@ class RecommendationsView(ResultView):
         self._support_for = None  # the training data the support default was chosen for
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_user_page(), "Existing user")
-        self.tabs.addTab(self._build_new_user_page(), "New user: rate a few yourself")
-        self.tabs.addTab(self._build_compare_page(), "Compare runs side by side")
+        self.tabs.addTab(self._build_new_user_page(), "New user")
+        self.tabs.setTabToolTip(1, "Rate a few items yourself: the lists update at once, by folding your ratings in")
+        self.tabs.addTab(self._build_compare_page(), "Compare runs")
         self.tabs.setTabToolTip(2, "One user's lists from two or more runs next to each other: which items they "
                                    "share, and how well known what each recommends is")
         self.tabs.currentChanged.connect(self._refresh)
@@ -900,6 +902,7 @@ class RecommendationsView(ResultView):
         scroll.setWidget(self.compare_lists)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.compare_scroll = scroll
         self.compare_summary = _heading("")
         self.compare_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(page)
@@ -968,6 +971,9 @@ class RecommendationsView(ResultView):
         while layout.count():
             widget = layout.takeAt(0).widget()
             if widget is not None:
+                # Off screen at once: a box left for deleteLater was drawn under the new ones.
+                widget.hide()
+                widget.setParent(None)
                 widget.deleteLater()
         self.compare_tables = []
 
@@ -1016,10 +1022,12 @@ class RecommendationsView(ResultView):
         rows = table.lists[name]
         colour = color(self._offered.index(run)) if run in self._offered else "#222"
         box = QWidget()
+        box.setMinimumWidth(COMPARE_MIN_WIDTH)  # narrower, a title was three letters: the page scrolls instead
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
-        head = _heading(f"<b style='color:{colour}'>{html.escape(name)}</b> "
-                        f"<span style='color:#555'>({html.escape(model.title or model.name)})</span>")
+        method = model.title or model.name
+        head = _heading(f"<b style='color:{colour}'>{html.escape(name)}</b>"
+                        + ("" if method in name else f" <span style='color:#555'>({html.escape(method)})</span>"))
         layout.addWidget(head)
         if name in table.missing:
             layout.addWidget(_heading(f"<span style='color:#b00'>{html.escape(table.missing[name])}</span>"))
@@ -1034,17 +1042,19 @@ class RecommendationsView(ResultView):
             f"data who rated it): 1 bit = half of them, 3 bits = one in eight; higher = less well known.\n"
             f"'rated by' is that share itself, averaged over the list.")
         layout.addWidget(figures)
-        widget = _table(["#", "title", "rated by", "shared"], stretch=1)
+        widget = _table(["#", "title", "rated by", "in lists"], stretch=1)
         widget.horizontalHeaderItem(2).setToolTip("Share of the training data's users who rated it "
                                                   "(novelty in bits in each cell's tooltip)")
-        widget.horizontalHeaderItem(3).setToolTip("How many of the compared lists hold this item")
+        widget.horizontalHeaderItem(3).setToolTip("How many of the compared lists hold this item (\u25cf: more "
+                                                  "than one)")
         cells = []
         for r in rows:
             shared, everywhere = r["shared"], r["in_lists"] == table.n_lists and table.n_lists > 1
             title = _cell(r["title"], r["item"])
             title.setToolTip(f"{r['title']}\nscore {r['score']:.3f} ({model.title or model.name}'s own scale)"
                              + (f"\n{_genres(r['genres'])}" if r.get("genres") else ""))
-            popularity = _cell(f"{r['popularity']:.1%}", number=r["popularity"], right=True)
+            popularity = _cell(f"{r['popularity']:.0%}" if r["popularity"] >= 0.01 else "<1%",
+                               number=r["popularity"], right=True)
             popularity.setToolTip(f"novelty {r['novelty']:.2f} bits")
             mark = _cell(f"\u25cf {r['in_lists']} of {table.n_lists}" if shared else "", number=r["in_lists"])
             row = [_cell(r["rank"], number=r["rank"], right=True), title, popularity, mark]

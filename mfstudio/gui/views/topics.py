@@ -887,6 +887,8 @@ class TopicsView(ResultView):
         if self.mode == "images" and self.part_plots:
             rows = -(-self.n_components // max(self._columns_used, 1))
             self.parts_grid.setMaximumHeight(rows * self.PART_SIZE if run is not None else _UNBOUNDED)
+        self.parts_heading.setMinimumHeight(0)
+        self.compare_heading.setMinimumHeight(0)
         if self.mode != "images" or run is None:
             self.right_stack.setCurrentIndex(0)
             return
@@ -912,4 +914,9 @@ class TopicsView(ResultView):
             self.compare_items.append(image)
         rows = (H.shape[0] + columns - 1) // columns
         self.compare_grid.setFixedHeight(rows * self.PART_SIZE)
+        # Headings of one height, so the two grids start level and their rows scroll side by side.
+        tall = max(self.parts_heading.heightForWidth(max(self.parts_heading.width(), 120)),
+                   self.compare_heading.heightForWidth(max(self.compare_heading.width(), 120)))
+        self.parts_heading.setMinimumHeight(tall)
+        self.compare_heading.setMinimumHeight(tall)
 
