@@ -1,8 +1,10 @@
 """ALS on Apache Spark: the engine choice, against real Spark on loopback.
 
-Two Spark deployments are started here, each once:
+Three Spark deployments are started here, each once:
 
 - a ``local[2]`` session (module scope, reused by every test that fits);
+- a Spark Connect server from pyspark's own ``spark-submit`` on a free
+  loopback port (the way a desktop without Java reaches a cluster);
 - a standalone master and one worker, started from pyspark's own
   ``bin/spark-class`` on free loopback ports, bounded in time and stopped at
   the end; the fit against it runs last, since classic Spark allows one
@@ -150,6 +152,45 @@ def standalone(tmp_path_factory):
                 process.wait(10)
         master_log.close()
         worker_log.close()
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory):
+    """A Spark Connect server (``local[2]`` inside) on a free loopback port, from pyspark's own spark-submit.
+
+    Started in the foreground as its own process group and killed at the end;
+    ``sc://127.0.0.1:PORT`` is what a desktop (or the bundle) would be pointed at.
+    """
+    pytest.importorskip("grpc", reason="Spark Connect needs pyspark's connect extra (pip install -e '.[spark]')")
+    home = Path(pyspark.__file__).parent
+    folder = tmp_path_factory.mktemp("connect")
+    port = _free_port()
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(folder)}
+    env.pop("SPARK_CONNECT_MODE_ENABLED", None)
+    log = open(folder / "server.log", "w")
+    process = subprocess.Popen(
+        ["bash", str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+         "--master", "local[2]", "--conf", f"spark.connect.grpc.binding.port={port}",
+         "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", "spark.driver.memory=1g",
+         "--conf", "spark.ui.enabled=false"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def server_up():
+            with socket.socket() as s:
+                s.settimeout(0.5)
+                return s.connect_ex(("127.0.0.1", port)) == 0
+        _wait_for(server_up, 120, "the Spark Connect server did not open its port")
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        log.close()
 
 
 # ------------------------------------------------------------- no Spark needed
@@ -366,6 +407,42 @@ def test_cli_spark_fit_on_ml100k_matches_a_direct_pyspark_fit_and_recommends_uns
     recs = json.loads(capsys.readouterr().out)
     rated = set(pd.read_csv(base, sep="\t", names=names).query("user == 1")["item"].astype(str))
     assert len(recs["items"]) == 10 and not rated & {str(row["item"]) for row in recs["items"]}
+
+
+# ------------------------------------------------------------ Spark Connect
+@needs_spark
+def test_a_fit_through_spark_connect_equals_the_local_session_fit_reports_progress_and_cancels(movies, local_spark,
+                                                                                              connect_server):
+    readings = []
+    remote = ALS(n_factors=8, n_epochs=3, reg=0.1, seed=0, engine="spark", spark_master=connect_server)
+    with spark_progress.progress_to(lambda done, total, text: readings.append((done, total, text))):
+        remote.fit(movies)
+    assert remote.engine_info["master"] == connect_server
+    assert any(total > 0 and text.startswith("Spark: stage") for _, total, text in readings), readings
+    # The same seed on the in-process local[2] session: Spark's ALS is the same code behind both doors.
+    here = ALS(n_factors=8, n_epochs=3, reg=0.1, seed=0, engine="spark", spark_master=LOCAL).fit(movies)
+    assert remote.score(movies)["rmse"] == pytest.approx(here.score(movies)["rmse"], abs=0.005)
+
+    # Cancel through Connect interrupts the fit's operation by its tag.
+    event, seen_tasks, finished = threading.Event(), threading.Event(), {}
+
+    def run():
+        def on_progress(done, total, text):
+            if total > 0:
+                seen_tasks.set()
+        with stop_when(event), spark_progress.progress_to(on_progress):
+            model = ALS(n_factors=16, n_epochs=400, reg=0.1, engine="spark", spark_master=connect_server)
+            finished["steps"] = list(model.iter_fit(movies))
+            finished["at"] = time.monotonic()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert seen_tasks.wait(120), "no Spark task was reported"
+    asked = time.monotonic()
+    event.set()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert finished["steps"] == [] and finished["at"] - asked < 10
 
 
 # ------------------------------------------------------------ standalone (last)

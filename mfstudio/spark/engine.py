@@ -186,12 +186,17 @@ def session_for(master: str):
         live = _sessions.get(master)
         if live is not None and _alive(live):
             return live
+        _connect_mode(master.startswith("sc://"))
         if master.startswith("sc://"):
             _check_reachable(master)
             try:
-                from pyspark.sql import SparkSession
+                # pyspark's own SparkSession.builder.remote refuses while a classic session runs in the
+                # process (SESSION_ALREADY_EXIST) and hands back whatever Connect session exists for any
+                # URL; a window may use local[*] and then sc://, or two servers, so a Connect session of
+                # this URL is created directly.
+                from pyspark.sql.connect.session import SparkSession as ConnectSession
 
-                spark = SparkSession.builder.remote(master).getOrCreate()
+                spark = ConnectSession.builder.remote(master).create()
             except ImportError as exc:
                 raise DataError("Spark Connect needs pyspark's connect extra, which is not installed",
                                 fix="pip install 'pyspark[connect]'") from exc
@@ -233,6 +238,20 @@ def session_for(master: str):
         return spark
 
 
+def _connect_mode(remote: bool) -> None:
+    """Point pyspark.ml at Spark Connect (``remote``) or at the classic JVM for the next calls in this process.
+
+    pyspark decides which of its two implementations ``pyspark.ml`` uses from one process-wide
+    environment variable, set for good by the first ``builder.remote(...)``: after one Connect fit, a
+    classic ``local[*]`` fit in the same window would have been sent the Connect way and failed. The
+    engine runs one Spark fit at a time, so it sets the variable for the fit it is about to run.
+    """
+    if remote:
+        os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    else:
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+
+
 def _context(spark):
     """The SparkContext of a classic session; None for Spark Connect (which has none on the client)."""
     if type(spark).__module__.startswith("pyspark.sql.connect"):
@@ -250,11 +269,25 @@ def _alive(spark) -> bool:
         return False
 
 
+#: Seconds a Spark Connect session may take to say goodbye to its server when it is stopped.
+CONNECT_STOP_SECONDS = 3.0
+
+
 def _stop(spark) -> None:
-    try:
-        spark.stop()
-    except Exception:
-        pass  # a session that is already gone needs no stopping
+    def stop():
+        try:
+            spark.stop()
+        except Exception:
+            pass  # a session that is already gone needs no stopping
+
+    if _context(spark) is not None:
+        stop()
+        return
+    # A Connect session releases itself on the server, and retries with back-off for minutes when the
+    # server is gone (a quit window hung there): it gets a few seconds on a daemon thread, then is left.
+    helper = threading.Thread(target=stop, name="spark-connect-stop", daemon=True)
+    helper.start()
+    helper.join(CONNECT_STOP_SECONDS)
 
 
 def stop_sessions() -> None:
@@ -385,10 +418,20 @@ def _is_cancel(exc: BaseException) -> bool:
     return bool(re.search(r"cancel|interrupt", f"{exc}", re.I))
 
 
-def _poll_progress(spark, group: str, started: float) -> None:
-    """Report the tasks done and known in the fit's job group (classic Spark's status tracker)."""
+def _poll_progress(spark, group: str, started: float, connect_readings: dict) -> None:
+    """Report the tasks done and known in the fit's job group.
+
+    Classic Spark: its status tracker. Spark Connect has none on the client; its
+    progress handler (called on the thread running the fit) leaves its latest
+    reading in ``connect_readings``, reported from here because progress goes to
+    the fit's own thread.
+    """
     sc = _context(spark)
     if sc is None:
+        if connect_readings:
+            done, total, stage = connect_readings["done"], connect_readings["total"], connect_readings["stage"]
+            progress.report(done, total, f"Spark: stage {stage}, {done} of {total} tasks "
+                                         f"after {time.perf_counter() - started:.0f} s")
         return
     try:
         tracker = sc.statusTracker()
@@ -490,8 +533,9 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
     info["session_seconds"] = round(time.perf_counter() - t0, 3)
     if spark is None or stop_requested():
         return None
-    info["spark_version"] = spark.version
     sc = _context(spark)
+    _connect_mode(sc is None)
+    info["spark_version"] = spark.version
     info["spark_master"] = sc.master if sc is not None else master
 
     from pyspark.ml.recommendation import ALS
@@ -522,7 +566,20 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
                 sc.setJobGroup(group, "mfstudio ALS fit", interruptOnCancel=True)
                 sc.addJobTag(group)
             else:
+                # pyspark.ml over Spark Connect finds its session as the *thread's* active one, which only the
+                # thread that created the session has ("assert session is not None" otherwise); there is no
+                # public setter, so this thread is made the session's own the way pyspark does it itself.
+                type(spark)._set_default_and_active_session(spark)
                 spark.addTag(group)
+
+                def on_progress(stages, inflight_tasks, operation_id, done):
+                    stages = list(stages or ())
+                    if stages:
+                        connect_readings.update(done=sum(st.num_completed_tasks for st in stages),
+                                                total=sum(st.num_tasks for st in stages),
+                                                stage=max(st.stage_id for st in stages))
+
+                spark.registerProgressHandler(on_progress)
             model = als.fit(frame)
             t_fit = time.perf_counter()
             with _quiet_pandas_warning():
@@ -531,7 +588,15 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
             outcome["result"] = (model, users, items, t_fit)
         except BaseException as exc:  # carried to the fit's own thread, which raises it there
             outcome["error"] = exc
+        finally:
+            if sc is None:
+                try:
+                    spark.removeTag(group)
+                    spark.clearProgressHandlers()
+                except Exception:
+                    pass  # a session that broke down has nothing left to clear
 
+    connect_readings: dict = {}
     helper = threading.Thread(target=run, name=f"spark-{group}", daemon=True)
     t2 = time.perf_counter()
     info["ship_seconds"] = round(t2 - t1, 3)
@@ -548,7 +613,7 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
             # alone let the next job run on (seen as fits that went on for a minute after Cancel).
             _cancel_jobs(spark, sc, group)
         else:
-            _poll_progress(spark, group, t2)
+            _poll_progress(spark, group, t2, connect_readings)
     if parquet_path is not None:
         parquet_path.unlink(missing_ok=True)
     if cancelled or stop_requested():
