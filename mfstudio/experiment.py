@@ -120,7 +120,7 @@ EPOCH_RANKING_USERS = 1_000
 #: Per-epoch train/test rating errors use at most this many entries.
 EPOCH_SAMPLE_ENTRIES = 20_000
 #: Users scored per matrix product when ranking (bounds memory to this x n_items floats).
-_BATCH_USERS = 512
+_BATCH_USERS = 256
 
 
 # ----------------------------------------------------------------- protocols
@@ -330,11 +330,12 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     from .kernels.ranking import rank_block
 
     relevant_data = _relevant(test, threshold)
-    users = np.unique(relevant_data.rows)
+    # Users with a relevant test item, by counting (np.unique hashed 9M rows per call at scale).
+    users = np.flatnonzero(np.bincount(relevant_data.rows, minlength=relevant_data.n_rows))
     # A user with no training entry has no factors: whatever the model lists for
     # them says nothing about what it learned, so they are counted, not ranked,
     # unless the model builds their vector from their features.
-    warm = np.bincount(train.rows, minlength=train.n_rows)[users] > 0
+    warm = np.bincount(train.rows, minlength=max(train.n_rows, relevant_data.n_rows))[users] > 0
     warm |= cold_rows_predicted(model, train)[users]
     cold = int(np.count_nonzero(~warm))
     users = users[warm]
@@ -344,23 +345,34 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     pick = _sample(users.size, max_users) if max_users else None
     if pick is not None:
         users = users[pick]
-    relevant = relevant_data.to_csr()[users]
-    seen = train.to_csr()
+    # CSR rows of the ranked users only: converting all of a 9M-entry training set per call (every
+    # epoch) cost more than ranking a sample of users.
+    relevant = _rows_csr(relevant_data, users, with_values=True)
+    seen = _rows_csr(train, users)
     recommended = np.full((users.size, k), -1, dtype=np.int64)
     aucs = np.full(users.size, np.nan)
-    for start in range(0, users.size, _BATCH_USERS):
-        chunk = users[start:start + _BATCH_USERS]
-        scores = np.ascontiguousarray(model.score_matrix(chunk), dtype=np.float32)
-        block = seen[chunk]
-        wanted = relevant[start:start + chunk.size]
-        # One parallel pass per block for the lists and the AUC (mfstudio.kernels.ranking): the numpy
-        # version sorted and partitioned every row and was most of a large fit's wall time.
-        top_items, _top_scores, block_auc = rank_block(
-            scores, block.indptr.astype(np.int64), block.indices.astype(np.int64),
-            wanted.indptr.astype(np.int64), wanted.indices.astype(np.int64), int(k), bool(with_auc))
-        if with_auc:
-            aucs[start:start + chunk.size] = block_auc
-        recommended[start:start + chunk.size] = top_items
+    if getattr(model, "same_scores_for_every_user", False):
+        # Popularity: one score vector for all, ranked per user without a score matrix (rank_shared).
+        from .kernels.ranking import rank_shared
+
+        item_scores = np.ascontiguousarray(model.score_matrix(users[:1])[0], dtype=np.float32)
+        recommended, _top_scores, aucs = rank_shared(
+            item_scores, seen.indptr.astype(np.int64), seen.indices.astype(np.int64),
+            relevant.indptr.astype(np.int64), relevant.indices.astype(np.int64), int(k), bool(with_auc))
+    else:
+        for start in range(0, users.size, _BATCH_USERS):
+            chunk = users[start:start + _BATCH_USERS]
+            scores = np.ascontiguousarray(model.score_matrix(chunk), dtype=np.float32)
+            block = seen[start:start + chunk.size]
+            wanted = relevant[start:start + chunk.size]
+            # One parallel pass per block for the lists and the AUC (mfstudio.kernels.ranking): the numpy
+            # version sorted and partitioned every row and was most of a large fit's wall time.
+            top_items, _top_scores, block_auc = rank_block(
+                scores, block.indptr.astype(np.int64), block.indices.astype(np.int64),
+                wanted.indptr.astype(np.int64), wanted.indices.astype(np.int64), int(k), bool(with_auc))
+            if with_auc:
+                aucs[start:start + chunk.size] = block_auc
+            recommended[start:start + chunk.size] = top_items
     out = _metrics.ranking_metrics(recommended, relevant, k)
     out[f"coverage@{k}"] = _metrics.catalogue_coverage(recommended, train.n_cols)
     if with_auc and np.isfinite(aucs).any():
@@ -369,6 +381,24 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     out["ranking_users_total"] = total
     out["ranking_cold_users"] = cold
     return out
+
+
+def _rows_csr(data: Dataset, users: np.ndarray, with_values: bool = False):
+    """The entries of ``users`` (sorted internal ids) as a CSR matrix with one row per user, in that order.
+
+    Values are ones (an entry is an entry) unless ``with_values``; duplicates are summed.
+    """
+    import scipy.sparse as sp
+
+    chosen = np.zeros(max(data.n_rows, int(users[-1]) + 1 if users.size else 0), dtype=bool)
+    chosen[users] = True
+    keep = np.flatnonzero(chosen[data.rows])
+    position = np.searchsorted(users, data.rows[keep])
+    values = data.values[keep].astype(np.float32) if with_values else np.ones(keep.size, dtype=np.float32)
+    matrix = sp.csr_matrix((values, (position, data.cols[keep])),
+                           shape=(users.size, data.n_cols))
+    matrix.sum_duplicates()
+    return matrix
 
 
 def cold_rows_predicted(model, train: Dataset) -> np.ndarray:

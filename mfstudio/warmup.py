@@ -207,6 +207,12 @@ def _warm_extras(models) -> None:
         bias = np.zeros(4, dtype=np.float32)
         P = np.zeros((4, 2), dtype=np.float32)
         sgd.sgd_epoch_hogwild(rows, rows, values, 1.0, bias, bias.copy(), P, P.copy(), 0.01, 0.01, 0.0, 0.0, 2)
+    # The ranking evaluation of every fit on ratings or interactions (a score matrix, or popularity's one row).
+    from .kernels.ranking import rank_block, rank_shared
+
+    indptr, indices = np.array([0, 1], dtype=np.int64), np.array([0], dtype=np.int64)
+    rank_block(np.zeros((1, 2), dtype=np.float32), indptr, indices, indptr, indices, 1, True)
+    rank_shared(np.zeros(2, dtype=np.float32), indptr, indices, indptr, indices, 1, True)
     # Predictions of large batches run in parallel (tiny fits only call the serial twin).
     from .kernels.predict import add_pair_dots
 

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfstudio.kernels.ranking import SORT_ABOVE_POSITIVES, rank_block
+from mfstudio.kernels.ranking import SORT_ABOVE_POSITIVES, rank_block, rank_shared
 from mfstudio.metrics import auc_per_user
 
 
@@ -89,3 +89,20 @@ def test_serial_and_parallel_pair_dots_agree_and_small_batches_take_the_serial_o
     monkeypatch.setattr(base, "PARALLEL_PAIR_WORK", 0)
     model.predict(model.train_.row_ids[:10], model.train_.col_ids[:10])
     assert used == ["serial", "parallel"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_users=st.integers(1, 12), n_items=st.integers(1, 90),
+       density_seen=st.floats(0, 0.6), density_rel=st.floats(0, 0.9), ties=st.booleans(), k=st.integers(1, 12))
+def test_the_shared_scores_kernel_equals_the_block_kernel_on_repeated_rows(seed, n_users, n_items, density_seen,
+                                                                         density_rel, ties, k):
+    # Popularity gives every user the same scores: its kernel must rank exactly as rank_block does.
+    scores, seen, relevant = _case(seed, n_users, n_items, density_seen, density_rel, ties)
+    shared = scores[0].copy()
+    block = np.ascontiguousarray(np.broadcast_to(shared, scores.shape))
+    expected = _run(block, seen, relevant, k)
+    got = rank_shared(shared, seen.indptr.astype(np.int64), seen.indices.astype(np.int64),
+                      relevant.indptr.astype(np.int64), relevant.indices.astype(np.int64), k, True)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_allclose(got[2], expected[2], rtol=1e-12, atol=1e-12, equal_nan=True)

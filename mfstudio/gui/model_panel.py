@@ -42,7 +42,7 @@ _PROTOCOLS = {
 }
 
 # Order in the method list: teaching first, then the workhorses.
-_ORDER = ["baseline", "popularity", "gd", "sgd", "svdpp", "als", "bpmf", "implicit-als", "bpr", "nmf", "svd"]
+_ORDER = ["baseline", "popularity", "gd", "sgd", "svdpp", "timesvdpp", "als", "bpmf", "implicit-als", "bpr", "nmf", "svd"]
 
 
 def model_order() -> list[str]:

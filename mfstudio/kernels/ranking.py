@@ -25,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["rank_block", "SORT_ABOVE_POSITIVES"]
+__all__ = ["rank_block", "rank_shared", "SORT_ABOVE_POSITIVES"]
 
 #: Above this many relevant items a user's AUC sorts the unseen scores instead of comparing pairwise.
 SORT_ABOVE_POSITIVES = 48
@@ -89,9 +89,16 @@ def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indi
         filled = 0
         items_u = top_items[u]
         scores_u = top_scores[u]
+        # Most items score below the k-th best so far: one comparison with a local threshold skips
+        # them before the mask and the insertion (the call per item cost ~20 ns, the whole pass).
+        threshold = -np.inf
         for j in range(n_items):
-            if not seen[j]:
-                filled = _insert_top(items_u, scores_u, filled, j, row[j])
+            s = row[j]
+            if s < threshold or seen[j]:
+                continue
+            filled = _insert_top(items_u, scores_u, filled, j, s)
+            if filled == k:
+                threshold = scores_u[k - 1]
         if not with_auc:
             continue
         # The relevant unseen items (duplicates in the test data counted once).
@@ -122,11 +129,13 @@ def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indi
         if n_pos <= SORT_ABOVE_POSITIVES:
             for q in range(n_pos):
                 s = row[positive[q]]
-                below = 0
-                ties = 0
-                for v in negatives:
-                    below += v < s
-                    ties += v == s
+                # int32 counters: LLVM packs 8 comparisons per instruction, 2.5x the int64 loop's speed.
+                below = np.int32(0)
+                ties = np.int32(0)
+                for i in range(n_neg):
+                    v = negatives[i]
+                    below += np.int32(v < s)
+                    ties += np.int32(v == s)
                 wins += below + 0.5 * ties
         else:
             negatives.sort()
@@ -135,5 +144,93 @@ def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indi
                 lo = np.searchsorted(negatives, s, side="left")
                 hi = np.searchsorted(negatives, s, side="right")
                 wins += lo + 0.5 * (hi - lo)
+        auc[u] = wins / (n_pos * n_neg)
+    return top_items, top_scores, auc
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+def rank_shared(item_scores, seen_indptr, seen_indices, relevant_indptr, relevant_indices, k, with_auc):
+    """:func:`rank_block` for a model that gives every user the same item scores (popularity).
+
+    Variant: the items are ordered once; a user's top ``k`` is the first ``k``
+    unseen items of that order, and the AUC counts the items below each
+    relevant score by binary search in the sorted scores of all items, minus
+    the user's own seen and relevant items (sorted per user): ``O((s + p)
+    log(s + p) + p log n)`` per user for ``s`` seen and ``p`` relevant items,
+    instead of a pass over every item. Why: the reference line of a large
+    implicit fit was ranked as expensively as the model itself. Same tie rules
+    and results as :func:`rank_block` on a matrix whose rows all equal
+    ``item_scores``.
+
+    Parameters
+    ----------
+    item_scores : float32 array (n_items,)
+    seen_indptr, seen_indices, relevant_indptr, relevant_indices, k, with_auc
+        As in :func:`rank_block`.
+
+    Returns
+    -------
+    top_items, top_scores, auc
+        As in :func:`rank_block`.
+    """
+    n_users = seen_indptr.shape[0] - 1
+    n_items = item_scores.shape[0]
+    # Best first, the lower item index first on ties (the insertion buffer's rule): a stable sort
+    # of the negated scores keeps equal scores in item order.
+    order = np.argsort(-item_scores, kind="mergesort")
+    ascending = np.sort(item_scores)
+    top_items = np.full((n_users, k), -1, dtype=np.int64)
+    top_scores = np.full((n_users, k), -np.inf, dtype=np.float32)
+    auc = np.full(n_users, np.nan)
+    for u in numba.prange(n_users):
+        s0, s1 = seen_indptr[u], seen_indptr[u + 1]
+        r0, r1 = relevant_indptr[u], relevant_indptr[u + 1]
+        # The user's excluded items (seen, then relevant unseen), sorted and unique.
+        excluded = np.empty(s1 - s0 + r1 - r0, dtype=np.int64)
+        n_seen = 0
+        for p in range(s0, s1):
+            excluded[n_seen] = seen_indices[p]
+            n_seen += 1
+        seen_sorted = np.unique(excluded[:n_seen])
+        filled = 0
+        for t in range(n_items):
+            if filled == k:
+                break
+            j = order[t]
+            at = np.searchsorted(seen_sorted, j)
+            if at < seen_sorted.shape[0] and seen_sorted[at] == j:
+                continue
+            top_items[u, filled] = j
+            top_scores[u, filled] = item_scores[j]
+            filled += 1
+        if not with_auc:
+            continue
+        positives = np.empty(r1 - r0, dtype=np.int64)
+        n_pos = 0
+        for p in range(r0, r1):
+            j = relevant_indices[p]
+            at = np.searchsorted(seen_sorted, j)
+            if not (at < seen_sorted.shape[0] and seen_sorted[at] == j):
+                positives[n_pos] = j
+                n_pos += 1
+        positives = np.unique(positives[:n_pos])
+        n_pos = positives.shape[0]
+        n_neg = n_items - seen_sorted.shape[0] - n_pos
+        if n_pos == 0 or n_neg == 0:
+            continue
+        # Scores of everything that is not a negative, sorted: subtracted from the all-item counts.
+        taken = np.empty(seen_sorted.shape[0] + n_pos, dtype=np.float32)
+        for q in range(seen_sorted.shape[0]):
+            taken[q] = item_scores[seen_sorted[q]]
+        for q in range(n_pos):
+            taken[seen_sorted.shape[0] + q] = item_scores[positives[q]]
+        taken.sort()
+        wins = 0.0
+        for q in range(n_pos):
+            value = item_scores[positives[q]]
+            below = np.searchsorted(ascending, value, side="left") - np.searchsorted(taken, value, side="left")
+            equal = (np.searchsorted(ascending, value, side="right") - np.searchsorted(ascending, value, side="left")
+                     - (np.searchsorted(taken, value, side="right") - np.searchsorted(taken, value, side="left")))
+            wins += below + 0.5 * equal
         auc[u] = wins / (n_pos * n_neg)
     return top_items, top_scores, auc

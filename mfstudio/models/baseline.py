@@ -104,6 +104,8 @@ class Popularity(FactorModel):
     params_spec = (Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),)
     kinds = ("implicit", "explicit")
     task = "ranking"
+    #: Every user gets the same item scores: evaluation ranks them without a score matrix.
+    same_scores_for_every_user = True
 
     def _prepare(self, train: Dataset) -> Dataset:
         from .base import as_interactions
