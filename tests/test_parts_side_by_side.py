@@ -89,6 +89,8 @@ def test_another_runs_parts_go_side_by_side_and_scroll_together(view, digit_runs
     assert "12 parts" in heading and nmf_run.name in heading and svd_run.name in heading and "darker" in heading
     # Both grids keep the same cell size, so the parts compare at the same scale.
     qtbot.wait(50)
+    bar = view.stack.widget(2).layout().itemAt(0)
+    assert bar.geometry().height() < 60  # the "Right side" bar keeps its height; the parts get the rest
     left, right = view.part_plots[0].getViewBox(), view.compare_plots[0].getViewBox()
     assert abs(left.width() - right.width()) <= 0.25 * left.width()
     assert abs(left.height() - right.height()) <= 0.25 * left.height()  # rows of one height, not stretched

@@ -336,7 +336,7 @@ class TopicsView(ResultView):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(compare_bar)
-        layout.addWidget(split)
+        layout.addWidget(split, 1)  # the bar keeps its own height; the parts get the rest
         return page
 
     def _build_detail(self) -> None:
