@@ -89,7 +89,8 @@ class DataPanel(QWidget):
         self.treat_as.setToolTip("What the values mean. mfstudio decided from the file (the reason is shown above); "
                                  "choose another kind to reload the data that way.")
         self.treat_as.activated.connect(self._on_treat_as)
-        for key in ("kind", "why", "shape", "entries", "density", "scale", "per row", "per column", "notes"):
+        for key in ("kind", "why", "shape", "entries", "density", "scale", "per row", "per column", "features",
+                    "notes"):
             label = QLabel("")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -150,6 +151,14 @@ class DataPanel(QWidget):
             f"median {s.per_row['median']:g}, mean {s.per_row['mean']:.1f}, max {s.per_row['max']:,} per {rows}")
         self.fields["per column"].setText(
             f"median {s.per_col['median']:g}, mean {s.per_col['mean']:.1f}, max {s.per_col['max']:,} per {cols}")
+        # Side information the hybrid model and the cold-start protocols use (MovieLens' u.item genres and
+        # u.user demographics are found without asking; File > Attach ... Features adds others).
+        self.fields["features"].setText("\n".join(s.side_features) if s.side_features else
+                                        "none (File > Attach Item/User Features adds a file of them)")
+        self.fields["features"].setToolTip(
+            "Side information: what is known about the items (genres, year, tags...) and the users (age, "
+            "occupation...). The hybrid model uses it to predict new items and new users, and the cold-start "
+            "protocols (new items / new users held out) test exactly that.")
         self.fields["notes"].setText("; ".join(s.notes) or "-")
 
         counts, edges = s.value_histogram

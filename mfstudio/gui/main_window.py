@@ -257,6 +257,8 @@ class MainWindow(QMainWindow):
         samples.addSeparator()
         self._action(samples, "MovieLens 100K (download)...", self.download_movielens)
         self._action(file_menu, "Paste a &Matrix...", self.paste_matrix, QKeySequence("Ctrl+Shift+V"))
+        self._action(file_menu, "Attach &Item Features...", lambda: self.attach_features("item"))
+        self._action(file_menu, "Attach &User Features...", lambda: self.attach_features("user"))
         file_menu.addSeparator()
         export_menu = file_menu.addMenu("&Export")
         self._action(export_menu, "Current plot as PNG...", lambda: self.export_plot("png"))
@@ -1003,6 +1005,36 @@ class MainWindow(QMainWindow):
         self.set_dataset(dataset)
         self.set_status(f"Loaded the pasted matrix: {dataset.n_rows} x {dataset.n_cols}, {dataset.nnz} known cells"
                         + (" (0 = unknown)" if zero_is_unknown is not False else ""))
+        return dataset
+
+    def attach_features(self, entity: str, path: str | None = None):
+        """Add item or user side features from a file to the loaded data (asks for the file unless ``path``).
+
+        The file holds the id, then categorical columns (``|`` separates several values, as
+        MovieLens' genres); the same reader as ``fit --item-features/--user-features``. The data
+        changes, so the runs fitted without the features are offered for saving first.
+        """
+        from ..data.features import attach_feature_file
+
+        if self.dataset is None:
+            self.show_error("Load some ratings first; side features describe their items or users.", "")
+            return None
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, f"Attach {entity} features: id, then columns such as genre or age", self.last_folder(),
+                "Tables (*.csv *.tsv *.txt *.dat *.item *.user);;All files (*)")
+            if not path:
+                return None
+        try:
+            dataset = attach_feature_file(self.dataset, path, entity)
+        except DataError as exc:
+            self.show_error(str(exc), "")
+            return None
+        if not self.confirm_discard_runs(f"attach {entity} features"):
+            return None
+        self.set_dataset(dataset)
+        features = dataset.item_features if entity == "item" else dataset.user_features
+        self.set_status(f"Attached {features.describe(entity)}")
         return dataset
 
     # --------------------------------------------------------------- projects

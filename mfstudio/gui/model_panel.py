@@ -39,6 +39,9 @@ _PROTOCOLS = {
     "kfold": ("k-fold cross-validation", "folds", (2, 10), 1, 5),
     "leave": ("Leave-k-out per user", "k", (1, 20), 1, 1),
     "cells": ("Masked cell holdout", "cell share", (0.01, 0.5), 0.05, 0.1),
+    # Offered only when the data has side features (experiment.protocol_choices).
+    "cold-items": ("New items (cold start)", "item share", (0.01, 0.5), 0.05, 0.1),
+    "cold-users": ("New users (cold start)", "user share", (0.01, 0.5), 0.05, 0.1),
 }
 
 # Order in the method list: teaching first, then the workhorses.
