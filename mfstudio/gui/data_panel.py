@@ -153,8 +153,12 @@ class DataPanel(QWidget):
             f"median {s.per_col['median']:g}, mean {s.per_col['mean']:.1f}, max {s.per_col['max']:,} per {cols}")
         # Side information the hybrid model and the cold-start protocols use (MovieLens' u.item genres and
         # u.user demographics are found without asking; File > Attach ... Features adds others).
-        self.fields["features"].setText("\n".join(s.side_features) if s.side_features else
-                                        "none (File > Attach Item/User Features adds a file of them)")
+        if s.side_features:
+            self.fields["features"].setText("\n".join(s.side_features))
+        elif s.kind in ("explicit", "implicit"):
+            self.fields["features"].setText("none (File > Attach Item/User Features adds a file of them)")
+        else:
+            self.fields["features"].setText("-")  # documents, images and grids are decomposed: no side information
         self.fields["features"].setToolTip(
             "Side information: what is known about the items (genres, year, tags...) and the users (age, "
             "occupation...). The hybrid model uses it to predict new items and new users, and the cold-start "

@@ -70,6 +70,7 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self._editors: dict = {}
         self._saved_params: dict = {}
+        self._filled: dict = {}  # per method: values the panel filled in from a sample's own settings
         self.dataset_kind = None
 
         self._running = False
@@ -88,6 +89,9 @@ class ModelPanel(QWidget):
         self.formula = QLabel()
         self.formula.setWordWrap(True)
         self.formula.setStyleSheet("font-family: monospace; color: palette(mid);")
+        self.preset_note = QLabel()
+        self.preset_note.setWordWrap(True)
+        self.preset_note.setVisible(False)
         self.param_box = QGroupBox("Hyperparameters")
         self.param_form = QFormLayout(self.param_box)
 
@@ -148,6 +152,7 @@ class ModelPanel(QWidget):
         layout.addWidget(self.method)
         layout.addWidget(self.explanation)
         layout.addWidget(self.formula)
+        layout.addWidget(self.preset_note)
         layout.addWidget(self.param_box)
         layout.addWidget(split_box)
         layout.addStretch(1)
@@ -183,6 +188,7 @@ class ModelPanel(QWidget):
         if dataset is not None:
             self._default_spec = protocol_choices(dataset)[0]
             self.set_protocol(self._default_spec)
+        self._on_method()  # a tutorial's sample brings its own starting values
 
     def set_protocol(self, spec: str) -> None:
         """Select a protocol by its spec ("random:0.2", "all", "kfold:5")."""
@@ -263,8 +269,29 @@ class ModelPanel(QWidget):
             self.param_form.removeRow(0)
         self._editors = {}
         saved = self._saved_params.get(cls.name, {})
+        # A tutorial's sample starts the form at the tutorial's own settings and says so (gd's defaults
+        # leave the toy's known cells ~0.3 off). The form remembers every field, so a value counts as the
+        # user's only when it differs from the default and from what the panel itself filled in; what the
+        # panel filled in goes back to the default on data without such settings.
+        from ..data.samples import sample_settings
+
+        filled = self._filled.get(cls.name, {})
+        typed = {name for name, value in saved.items()
+                 if name in cls.defaults and value != cls.defaults[name] and not (name in filled and filled[name] == value)}
+        preset, note = sample_settings(self.dataset, cls.name, given=typed) if self.dataset is not None else ({}, "")
+        self._filled[cls.name] = dict(preset)
+        if hasattr(self, "preset_note"):
+            self.preset_note.setText(note)
+            self.preset_note.setVisible(bool(note))
         for declared in cls.params_spec:
-            editor = _editor_for(declared, _acceptable(declared, saved.get(declared.name, declared.default)))
+            name = declared.name
+            if name in preset:
+                value = preset[name]
+            elif name in filled and name not in typed:
+                value = declared.default
+            else:
+                value = saved.get(name, declared.default)
+            editor = _editor_for(declared, _acceptable(declared, value))
             editor.setToolTip(f"{declared.help}; {declared.allowed()} (default {declared.default!r})")
             self.param_form.addRow(declared.name + ":", editor)
             self._editors[declared.name] = (editor, declared)
