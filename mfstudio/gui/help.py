@@ -62,7 +62,10 @@ VIEW_HELP: dict[str, str] = {
     "Recommendations": _section(
         "Left: what the chosen user rated (or what you rate as a new user). Right: the top-N items the "
         "model predicts for them, with the predicted score, leaving out what they already saw. Choosing "
-        "an item in either list shows the items nearest to it in factor space (similar items).",
+        "an item in either list shows the items nearest to it in factor space (similar items). Choosing "
+        "a recommended item also shows why: the rated items and factors that add up to its score. "
+        "Compare runs puts the lists of several runs for one user side by side: tinted items are in more "
+        "than one list; novelty (bits) is high for lists of rarely rated items.",
         "The list fits the user's history in a way a person would recognise, mixes well-known and "
         "less-known items, and similar items share a genre or a mood.",
         "Items with only a handful of ratings can land on top with extreme scores: check how many ratings "
