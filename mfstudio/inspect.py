@@ -1379,3 +1379,69 @@ def log_ticks(low: float, high: float, max_labels: int = 7) -> tuple[list, list]
             elif len(inside) <= 6 or m == 1:
                 minor.append((position, ""))
     return major, minor
+
+
+@dataclass
+class TasteOverTime:
+    """A user's predicted taste across the training span of a time-aware model (the Recommendations view).
+
+    Attributes
+    ----------
+    times : ndarray of float64
+        Evenly spaced moments over the training span, in seconds since the epoch.
+    items : ndarray of int
+        Internal ids of the items followed.
+    predictions : ndarray of float64, shape (len(items), len(times))
+        The model's predicted rating of each item by the user at each moment.
+    level : ndarray of float64
+        The user's own rating level at each moment: mean + their bias + its drift (no item).
+    rated_times, rated_values : ndarray
+        When the user rated in training, and what (the dots under the curves).
+    """
+
+    times: np.ndarray
+    items: np.ndarray
+    predictions: np.ndarray
+    level: np.ndarray
+    rated_times: np.ndarray
+    rated_values: np.ndarray
+
+
+def taste_over_time(model, user: int, items, n_points: int = 60) -> TasteOverTime | None:
+    """How a time-aware model's predictions for one user moved over the training span.
+
+    Parameters
+    ----------
+    model : fitted model
+        One that predicts at given times (``predict_at``: timeSVD++); None is
+        returned for any other, whose predictions do not depend on time.
+    user : int
+        Internal user id.
+    items : array of int
+        Internal item ids to follow (e.g. the user's top recommendations).
+    n_points : int
+        Moments over the span from the first to the last training day.
+
+    Returns
+    -------
+    TasteOverTime or None
+    """
+    if not hasattr(model, "predict_at") or not hasattr(model, "first_day_"):
+        return None
+    from .models.timesvdpp import SECONDS_PER_DAY, drift
+
+    train = model.train_
+    items = np.asarray(items, dtype=np.int64)
+    last_day = float(model.first_day_ + model.item_bin_bias_.shape[1] * model.bin_days_)
+    days = np.linspace(float(model.first_day_), last_day, max(int(n_points), 2))
+    times = days * SECONDS_PER_DAY
+    stamps = times.astype(np.int64)
+    predictions = np.array([model.predict_at(np.full(days.size, user), np.full(days.size, item), stamps)
+                            for item in items]).reshape(items.size, days.size)
+    beta = float(model.params["beta"])
+    level = (float(model.global_mean_) + float(model.user_bias_[user])
+             + float(model.user_alpha_[user]) * drift(days - model.user_mean_day_[user], beta))
+    mine = train.rows == user
+    rated_times = (train.timestamps[mine].astype(np.float64) if train.timestamps is not None
+                   else np.zeros(0))
+    return TasteOverTime(times, items, predictions, level, rated_times, train.values[mine].astype(np.float64))

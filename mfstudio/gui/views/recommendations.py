@@ -1,6 +1,6 @@
 """Recommendations: what a model would suggest to a user, or to you.
 
-"Existing user": pick a user by id; the table of what they rated sits beside
+"User" (an existing user): pick a user by id; the table of what they rated sits beside
 the top-N the model predicts for them, and choosing a movie in either shows
 the movies nearest to it in factor space. "New user": rate a handful of
 items (popular ones first, or search the titles) and the list updates at
@@ -207,12 +207,16 @@ class RecommendationsView(ResultView):
         self.support_spin.valueChanged.connect(self._refresh)
         self._support_for = None  # the training data the support default was chosen for
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._build_user_page(), "Existing user")
+        self.tabs.addTab(self._build_user_page(), "User")
+        self.tabs.setTabToolTip(0, "An existing user: what they rated, what is recommended for them, and why")
         self.tabs.addTab(self._build_new_user_page(), "New user")
         self.tabs.setTabToolTip(1, "Rate a few items yourself: the lists update at once, by folding your ratings in")
         self.tabs.addTab(self._build_compare_page(), "Compare runs")
         self.tabs.setTabToolTip(2, "One user's lists from two or more runs next to each other: which items they "
                                    "share, and how well known what each recommends is")
+        self.tabs.addTab(self._build_time_page(), "Over time")
+        self.tabs.setTabToolTip(3, "How the chosen user's predicted ratings moved over the months of the data "
+                                   "(time-aware models: timeSVD++)")
         self.tabs.currentChanged.connect(self._refresh)
         self.tabs.setCornerWidget(self._corner(), Qt.Corner.TopRightCorner)
         layout = QVBoxLayout(page)
@@ -534,6 +538,7 @@ class RecommendationsView(ResultView):
         self.current_user = train.row_ids[index].item()
         self._refresh_user()
         self._refresh_compare()
+        self._refresh_time()
 
     def _refresh_user(self) -> None:
         model, user = self.model, self.current_user
@@ -846,6 +851,70 @@ class RecommendationsView(ResultView):
         self._refresh_user()
         self._update_new_user()
         self._refresh_compare()
+        self._refresh_time()
+
+    # ------------------------------------------------------------ over time
+    def _build_time_page(self) -> QWidget:
+        import pyqtgraph as pg
+
+        page = QWidget()
+        self.time_label = _heading("")
+        self.time_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.time_plot.setMouseEnabled(x=True, y=False)
+        self.time_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.time_plot.setLabel("left", "predicted rating")
+        # Two columns of legend above the curves: the y range leaves headroom for it (see _refresh_time).
+        self.time_legend = self.time_plot.addLegend(offset=(10, 5), colCount=2)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.time_label)
+        layout.addWidget(self.time_plot, 1)
+        return page
+
+    def _refresh_time(self) -> None:
+        """Draw the chosen user's top recommendations' predicted ratings over the data's months (core: inspect)."""
+        import pyqtgraph as pg
+
+        from ...inspect import taste_over_time
+
+        model, user = self.model, self.current_user
+        self.time_plot.clear()
+        self.time_legend.clear()
+        time_aware = model is not None and hasattr(model, "predict_at")
+        self.tabs.setTabEnabled(3, time_aware)
+        if not time_aware or user is None:
+            self.time_label.setText("Fit a time-aware method (timeSVD++, on ratings with timestamps) to see how a "
+                                    "user's predicted taste changes over time; the other methods predict the same "
+                                    "rating whatever the date.")
+            return
+        train = model.train_
+        index = int(train.row_of([str(user)])[0])
+        recs = recommendations_for(model, user, 5, exclude_seen=self.exclude_seen.isChecked(),
+                                   min_support=self.min_support)
+        items = train.col_of([str(r["item"]) for r in recs])
+        taste = taste_over_time(model, index, items)
+        if taste is None:
+            return
+        user_word, item_word = self._labels()
+        for k, (row, prediction) in enumerate(zip(recs, taste.predictions)):
+            self.time_plot.plot(taste.times, prediction, pen=pg.mkPen(color(k), width=2),
+                                name=f"{row['title']}"[:40])
+        self.time_plot.plot(taste.times, taste.level, pen=pg.mkPen("#777", width=2, style=Qt.PenStyle.DashLine),
+                            name=f"{user_word} {user}'s own level (mean + bias + drift)")
+        if taste.rated_times.size:
+            self.time_plot.plot(taste.rated_times, taste.rated_values, pen=None, symbol="o", symbolSize=5,
+                                symbolBrush=pg.mkBrush(90, 90, 90, 110), symbolPen=None,
+                                name=f"their ratings ({taste.rated_times.size:,})")
+        scale = train.rating_scale or (float(np.nanmin(taste.predictions)), float(np.nanmax(taste.predictions)))
+        low, high = float(scale[0]), float(scale[1])
+        self.time_plot.setYRange(low - 0.1 * (high - low), high + 0.45 * (high - low), padding=0)
+        # Ticks only on the rating scale: the headroom above it is the legend's, not a rating.
+        step = 1.0 if high - low >= 2 else (high - low) / 4 or 1.0
+        self.time_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in np.arange(low, high + step / 2, step)]])
+        self.time_label.setText(
+            f"<b>{user_word.capitalize()} {user}, over time</b>: the predicted rating of their top "
+            f"{len(recs)} {item_word}s now, at each moment of the training data (item popularity per time "
+            f"bin, the user's bias drifting around the days they rated). Dots: their actual ratings; dashed: "
+            f"their own rating level without any {item_word}.")
 
     @staticmethod
     def _fill(table: QTableWidget, rows: list[list[QTableWidgetItem]]) -> None:
