@@ -80,6 +80,10 @@ def run_self_test(out_dir: str | None = None) -> int:
     for name in ("toy-5x4", "toy-5x3", "movies", "topics", "bars"):
         samples[name] = step(f"load sample {name}", lambda n=name: load_sample(n))
 
+    # The readers the samples do not touch (a bundle can lose one to a size cut): pyarrow's CSV reader,
+    # scikit-learn's vectorizer, Pillow's codecs, Parquet (factor export/import).
+    step("read files (CSV, text folder, images, Parquet)", _read_files)
+
     fitted = {}
     for model_name, sample, params in _FITS:
         if model_name not in MODELS:
@@ -117,6 +121,59 @@ def run_self_test(out_dir: str | None = None) -> int:
         return 1
     _say(f"self-test passed in {total:.1f} s")
     return 0
+
+
+def _read_files() -> None:
+    import numpy as np
+
+    from .data import load
+
+    folder = Path(tempfile.mkdtemp(prefix="mfstudio-selftest-files-"))
+    rng = np.random.default_rng(0)
+    # Ratings with text ids: the full (pyarrow) reader, not the small all-numeric fast path.
+    with open(folder / "ratings.csv", "w", encoding="utf-8") as f:
+        f.write("user,item,rating\n")
+        for u in range(30):
+            for i in rng.choice(40, 8, replace=False):
+                f.write(f"u{u},item {i},{rng.integers(1, 6)}\n")
+    ratings = load(folder / "ratings.csv")
+    if ratings.shape[0] != 30 or ratings.nnz != 240:
+        raise RuntimeError(f"ratings.csv read as {ratings.shape} with {ratings.nnz} entries")
+    # A folder of documents: scikit-learn's TF-IDF vectorizer.
+    (folder / "docs").mkdir()
+    words = ["matrix", "factor", "topic", "river", "mountain", "music", "guitar", "rain", "cloud", "storm"]
+    for d in range(12):
+        text = " ".join(rng.choice(words[(d % 2) * 5:(d % 2) * 5 + 5], 20))
+        (folder / "docs" / f"doc{d:02d}.txt").write_text(text, encoding="utf-8")
+    docs = load(folder / "docs")
+    if docs.shape[0] != 12 or docs.kind != "documents":
+        raise RuntimeError(f"the text folder read as {docs.kind} {docs.shape}")
+    # Image folders, one per codec the loader accepts.
+    from PIL import Image
+
+    for fmt, suffix in (("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("WEBP", "webp"), ("BMP", "bmp"),
+                        ("GIF", "gif")):
+        images = folder / f"images-{suffix}"
+        images.mkdir()
+        for n in range(6):
+            pixels = np.zeros((8, 10), np.uint8)
+            pixels[n, :] = 255
+            Image.fromarray(pixels).save(images / f"im{n}.{suffix}", fmt)
+        data = load(images)
+        if data.shape != (6, 80):
+            raise RuntimeError(f"the {fmt} images read as {data.shape}, not 6 x 80")
+    # Parquet both ways, as the factor export (pandas) and the Spark layout (pyarrow) use it.
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pd.DataFrame({"id": np.arange(5), "f0": rng.random(5)}).to_parquet(folder / "factors.parquet", index=False)
+    (folder / "spark").mkdir()
+    features = pa.array([list(map(float, row)) for row in rng.random((5, 3))], pa.list_(pa.float32()))
+    pq.write_table(pa.table({"id": pa.array(np.arange(5), pa.int32()), "features": features}),
+                   folder / "spark" / "part-00000.parquet")
+    if pq.read_table(folder / "spark").num_rows != 5 or len(pd.read_parquet(folder / "factors.parquet")) != 5:
+        raise RuntimeError("Parquet did not read back what was written")
 
 
 def _render_views(samples, fitted, out_dir) -> None:
