@@ -344,11 +344,9 @@ def test_the_spark_layout_export_opens_in_spark_and_imports_back(tmp_path, movie
     np.testing.assert_array_equal(back.item_factors_, model.item_factors_)
 
 
-@needs_spark
-def test_cancel_interrupts_the_spark_job_within_seconds(movies, local_spark):
-    event = threading.Event()
-    seen_tasks = threading.Event()
-    finished = {}
+def _cancel_lands_within_seconds(movies, master: str) -> None:
+    """Start a long fit on ``master``, cancel it once Spark reports tasks: it must end, fitted nothing, within 10 s."""
+    event, seen_tasks, finished = threading.Event(), threading.Event(), {}
 
     def on_progress(done, total, text):
         if total > 0:
@@ -356,7 +354,7 @@ def test_cancel_interrupts_the_spark_job_within_seconds(movies, local_spark):
 
     def run():
         with stop_when(event), spark_progress.progress_to(on_progress):
-            model = ALS(n_factors=16, n_epochs=400, reg=0.1, engine="spark", spark_master=LOCAL)
+            model = ALS(n_factors=16, n_epochs=400, reg=0.1, engine="spark", spark_master=master)
             finished["steps"] = list(model.iter_fit(movies))
             finished["at"] = time.monotonic()
 
@@ -369,6 +367,11 @@ def test_cancel_interrupts_the_spark_job_within_seconds(movies, local_spark):
     assert not worker.is_alive()
     assert finished["steps"] == []
     assert finished["at"] - asked < 10
+
+
+@needs_spark
+def test_cancel_interrupts_the_spark_job_within_seconds(movies, local_spark):
+    _cancel_lands_within_seconds(movies, LOCAL)
     # The session is still usable after the cancel.
     assert local_spark.range(3).count() == 3
 
@@ -424,25 +427,7 @@ def test_a_fit_through_spark_connect_equals_the_local_session_fit_reports_progre
     assert remote.score(movies)["rmse"] == pytest.approx(here.score(movies)["rmse"], abs=0.005)
 
     # Cancel through Connect interrupts the fit's operation by its tag.
-    event, seen_tasks, finished = threading.Event(), threading.Event(), {}
-
-    def run():
-        def on_progress(done, total, text):
-            if total > 0:
-                seen_tasks.set()
-        with stop_when(event), spark_progress.progress_to(on_progress):
-            model = ALS(n_factors=16, n_epochs=400, reg=0.1, engine="spark", spark_master=connect_server)
-            finished["steps"] = list(model.iter_fit(movies))
-            finished["at"] = time.monotonic()
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    assert seen_tasks.wait(120), "no Spark task was reported"
-    asked = time.monotonic()
-    event.set()
-    worker.join(60)
-    assert not worker.is_alive()
-    assert finished["steps"] == [] and finished["at"] - asked < 10
+    _cancel_lands_within_seconds(movies, connect_server)
 
 
 # ------------------------------------------------------------ standalone (last)
