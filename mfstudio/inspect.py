@@ -1413,7 +1413,7 @@ def taste_over_time(model, user: int, items, n_points: int = 60) -> TasteOverTim
     Parameters
     ----------
     model : fitted model
-        One that predicts at given times (``predict_at``: timeSVD++); None is
+        One that predicts at given times (``predict_at``, ``user_level_at``: timeSVD++); None is
         returned for any other, whose predictions do not depend on time.
     user : int
         Internal user id.
@@ -1426,21 +1426,16 @@ def taste_over_time(model, user: int, items, n_points: int = 60) -> TasteOverTim
     -------
     TasteOverTime or None
     """
-    if not hasattr(model, "predict_at") or not hasattr(model, "first_day_"):
+    if not all(hasattr(model, name) for name in ("predict_at", "user_level_at", "time_span")):
         return None
-    from .models.timesvdpp import SECONDS_PER_DAY, drift
-
     train = model.train_
     items = np.asarray(items, dtype=np.int64)
-    last_day = float(model.first_day_ + model.item_bin_bias_.shape[1] * model.bin_days_)
-    days = np.linspace(float(model.first_day_), last_day, max(int(n_points), 2))
-    times = days * SECONDS_PER_DAY
+    first, last = model.time_span()
+    times = np.linspace(float(first), float(last), max(int(n_points), 2))
     stamps = times.astype(np.int64)
-    predictions = np.array([model.predict_at(np.full(days.size, user), np.full(days.size, item), stamps)
-                            for item in items]).reshape(items.size, days.size)
-    beta = float(model.params["beta"])
-    level = (float(model.global_mean_) + float(model.user_bias_[user])
-             + float(model.user_alpha_[user]) * drift(days - model.user_mean_day_[user], beta))
+    predictions = np.array([model.predict_at(np.full(times.size, user), np.full(times.size, item), stamps)
+                            for item in items]).reshape(items.size, times.size)
+    level = model.user_level_at(user, stamps)
     mine = train.rows == user
     rated_times = (train.timestamps[mine].astype(np.float64) if train.timestamps is not None
                    else np.zeros(0))

@@ -335,6 +335,22 @@ class TimeSVDpp(SVDpp):
             return self.predict(data.rows, data.cols)
         return self.predict_at(data.rows, data.cols, data.timestamps)
 
+    def user_level_at(self, user: int, timestamps) -> np.ndarray:
+        """A user's own rating level at given times, no item: ``mu + b_u + alpha_u dev_u(t)`` (float64).
+
+        Day-specific biases are left out: they exist only on the days the user rated.
+        """
+        self._check_fitted()
+        days = days_of(timestamps).astype(np.float64)
+        return (float(self.global_mean_) + float(self.user_bias_[user])
+                + float(self.user_alpha_[user]) * drift(days - self.user_mean_day_[user], self._beta()))
+
+    def time_span(self) -> tuple[int, int]:
+        """The first and last moment of the training data's item-bias bins, in seconds since the epoch."""
+        self._check_fitted()
+        last_day = self.first_day_ + self.item_bin_bias_.shape[1] * self.bin_days_
+        return int(self.first_day_ * SECONDS_PER_DAY), int(last_day * SECONDS_PER_DAY)
+
     def item_bias_curve(self, item: int) -> tuple[np.ndarray, np.ndarray]:
         """An item's bias over the training span, ``b_i + b_i,Bin`` per bin, for plots and tests.
 
