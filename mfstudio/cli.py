@@ -6,6 +6,9 @@
     Fit a model with a train/test split and report metrics per epoch.
 ``mfstudio sweep DATA --model NAME --grid NAME=V1,V2``
     Score a grid or random search of parameters by cross-validation.
+``mfstudio onboarding MODEL_DIR [--test DATA]``
+    What a new user should rate first; with --test, after how many ratings
+    their own factors beat the average viewer.
 ``mfstudio samples``
     The built-in samples (``sample:NAME`` works wherever DATA does).
 ``mfstudio download movielens-100k``
@@ -424,6 +427,49 @@ def _with_engine(result: dict, model) -> dict:
     return result
 
 
+def cmd_onboarding(args) -> int:
+    """``mfstudio onboarding``: what a newcomer should rate first, and (with --test) when their factors pay off."""
+    from .data import open_data
+    from .data.errors import DataError
+    from .models import load_model
+    from .onboarding import ratings_to_beat_baseline, suggest_items
+
+    model = load_model(args.model)
+    given = {}
+    by_text = {str(raw): raw for raw in model.train_.col_ids.tolist()} if args.rated else {}
+    for text in args.rated or ():
+        item, sep, value = text.partition("=")
+        if not sep or item.strip() not in by_text:
+            problem = f"there is no {model.train_.col_label} '{item}' in the training data" if sep else \
+                f"--rated '{text}' is not ITEM=RATING"
+            raise DataError(problem, fix="write e.g. --rated 50=5 with an id from the data")
+        try:
+            given[by_text[item.strip()]] = float(value)
+        except ValueError:
+            raise DataError(f"--rated '{text}': '{value}' is not a number", fix="write e.g. --rated 50=5") from None
+    rows = suggest_items(model, n=args.suggest, ratings=given)
+    curve = None
+    if args.test:
+        curve = ratings_to_beat_baseline(model, test=open_data(args.test), max_ratings=args.ratings,
+                                         max_users=args.users, seed=args.seed)
+    if args.json:
+        _print(json.dumps({"model": model.name, "rated": given, "suggestions": [r.as_dict() for r in rows],
+                           "curve": curve.as_dict() if curve else None,
+                           "sentence": curve.sentence(model.train_.col_label) if curve else None}, indent=2))
+        return EXIT_OK
+    item = model.train_.col_label
+    _print(f"{model.title or model.name}: rate these {item}s first" + (f" (after your {len(given)})" if given else ""))
+    for r in rows:
+        _print(f"  {r.rank:>3}. {r.title}  ({r.reason})")
+    if curve:
+        _print(f"RMSE on held-back ratings after n ratings ({curve.description}; {curve.seconds:.1f} s):")
+        _print("    n  suggested  random  baseline")
+        for n, a, b in zip(curve.counts, curve.suggested, curve.random):
+            _print(f"  {n:>3}  {a:9.4f}  {b:6.4f}  {curve.baseline:8.4f}")
+        _print(curve.sentence(item))
+    return EXIT_OK
+
+
 def cmd_recommend(args) -> int:
     from .models import load_model
     from .recommend import known_ratings, recommendations_for, similar_items_to
@@ -725,6 +771,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "that count most, default 5; the rest summed); exact for ALS models")
     rec.set_defaults(func=cmd_recommend)
 
+    onb = sub.add_parser("onboarding", help="what a new user of a saved model should rate first; with --test, "
+                                            "after how many ratings their own factors beat the average viewer")
+    onb.add_argument("model", metavar="MODEL_DIR", help="a model saved with fit --save (its folder)")
+    onb.add_argument("--suggest", type=int, default=10, metavar="N", help="how many items to suggest (default 10)")
+    onb.add_argument("--rated", action="append", metavar="ITEM=RATING",
+                     help="a rating the new user gave already (repeat): the next suggestions account for it")
+    onb.add_argument("--test", metavar="DATA", help="ratings of people to simulate as newcomers (e.g. a file of "
+                                                    "users the model was not trained on)")
+    onb.add_argument("--ratings", type=int, default=20, metavar="N", help="with --test: simulate up to N ratings (default 20)")
+    onb.add_argument("--users", type=int, default=150, metavar="N", help="with --test: simulate at most N people (default 150)")
+    onb.add_argument("--seed", type=int, default=0, metavar="S", help="with --test: seed of the simulation")
+    onb.add_argument("--json", action="store_true", help="print one JSON object")
+    onb.set_defaults(func=cmd_onboarding)
+
     code = sub.add_parser("export-code", help="write a saved run as a Python script (or notebook) that makes it again")
     code.add_argument("source", metavar="RUN_OR_MODEL_DIR", help="a model folder saved with fit --save")
     code.add_argument("--notebook", action="store_true", help="a Jupyter notebook (.ipynb JSON) instead of a script")
@@ -828,8 +888,8 @@ def _version() -> str:
     return __version__
 
 
-_COMMANDS = ("info", "samples", "download", "fit", "recommend", "sweep", "export-factors", "import-factors",
-             "export-code", "report")
+_COMMANDS = ("info", "samples", "download", "fit", "recommend", "onboarding", "sweep", "export-factors",
+             "import-factors", "export-code", "report")
 
 
 def _wants_gui(argv: list[str]) -> bool:
