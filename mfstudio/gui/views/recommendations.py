@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt
+from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, QTimer
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -70,6 +70,7 @@ from .base import ResultView, color
 __all__ = ["RecommendationsView"]
 
 N_POPULAR = 60  # items offered to rate in new-user mode
+N_SUGGESTED = 12  # of which first: the items onboarding suggests rating first (mfstudio.onboarding)
 N_SEARCH = 150  # most search matches listed
 N_SIMILAR = 10
 N_COMPARED = 3  # runs ticked for comparison by default: the latest ones
@@ -351,8 +352,12 @@ class RecommendationsView(ResultView):
         self.search_edit.textChanged.connect(lambda _: self._fill_rate_table())
         self.clear_button = QPushButton("Clear my ratings")
         self.clear_button.clicked.connect(self.clear_new_ratings)
-        self.rate_table = _table(["title", "genres", "ratings", "your rating"], stretch=0)
+        self.rate_table = _table(["title", "genres", "ratings", "your rating", "why ask"], stretch=0)
         self.rate_table.horizontalHeaderItem(2).setToolTip("How many users in the training data rated it")
+        self.rate_table.horizontalHeaderItem(4).setToolTip(
+            "The first items are the ones whose rating tells the model most about you: well known, divisive, and "
+            "unlike what you already rated (hover for the reasons). They are chosen again after every rating.")
+        self._suggested: dict = {}
         self.rate_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.rate_table.itemChanged.connect(self._on_check_changed)
         left = QWidget()
@@ -366,7 +371,10 @@ class RecommendationsView(ResultView):
         left_layout.addWidget(self.rate_table)
 
         self.new_recs_label = _heading("<b>Recommended for you</b>")
-        self.new_recs_table = _table(["rank", "title", "predicted", "genres"], stretch=1)
+        self.new_recs_table = _table(["rank", "title", "predicted", "unsure ±", "genres"], stretch=1)
+        self.new_recs_table.horizontalHeaderItem(3).setToolTip(
+            "How far the prediction could be off (one standard deviation), given how few ratings you gave: it "
+            "shrinks as you rate more")
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -679,7 +687,20 @@ class RecommendationsView(ResultView):
             titles = np.char.lower(train.title_of(np.arange(train.n_cols)).astype(str))
             matches = np.flatnonzero(np.char.find(titles, query) >= 0)
             return matches[np.argsort(-counts[matches], kind="stable")][:N_SEARCH]
-        return np.argsort(-counts, kind="stable")[:N_POPULAR]
+        popular = np.argsort(-counts, kind="stable")[:N_POPULAR]
+        self._suggested = {}
+        if self.implicit:
+            return popular
+        from ...onboarding import suggest_items
+
+        try:
+            suggestions = suggest_items(self.model, n=N_SUGGESTED, ratings=self.new_ratings)
+        except (DataError, ValueError):
+            return popular  # a model onboarding cannot reason about: the most rated items, as before
+        self._suggested = {row.item: row for row in suggestions}
+        first = train.col_of([str(row.item) for row in suggestions])
+        first = first[first >= 0]
+        return np.concatenate([first, popular[~np.isin(popular, first)]])
 
     def _fill_rate_table(self) -> None:
         if self.model is None:
@@ -702,14 +723,22 @@ class RecommendationsView(ResultView):
             table.setItem(row, 1, _cell(_genres(str(genre))))
             table.setItem(row, 2, _cell(f"{counts[i]:,}", number=counts[i], right=True))
             current = self.new_ratings.get(raw)
+            suggestion = self._suggested.get(raw)
+            why = _cell(f"suggested #{suggestion.rank}" if suggestion is not None else "")
+            if suggestion is not None:
+                why.setToolTip(suggestion.reason)
+                why.setForeground(QColor("#0072B2"))
+            table.setItem(row, 4, why)
             if self.implicit:
                 table.setItem(row, 3, self._tick_cell(raw, current))
             else:
                 table.setItem(row, 3, QTableWidgetItem(""))
                 table.setCellWidget(row, 3, self._rating_combo(raw, current))
         table.blockSignals(False)
+        table.setColumnHidden(4, not self._suggested)
         table.resizeColumnToContents(2)
         table.resizeColumnToContents(3)
+        table.resizeColumnToContents(4)
         self._update_new_user()
 
     def _tick_cell(self, raw_item, current) -> QTableWidgetItem:
@@ -792,6 +821,10 @@ class RecommendationsView(ResultView):
         else:
             self.new_ratings[raw_item] = float(value)
         self._update_new_user()
+        if self._suggested and not self.search_edit.text().strip():
+            # The next suggestions depend on what is rated now; rebuilt after this signal returns, since the
+            # table's own widgets (the rating box just changed) are replaced.
+            QTimer.singleShot(0, self._fill_rate_table)
 
     def clear_new_ratings(self) -> None:
         self.new_ratings = {}
@@ -814,13 +847,33 @@ class RecommendationsView(ResultView):
             self.new_recs_table.setRowCount(0)
             self.new_recs_label.setText(f"<b>Recommended for you</b>: {exc}")
             return
+        spreads, how = self._new_user_spreads()
         self._fill(self.new_recs_table, [
             [_cell(r["rank"], number=r["rank"], right=True), _cell(r["title"], r["item"]),
-             self._score_cell(r["score"]), _cell(_genres(r["genres"]))]
+             self._score_cell(r["score"]),
+             _cell(f"±{spreads[r['item']]:.2f}" if r["item"] in spreads else "",
+                   number=spreads.get(r["item"], 0.0), right=True), _cell(_genres(r["genres"]))]
             for r in recs
         ])
+        self.new_recs_table.setColumnHidden(3, not spreads)
+        if spreads:
+            self.new_recs_table.horizontalHeaderItem(3).setToolTip(
+                f"How far the prediction could be off (one standard deviation; {how}); it shrinks as you rate more")
         self.new_recs_label.setText(f"<b>Recommended for you</b> by {self._model_name()}: "
                                     f"{self._new_user_explanation(item_word)}")
+
+    def _new_user_spreads(self) -> tuple[dict, str]:
+        """``{raw item: spread}`` of the new user's predictions and how it was computed ({} for ranking models)."""
+        if self.implicit:
+            return {}, ""
+        from ...onboarding import new_user_confidence
+
+        try:
+            confidence = new_user_confidence(self.model, self.new_ratings, n=self.n_spin.value(),
+                                             min_support=self.min_support)
+        except (DataError, ValueError):
+            return {}, ""
+        return {row.item: float(row.spread) for row in confidence.rows}, confidence.method
 
     def _new_user_explanation(self, item_word: str) -> str:
         """What the fold-in used and what the list leaves out, in the person's words."""

@@ -1,0 +1,49 @@
+"""The new-user page asks for the onboarding's suggested items first and shows how unsure each prediction is (issue 14)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from mfstudio.onboarding import suggest_items  # noqa: E402
+from tests.test_layout import fit, load  # noqa: E402
+
+
+def test_suggested_items_come_first_with_reasons_and_the_spread_shrinks_as_the_person_rates(qtbot, window):
+    load(qtbot, window, "sample:movies")
+    run = fit(qtbot, window, "sgd", n_factors=8, n_epochs=5)
+    view = window.show_view("Recommendations")
+    view.tabs.setCurrentIndex(1)
+    table = view.rate_table
+    expected = suggest_items(run.model, n=12)
+    listed = [table.item(row, 0).data(Qt.ItemDataRole.UserRole) for row in range(12)]
+    assert listed == [row.item for row in expected]
+    assert table.item(0, 4).text() == "suggested #1" and "popular" in table.item(0, 4).toolTip()
+    assert not table.isColumnHidden(4)
+
+    spreads = []
+    for count in range(1, 6):
+        first_unrated = next(row for row in range(table.rowCount())
+                             if table.item(row, 0).data(Qt.ItemDataRole.UserRole) not in view.new_ratings)
+        table.cellWidget(first_unrated, 3).setCurrentText("4" if count % 2 else "2")
+        qtbot.waitUntil(lambda: len(view.new_ratings) == count, timeout=5_000)
+        qtbot.wait(50)  # the suggestions are chosen again once the rating's signal has returned
+        recs = view.new_recs_table
+        assert not recs.isColumnHidden(3)
+        values = [recs.item(r, 3).data(Qt.ItemDataRole.UserRole + 1) for r in range(recs.rowCount())]
+        spreads.append(sum(values) / len(values))
+    assert spreads[-1] < spreads[0], spreads
+    # After the ratings, the next suggestion accounts for them: it is not one of the rated items.
+    first_suggested = next(row for row in range(table.rowCount()) if table.item(row, 4).text() == "suggested #1")
+    assert table.item(first_suggested, 0).data(Qt.ItemDataRole.UserRole) not in view.new_ratings
+
+
+def test_ranking_models_keep_the_most_rated_list_without_reasons(qtbot, window):
+    load(qtbot, window, "sample:movies")
+    fit(qtbot, window, "bpr", n_factors=8, n_epochs=2)
+    view = window.show_view("Recommendations")
+    view.tabs.setCurrentIndex(1)
+    assert view.rate_table.isColumnHidden(4)
