@@ -21,7 +21,7 @@ def test_suggested_items_come_first_with_reasons_and_the_spread_shrinks_as_the_p
     expected = suggest_items(run.model, n=12)
     listed = [table.item(row, 0).data(Qt.ItemDataRole.UserRole) for row in range(12)]
     assert listed == [row.item for row in expected]
-    assert table.item(0, 4).text() == "suggested #1" and "popular" in table.item(0, 4).toolTip()
+    assert table.item(0, 4).text() == "#1" and "popular" in table.item(0, 4).toolTip()
     assert not table.isColumnHidden(4)
 
     spreads = []
@@ -37,7 +37,7 @@ def test_suggested_items_come_first_with_reasons_and_the_spread_shrinks_as_the_p
         spreads.append(sum(values) / len(values))
     assert spreads[-1] < spreads[0], spreads
     # After the ratings, the next suggestion accounts for them: it is not one of the rated items.
-    first_suggested = next(row for row in range(table.rowCount()) if table.item(row, 4).text() == "suggested #1")
+    first_suggested = next(row for row in range(table.rowCount()) if table.item(row, 4).text() == "#1")
     assert table.item(first_suggested, 0).data(Qt.ItemDataRole.UserRole) not in view.new_ratings
 
 

@@ -70,6 +70,7 @@ from .base import ResultView, color
 __all__ = ["RecommendationsView"]
 
 N_POPULAR = 60  # items offered to rate in new-user mode
+MIN_TITLE_WIDTH = 150  # px a title keeps before a table drops its genres column
 N_SUGGESTED = 12  # of which first: the items onboarding suggests rating first (mfstudio.onboarding)
 N_SEARCH = 150  # most search matches listed
 N_SIMILAR = 10
@@ -110,13 +111,23 @@ class _ColumnFitter(QObject):
     def fit(self) -> None:
         table = self.table
         header = table.horizontalHeader()
-        cap = max(48, min(150, int(SIDE_COLUMN_SHARE * table.viewport().width())))
+        width = table.viewport().width()
+        cap = max(48, min(150, int(SIDE_COLUMN_SHARE * width)))
+        genres = getattr(table, "genre_column", None)  # set where the data has genres (_configure_labels)
+        if genres is not None:
+            table.setColumnHidden(genres, False)
+        used = 0
         for c in range(table.columnCount()):
             if header.sectionResizeMode(c) == QHeaderView.ResizeMode.Stretch or table.isColumnHidden(c):
                 continue
             if table.cellWidget(0, c) is None:  # a column of editors keeps the width it was given
                 table.resizeColumnToContents(c)
             table.setColumnWidth(c, min(table.columnWidth(c), cap))
+            used += table.columnWidth(c)
+        # A narrow table (the new-user page at 1280 px) gives up the genres before the titles: a title cut to
+        # three letters says nothing, and the genres are in the title's tooltip.
+        if genres is not None and width - used < MIN_TITLE_WIDTH:
+            table.setColumnHidden(genres, True)
 
 
 def _table(headers: list[str], stretch: int) -> QTableWidget:
@@ -144,6 +155,14 @@ def _cell(text, raw_item=None, number=None, right=False) -> QTableWidgetItem:
     if right:
         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
+
+
+def _title_cell(title, raw_item, genres: str = "") -> QTableWidgetItem:
+    """A title whose tooltip also names its genres (a narrow table hides the genres column)."""
+    cell = _cell(title, raw_item)
+    shown = _genres(str(genres)) if genres else ""
+    cell.setToolTip(f"{title} — {shown}" if shown else str(title))
+    return cell
 
 
 def _genres(text: str) -> str:
@@ -352,7 +371,7 @@ class RecommendationsView(ResultView):
         self.search_edit.textChanged.connect(lambda _: self._fill_rate_table())
         self.clear_button = QPushButton("Clear my ratings")
         self.clear_button.clicked.connect(self.clear_new_ratings)
-        self.rate_table = _table(["title", "genres", "ratings", "your rating", "why ask"], stretch=0)
+        self.rate_table = _table(["title", "genres", "ratings", "your rating", "ask first"], stretch=0)
         self.rate_table.horizontalHeaderItem(2).setToolTip("How many users in the training data rated it")
         self.rate_table.horizontalHeaderItem(4).setToolTip(
             "The first items are the ones whose rating tells the model most about you: well known, divisive, and "
@@ -371,10 +390,10 @@ class RecommendationsView(ResultView):
         left_layout.addWidget(self.rate_table)
 
         self.new_recs_label = _heading("<b>Recommended for you</b>")
-        self.new_recs_table = _table(["rank", "title", "predicted", "unsure ±", "genres"], stretch=1)
+        self.new_recs_table = _table(["rank", "title", "predicted", "±", "genres"], stretch=1)
         self.new_recs_table.horizontalHeaderItem(3).setToolTip(
-            "How far the prediction could be off (one standard deviation), given how few ratings you gave: it "
-            "shrinks as you rate more")
+            "Unsure ±: how far the prediction could be off (one standard deviation), given how few ratings you "
+            "gave: it shrinks as you rate more")
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -384,8 +403,10 @@ class RecommendationsView(ResultView):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
+        # The list to rate has five columns (title, genres, count, the rating box, ask first) to the
+        # recommendations' four short ones: it gets the larger share.
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 4)
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(page)
         layout.addWidget(self.new_info)
@@ -489,14 +510,17 @@ class RecommendationsView(ResultView):
         score = "score" if self.model.task == "ranking" else "predicted"
         self.known_table.setHorizontalHeaderLabels(["title", value, "genres"])
         self.recs_table.setHorizontalHeaderLabels(["rank", "title", score, "they rated", "genres"])
-        self.new_recs_table.setHorizontalHeaderLabels(["rank", "title", score, "genres"])
-        self.rate_table.setHorizontalHeaderLabels(["title", "genres", "ratings", "liked it" if self.implicit else "your rating"])
+        self.new_recs_table.setHorizontalHeaderLabels(["rank", "title", score, "±", "genres"])
+        self.rate_table.setHorizontalHeaderLabels(["title", "genres", "ratings", "liked it" if self.implicit else "your rating",
+                                                   "ask first"])
         self.exclude_seen.setText(f"Hide {item}s they already {'rated' if value == 'rating' else 'used'}")
         self.support_label.setText("ratings" if value == "rating" else "interactions")
         genres = self.model.train_.item_genres is not None
         for table, col in ((self.known_table, 2), (self.recs_table, 4), (self.similar_table, 2), (self.rate_table, 1),
-                           (self.new_recs_table, 3)):
+                           (self.new_recs_table, 4)):
             table.setColumnHidden(col, not genres)
+            table.genre_column = col if genres else None
+            table._fitter.fit()
         kind = "Tick what you liked" if self.implicit else "Give a few of them a rating"
         self.new_info.setText(
             f"{kind} ({N_POPULAR} most rated {item}s listed; search for others). The model folds your choices "
@@ -719,12 +743,12 @@ class RecommendationsView(ResultView):
         table.setRowCount(items.size)
         for row, (i, title, genre) in enumerate(zip(items.tolist(), titles, genres)):
             raw = train.col_ids[i].item()
-            table.setItem(row, 0, _cell(title, raw))
+            table.setItem(row, 0, _title_cell(title, raw, genre))
             table.setItem(row, 1, _cell(_genres(str(genre))))
             table.setItem(row, 2, _cell(f"{counts[i]:,}", number=counts[i], right=True))
             current = self.new_ratings.get(raw)
             suggestion = self._suggested.get(raw)
-            why = _cell(f"suggested #{suggestion.rank}" if suggestion is not None else "")
+            why = _cell(f"#{suggestion.rank}" if suggestion is not None else "", right=True)
             if suggestion is not None:
                 why.setToolTip(suggestion.reason)
                 why.setForeground(QColor("#0072B2"))
@@ -849,7 +873,7 @@ class RecommendationsView(ResultView):
             return
         spreads, how = self._new_user_spreads()
         self._fill(self.new_recs_table, [
-            [_cell(r["rank"], number=r["rank"], right=True), _cell(r["title"], r["item"]),
+            [_cell(r["rank"], number=r["rank"], right=True), _title_cell(r["title"], r["item"], r["genres"]),
              self._score_cell(r["score"]),
              _cell(f"±{spreads[r['item']]:.2f}" if r["item"] in spreads else "",
                    number=spreads.get(r["item"], 0.0), right=True), _cell(_genres(r["genres"]))]
@@ -858,7 +882,8 @@ class RecommendationsView(ResultView):
         self.new_recs_table.setColumnHidden(3, not spreads)
         if spreads:
             self.new_recs_table.horizontalHeaderItem(3).setToolTip(
-                f"How far the prediction could be off (one standard deviation; {how}); it shrinks as you rate more")
+                f"Unsure ±: how far the prediction could be off (one standard deviation; {how}); it shrinks as you "
+                f"rate more")
         self.new_recs_label.setText(f"<b>Recommended for you</b> by {self._model_name()}: "
                                     f"{self._new_user_explanation(item_word)}")
 
