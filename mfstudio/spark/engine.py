@@ -428,7 +428,7 @@ def _poll_progress(spark, group: str, started: float, connect_readings: dict) ->
     """
     sc = _context(spark)
     if sc is None:
-        if connect_readings:
+        if "done" in connect_readings:
             done, total, stage = connect_readings["done"], connect_readings["total"], connect_readings["stage"]
             progress.report(done, total, f"Spark: stage {stage}, {done} of {total} tasks "
                                          f"after {time.perf_counter() - started:.0f} s")
@@ -457,16 +457,23 @@ def _poll_progress(spark, group: str, started: float, connect_readings: dict) ->
         pass  # progress is a courtesy: a tracker call racing the session's end must not fail the fit
 
 
-def _cancel_jobs(spark, sc, group: str) -> None:
-    """Cancel every running job of the fit (classic Spark: by tag and job group; Spark Connect: ``interruptTag``)."""
+def _cancel_jobs(spark, sc, group: str) -> bool:
+    """Cancel every running job of the fit (classic Spark: by tag and job group; Spark Connect: ``interruptTag``).
+
+    Returns True when Spark Connect confirmed that it interrupted an operation of the fit.
+    """
     try:
         if sc is not None:
             sc.cancelJobsWithTag(group)
             sc.cancelJobGroup(group)
-        else:
-            spark.interruptTag(group)
+            return False
+        return bool(spark.interruptTag(group))
     except Exception:
-        pass  # the jobs may have just ended; the fit's thread finishes either way
+        return False  # the jobs may have just ended; the fit's thread finishes either way
+
+
+#: Seconds the fit waits for a Spark Connect call to return once the server confirmed its interruption.
+CONNECT_CANCEL_GRACE = 2.0
 
 
 def _session_or_cancel(master: str):
@@ -579,6 +586,7 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
                                                 total=sum(st.num_tasks for st in stages),
                                                 stage=max(st.stage_id for st in stages))
 
+                connect_readings["handler"] = on_progress
                 spark.registerProgressHandler(on_progress)
             model = als.fit(frame)
             t_fit = time.perf_counter()
@@ -592,9 +600,10 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
             if sc is None:
                 try:
                     spark.removeTag(group)
-                    spark.clearProgressHandlers()
+                    # Only this fit's handler: after a cancel this thread may end while the next fit runs.
+                    spark.removeProgressHandler(connect_readings["handler"])
                 except Exception:
-                    pass  # a session that broke down has nothing left to clear
+                    pass  # a session that broke down (or a fit that never got this far) has nothing to clear
 
     connect_readings: dict = {}
     helper = threading.Thread(target=run, name=f"spark-{group}", daemon=True)
@@ -602,6 +611,7 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
     info["ship_seconds"] = round(t2 - t1, 3)
     helper.start()
     cancelled = False
+    confirmed_at = None
     while helper.is_alive():
         helper.join(POLL_SECONDS)
         if stop_requested():
@@ -611,7 +621,13 @@ def fit_factors(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, row_ids:
             # Cancel again on every poll until the fit's thread ends: ALS's driver submits a new job per
             # checkpoint and per phase, and a cancel that falls between two jobs hits nothing, so one cancel
             # alone let the next job run on (seen as fits that went on for a minute after Cancel).
-            _cancel_jobs(spark, sc, group)
+            if _cancel_jobs(spark, sc, group) and confirmed_at is None:
+                confirmed_at = time.perf_counter()
+            # Spark Connect: the server confirmed the interruption, but the client's call sometimes returned
+            # only 10-20 s later (seen under load, and on a server's first fit). The fit is over for the user:
+            # the call's thread is left to end by itself, and what it returns is dropped.
+            if confirmed_at is not None and time.perf_counter() - confirmed_at > CONNECT_CANCEL_GRACE:
+                break
         else:
             _poll_progress(spark, group, t2, connect_readings)
     if parquet_path is not None:
