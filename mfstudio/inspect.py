@@ -1397,6 +1397,8 @@ class TasteOverTime:
         The user's own rating level at each moment: mean + their bias + its drift (no item).
     rated_times, rated_values : ndarray
         When the user rated in training, and what (the dots under the curves).
+    scale : (float, float)
+        The rating scale the curves live on (the data's, else the predictions' range): the plot's y range.
     """
 
     times: np.ndarray
@@ -1405,6 +1407,7 @@ class TasteOverTime:
     level: np.ndarray
     rated_times: np.ndarray
     rated_values: np.ndarray
+    scale: tuple = (1.0, 5.0)
 
 
 def taste_over_time(model, user: int, items, n_points: int = 60) -> TasteOverTime | None:
@@ -1439,4 +1442,7 @@ def taste_over_time(model, user: int, items, n_points: int = 60) -> TasteOverTim
     mine = train.rows == user
     rated_times = (train.timestamps[mine].astype(np.float64) if train.timestamps is not None
                    else np.zeros(0))
-    return TasteOverTime(times, items, predictions, level, rated_times, train.values[mine].astype(np.float64))
+    scale = train.rating_scale or ((float(np.nanmin(predictions)), float(np.nanmax(predictions))) if predictions.size
+                                   else (float(level.min()), float(level.max())))
+    return TasteOverTime(times, items, predictions, level, rated_times, train.values[mine].astype(np.float64),
+                         (float(scale[0]), float(scale[1])))

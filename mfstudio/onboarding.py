@@ -40,6 +40,7 @@ import numpy as np
 from .data.errors import DataError
 
 __all__ = [
+    "items_to_rate",
     "Suggestion", "suggest_items", "ItemConfidence", "NewUserConfidence", "new_user_confidence",
     "OnboardingCurve", "ratings_to_beat_baseline", "simulation_users", "item_spreads", "popular_floor",
     "prior_fold_in", "POPULAR_SHARE",
@@ -965,3 +966,33 @@ def _fold_in_curve(model, items, values, order, held, max_ratings, scale, fold_i
     if scale is not None:
         predicted = np.clip(predicted, scale[0], scale[1])
     return np.sqrt(np.mean((predicted - values[held][None, :]) ** 2, axis=1))
+
+
+def items_to_rate(model, ratings: dict | None = None, n_suggested: int = 12, n_popular: int = 60):
+    """What the new-user page offers to rate: the suggested items first, then the most rated others.
+
+    Parameters
+    ----------
+    model : fitted model
+    ratings : dict, optional
+        The person's ``{raw item: value}`` so far (the suggestions account for them).
+    n_suggested, n_popular : int
+        How many suggestions lead the list, and how many most-rated items make up the rest.
+
+    Returns
+    -------
+    items : ndarray of int64
+        Internal item ids, suggestions first (in their order), then the most rated, without repeats.
+    suggestions : dict
+        ``{raw item: Suggestion}`` of the suggested ones; empty for a model onboarding cannot
+        reason about (the list is then the most rated items alone).
+    """
+    train = model.train_
+    popular = np.argsort(-train.col_counts(), kind="stable")[:n_popular]
+    try:
+        rows = suggest_items(model, n=n_suggested, ratings=ratings or {})
+    except (DataError, ValueError):
+        return popular.astype(np.int64), {}
+    first = _internal(train, [row.item for row in rows])
+    items = np.concatenate([first, popular[~np.isin(popular, first)]]).astype(np.int64)
+    return items, {row.item: row for row in rows}

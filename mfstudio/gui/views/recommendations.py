@@ -711,20 +711,13 @@ class RecommendationsView(ResultView):
             titles = np.char.lower(train.title_of(np.arange(train.n_cols)).astype(str))
             matches = np.flatnonzero(np.char.find(titles, query) >= 0)
             return matches[np.argsort(-counts[matches], kind="stable")][:N_SEARCH]
-        popular = np.argsort(-counts, kind="stable")[:N_POPULAR]
         self._suggested = {}
         if self.implicit:
-            return popular
-        from ...onboarding import suggest_items
+            return np.argsort(-counts, kind="stable")[:N_POPULAR]
+        from ...onboarding import items_to_rate
 
-        try:
-            suggestions = suggest_items(self.model, n=N_SUGGESTED, ratings=self.new_ratings)
-        except (DataError, ValueError):
-            return popular  # a model onboarding cannot reason about: the most rated items, as before
-        self._suggested = {row.item: row for row in suggestions}
-        first = train.col_of([str(row.item) for row in suggestions])
-        first = first[first >= 0]
-        return np.concatenate([first, popular[~np.isin(popular, first)]])
+        items, self._suggested = items_to_rate(self.model, self.new_ratings, N_SUGGESTED, N_POPULAR)
+        return items
 
     def _fill_rate_table(self) -> None:
         if self.model is None:
@@ -982,8 +975,7 @@ class RecommendationsView(ResultView):
             self.time_plot.plot(taste.rated_times, taste.rated_values, pen=None, symbol="o", symbolSize=5,
                                 symbolBrush=pg.mkBrush(90, 90, 90, 110), symbolPen=None,
                                 name=f"their ratings ({taste.rated_times.size:,})")
-        scale = train.rating_scale or (float(np.nanmin(taste.predictions)), float(np.nanmax(taste.predictions)))
-        low, high = float(scale[0]), float(scale[1])
+        low, high = taste.scale
         self.time_plot.setYRange(low - 0.1 * (high - low), high + 0.45 * (high - low), padding=0)
         # Ticks only on the rating scale: the headroom above it is the legend's, not a rating.
         step = 1.0 if high - low >= 2 else (high - low) / 4 or 1.0
