@@ -493,17 +493,10 @@ class SVDpp(FactorModel):
         n_users, n_items = train.shape
         nnz = values.size
         indptr, indices, csr_values = _csr(rows, cols, values, n_users)
-        user_count, item_count = _init_biased_model(self, train, rng, k, init_std)
-        self.implicit_factors_ = _normal(rng, init_std, (n_items, k))
-        self.implicit_factors_[item_count == 0] = 0.0
-        self.user_implicit_ = np.zeros((n_users, k), dtype=np.float32)
+        user_count, item_count, user_order, y_weight = self._init_svdpp_state(train, rng, k, init_std, indptr, indices)
         P, Q, Y = self.user_factors_, self.item_factors_, self.implicit_factors_
         bu, bi = self.user_bias_, self.item_bias_
         mu = self.global_mean_
-        user_order = np.arange(n_users, dtype=np.int32)
-        # How often each y_j enters the penalty: once per rating of each user who rated j.
-        y_weight = np.bincount(indices, weights=user_count[np.repeat(np.arange(n_users), np.diff(indptr))],
-                               minlength=n_items)
 
         for epoch in range(n_epochs):
             scale = (1.0 - lr_decay) ** epoch
@@ -527,6 +520,23 @@ class SVDpp(FactorModel):
             yield (sse + penalty) / nnz, {}
 
     # ------------------------------------------------------------ the user side
+    def _init_svdpp_state(self, train: Dataset, rng: np.random.Generator, k: int, init_std: float, indptr, indices):
+        """Biases, factors and implicit vectors ``y`` at their start, and what the epochs need (SVD++, timeSVD++).
+
+        Returns ``(user_count, item_count, user_order, y_weight)``: ratings per user and item, the user
+        visiting order the epochs shuffle, and how often each ``y_j`` enters the penalty (once per rating
+        of each user who rated ``j``).
+        """
+        n_users, n_items = train.shape
+        user_count, item_count = _init_biased_model(self, train, rng, k, init_std)
+        self.implicit_factors_ = _normal(rng, init_std, (n_items, k))
+        self.implicit_factors_[item_count == 0] = 0.0
+        self.user_implicit_ = np.zeros((n_users, k), dtype=np.float32)
+        user_order = np.arange(n_users, dtype=np.int32)
+        y_weight = np.bincount(indices, weights=user_count[np.repeat(np.arange(n_users), np.diff(indptr))],
+                               minlength=n_items)
+        return user_count, item_count, user_order, y_weight
+
     def _user_implicit(self) -> np.ndarray:
         """``|N(u)|^-1/2 sum y_j`` for every user (cached; rebuilt from ``train_`` if missing)."""
         cached = getattr(self, "user_implicit_", None)

@@ -35,7 +35,7 @@ from ..kernels import sgd as sgd_kernels
 from ..kernels import timesvdpp as kernels
 from .params import Param, seed_spec
 from .sgd import (N_BLOCKS, SVDpp, _SEED_HIGH, _biased_settings, _biased_spec, _csr, _first_chunk,
-                  _init_biased_model, _normal, _weighted_sq_norms, threads_for)
+                  _weighted_sq_norms, threads_for)
 from .stopping import stop_requested, work_chunks
 
 __all__ = ["TimeSVDpp", "SECONDS_PER_DAY", "days_of"]
@@ -205,19 +205,12 @@ class TimeSVDpp(SVDpp):
         day_weight = np.bincount(slots[slots >= 0], minlength=day_bias.size).astype(np.float64)
         bins, devs, slots = (np.ascontiguousarray(a[order]) for a in (bins, devs, slots))
 
-        user_count, item_count = _init_biased_model(self, train, rng, k, init_std)
-        self.implicit_factors_ = _normal(rng, init_std, (n_items, k))
-        self.implicit_factors_[item_count == 0] = 0.0
-        self.user_implicit_ = np.zeros((n_users, k), dtype=np.float32)
+        user_count, item_count, user_order, y_weight = self._init_svdpp_state(train, rng, k, init_std, indptr, indices)
         self.item_bin_bias_ = np.zeros((n_items, n_bins), dtype=np.float32)
         self.user_alpha_ = np.zeros(n_users, dtype=np.float32)
         P, Q, Y = self.user_factors_, self.item_factors_, self.implicit_factors_
         bu, bi, bib, alpha = self.user_bias_, self.item_bias_, self.item_bin_bias_, self.user_alpha_
         mu = self.global_mean_
-        user_order = np.arange(n_users, dtype=np.int32)
-        # How often each penalised parameter enters the objective: once per rating it serves.
-        y_weight = np.bincount(indices, weights=user_count[np.repeat(np.arange(n_users), np.diff(indptr))],
-                               minlength=n_items)
 
         for epoch in range(n_epochs):
             scale = (1.0 - lr_decay) ** epoch
