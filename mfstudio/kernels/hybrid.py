@@ -60,6 +60,46 @@ from numba import njit
 __all__ = ["hybrid_sgd_epoch", "compose"]
 
 
+# The three pieces below are what every hybrid kernel does per entry, whatever its loss: build a row's
+# vector from its free part and its features, and step a row (free or feature) along a gradient. The
+# ratings kernel and the ranking kernel differ only in the error they compute and which rows they step.
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _compose_row(free, free_bias, r, keep, indptr, indices, weights, emb, emb_bias, out):
+    """``out = keep * free[r] + sum_f w_rf emb[f]``; returns the bias composed the same way."""
+    b = keep * free_bias[r]
+    for d in range(out.shape[0]):
+        out[d] = keep * free[r, d]
+    for j in range(indptr[r], indptr[r + 1]):
+        f = indices[j]
+        w = weights[j]
+        b += w * emb_bias[f]
+        for d in range(out.shape[0]):
+            out[d] += w * emb[f, d]
+    return b
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _step_row(M, bias, r, w, scale, direction, lr, reg, lr_bias, reg_bias):
+    """One gradient step of row ``r``: ``M[r] += lr (w scale direction - reg M[r])``, its bias likewise.
+
+    ``scale`` is the loss's derivative in the score (the rating error, or
+    BPR's ``sigmoid(-x)`` with the sign of the side), ``w`` the row's weight
+    in the composed vector (1 for a free part, the feature weight for an
+    embedding). ``lr_bias`` 0 leaves the bias alone.
+    """
+    bias[r] += lr_bias * (w * scale - reg_bias * bias[r])
+    for d in range(direction.shape[0]):
+        M[r, d] += lr * (w * scale * direction[d] - reg * M[r, d])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _step_features(indptr, indices, weights, r, emb, emb_bias, scale, direction, lr, reg, lr_bias, reg_bias):
+    """:func:`_step_row` on every feature embedding of row ``r``, each with its weight."""
+    for j in range(indptr[r], indptr[r + 1]):
+        _step_row(emb, emb_bias, indices[j], weights[j], scale, direction, lr, reg, lr_bias, reg_bias)
+
+
 @njit(cache=True, nogil=True, fastmath=True)
 def hybrid_sgd_epoch(rows, cols, values, drop_user, drop_item, mu, P, Q, bu, bi, Y, Z, cu, ci,
                      u_indptr, u_indices, u_weights, i_indptr, i_indices, i_weights,
@@ -80,68 +120,33 @@ def hybrid_sgd_epoch(rows, cols, values, drop_user, drop_item, mu, P, Q, bu, bi,
     regb = np.float32(reg_bias)
     regf = np.float32(reg_features)
     lrf = np.float32(lr_features)
+    one = np.float32(1.0)
     sse = 0.0
     for x in range(rows.shape[0]):
         u = rows[x]
         i = cols[x]
         # A dropped side is seen through its features alone, as a cold row is (and its free part rests).
-        keep_u = np.float32(0.0) if drop_user[x] else np.float32(1.0)
-        keep_i = np.float32(0.0) if drop_item[x] else np.float32(1.0)
-        b_u = keep_u * bu[u]
-        b_i = keep_i * bi[i]
-        for d in range(k):
-            pu[d] = keep_u * P[u, d]
-            qi[d] = keep_i * Q[i, d]
-        for j in range(u_indptr[u], u_indptr[u + 1]):
-            f = u_indices[j]
-            w = u_weights[j]
-            b_u += w * cu[f]
-            for d in range(k):
-                pu[d] += w * Y[f, d]
-        for j in range(i_indptr[i], i_indptr[i + 1]):
-            g = i_indices[j]
-            w = i_weights[j]
-            b_i += w * ci[g]
-            for d in range(k):
-                qi[d] += w * Z[g, d]
+        keep_u = np.float32(0.0) if drop_user[x] else one
+        keep_i = np.float32(0.0) if drop_item[x] else one
+        b_u = _compose_row(P, bu, u, keep_u, u_indptr, u_indices, u_weights, Y, cu, pu)
+        b_i = _compose_row(Q, bi, i, keep_i, i_indptr, i_indices, i_weights, Z, ci, qi)
         dot = np.float32(0.0)
         for d in range(k):
             dot += pu[d] * qi[d]
         e = np.float32(values[x] - (mu + b_u + b_i + dot))
         sse += float(e) * float(e)
 
-        bu[u] += keep_u * lrb * (e - regb * bu[u])
-        bi[i] += keep_i * lrb * (e - regb * bi[i])
-        for j in range(u_indptr[u], u_indptr[u + 1]):
-            f = u_indices[j]
-            w = u_weights[j]
-            cu[f] += lrf * (w * e - regb * cu[f])
-            for d in range(k):
-                Y[f, d] += lrf * (w * e * qi[d] - regf * Y[f, d])
-        for j in range(i_indptr[i], i_indptr[i + 1]):
-            g = i_indices[j]
-            w = i_weights[j]
-            ci[g] += lrf * (w * e - regb * ci[g])
-            for d in range(k):
-                Z[g, d] += lrf * (w * e * pu[d] - regf * Z[g, d])
-        for d in range(k):
-            P[u, d] += keep_u * lr32 * (e * qi[d] - reg32 * P[u, d])
-            Q[i, d] += keep_i * lr32 * (e * pu[d] - reg32 * Q[i, d])
+        _step_features(u_indptr, u_indices, u_weights, u, Y, cu, e, qi, lrf, regf, lrf, regb)
+        _step_features(i_indptr, i_indices, i_weights, i, Z, ci, e, pu, lrf, regf, lrf, regb)
+        if not drop_user[x]:
+            _step_row(P, bu, u, one, e, qi, lr32, reg32, lrb, regb)
+        if not drop_item[x]:
+            _step_row(Q, bi, i, one, e, pu, lr32, reg32, lrb, regb)
     return sse
 
 
 @njit(cache=True, nogil=True)
 def compose(free, free_bias, indptr, indices, weights, emb, emb_bias, out, out_bias):
     """``out[r] = free[r] + sum_f w_rf emb[f]`` and the same for the biases, for every row ``r``."""
-    k = free.shape[1]
     for r in range(free.shape[0]):
-        b = free_bias[r]
-        for d in range(k):
-            out[r, d] = free[r, d]
-        for j in range(indptr[r], indptr[r + 1]):
-            f = indices[j]
-            w = weights[j]
-            b += w * emb_bias[f]
-            for d in range(k):
-                out[r, d] += w * emb[f, d]
-        out_bias[r] = b
+        out_bias[r] = _compose_row(free, free_bias, r, np.float32(1.0), indptr, indices, weights, emb, emb_bias, out[r])
