@@ -211,7 +211,8 @@ def _warm_extras(models) -> None:
     from .kernels.ranking import rank_block, rank_shared
 
     indptr, indices = np.array([0, 1], dtype=np.int64), np.array([0], dtype=np.int64)
-    rank_block(np.zeros((1, 2), dtype=np.float32), indptr, indices, indptr, indices, 1, True)
+    rank_block(np.zeros((1, 2), dtype=np.float32), indptr, indices, indptr, indices, 1, True, 1,
+               np.zeros(1, dtype=np.uint64))
     rank_shared(np.zeros(2, dtype=np.float32), indptr, indices, indptr, indices, 1, True)
     # Predictions of large batches run in parallel (tiny fits only call the serial twin).
     from .kernels.predict import add_pair_dots

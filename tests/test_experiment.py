@@ -267,3 +267,22 @@ def test_cli_svd_on_a_dense_matrix_reports_scikit_learns_explained_variance(tmp_
     assert out["metrics"]["explained_variance_ratio"] == pytest.approx(reference, abs=1e-3)
     # the old quantity is still there, named as what it is, and it is not the variance share
     assert out["metrics"]["frobenius_share"] > out["metrics"]["explained_variance_ratio"] + 0.05
+
+
+def test_a_large_catalogue_gets_an_auc_on_drawn_items_and_the_notes_say_so(movies, monkeypatch):
+    import mfstudio.experiment as experiment_module
+
+    # sample:movies has a few hundred items: a draw of 50 stands in for 5,000 of a 50,000-item catalogue.
+    experiment = Experiment(movies, "bpr", {"n_epochs": 3, "seed": 0}).run()
+    exact = experiment.metrics["auc"]
+    assert not any(note.startswith("auc:") for note in experiment.notes())
+    monkeypatch.setattr(experiment_module, "AUC_NEGATIVES", 50)
+    drawn = Experiment(movies, "bpr", {"n_epochs": 3, "seed": 0}).run()
+    assert drawn.folds[0].metrics["ranking_auc_negatives"] == 50
+    assert drawn.metrics["auc"] != exact
+    assert drawn.metrics["auc"] == pytest.approx(exact, abs=0.02)  # an estimate of the same number
+    note = [n for n in drawn.notes() if n.startswith("auc:")]
+    assert note and "50 of their unseen items drawn at random" in note[0]
+    # Everything else is unchanged: the lists do not depend on the AUC's draw.
+    for name in ("precision@10", "ndcg@10", "recall@10"):
+        assert drawn.metrics[name] == experiment.metrics[name]

@@ -13,7 +13,14 @@ in training, then
   every unseen score (``O(n_pos n_items)``, no allocation); with many, the
   unseen scores are sorted once and each relevant item is located by two
   binary searches (``O(n_items log n_items)``). Sorting every row in numpy was
-  the evaluation's largest cost.
+  the evaluation's largest cost. With ``auc_negatives`` > 0 a user with more
+  unseen items than that is compared with that many of them drawn uniformly
+  (with replacement, SplitMix64 seeded by the row's ``row_seeds`` entry): the
+  AUC is a mean over (relevant, non-relevant) pairs, so a uniform sample of
+  the negatives estimates it without bias (Krichene & Rendle, KDD 2020, on
+  which sampled metrics stay consistent: AUC is the one that does), and the
+  pairwise count, 4.6e9 comparisons for 10,000 users of a 50,000-item
+  catalogue, was most of the final evaluation.
 
 Why: evaluation, not training, dominated a large ``implicit-als`` fit (89 s
 wall for 3 s of training). :func:`mfstudio.metrics.auc_per_user` stays the
@@ -24,6 +31,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+
+from ._common import splitmix64
 
 __all__ = ["rank_block", "rank_shared", "SORT_ABOVE_POSITIVES"]
 
@@ -56,7 +65,8 @@ def _insert_top(buffer_items, buffer_scores, filled, item, score):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
-def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indices, k, with_auc):
+def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indices, k, with_auc,
+               auc_negatives, row_seeds):
     """Top-``k`` unseen items and AUC of each row of ``scores``.
 
     Parameters
@@ -68,6 +78,13 @@ def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indi
         CSR rows of each user's relevant test items.
     k : int
     with_auc : bool
+    auc_negatives : int
+        0: every unseen non-relevant item enters the AUC (exact). Otherwise a
+        user with more of them than this is scored against this many drawn
+        uniformly with replacement (an unbiased estimate of the exact AUC).
+    row_seeds : uint64 array (n_users,)
+        Seed of each row's draws (the caller passes the user's id, so a user
+        gets the same sample whatever block it falls in).
 
     Returns
     -------
@@ -125,6 +142,14 @@ def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indi
             if not seen[j]:
                 negatives[m] = row[j]
                 m += 1
+        if 0 < auc_negatives < n_neg:
+            drawn = np.empty(auc_negatives, dtype=np.float32)
+            state = row_seeds[u]
+            for i in range(auc_negatives):
+                state, bits = splitmix64(state)
+                drawn[i] = negatives[bits % np.uint64(n_neg)]
+            negatives = drawn
+            n_neg = auc_negatives
         wins = 0.0
         if n_pos <= SORT_ABOVE_POSITIVES:
             for q in range(n_pos):

@@ -27,7 +27,7 @@ _ORDER = ("rmse", "mae", "precision@10", "recall@10", "ndcg@10", "map@10", "auc"
           "relative_error", "train_relative_error", "explained_variance_ratio", "frobenius_share", "nmi", "purity",
           "absolute_error")
 #: Bookkeeping keys of the scores that are not metrics (how many users were ranked).
-_NOT_SHOWN = ("ranking_users", "ranking_users_total", "ranking_cold_users")
+_NOT_SHOWN = ("ranking_users", "ranking_users_total", "ranking_cold_users", "ranking_auc_negatives")
 RUN_ROLE = Qt.ItemDataRole.UserRole
 NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1
 _BETTER, _WORSE = QColor("#0a7d32"), QColor("#b00020")
