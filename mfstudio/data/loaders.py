@@ -36,7 +36,17 @@ from .budget import array_bytes, check_allocation, check_array, format_bytes, np
 from .columns import assign_roles
 from .dataset import KINDS, Dataset, default_kind_choices
 from .errors import DataError
-from .tables import _QUOTING_DELIMITERS, NumpyColumn, TableLayout, first_bad_row, physical_line, read_table, sniff_table
+from .tables import (
+    _QUOTING_DELIMITERS,
+    NumpyColumn,
+    ReadAgain,
+    TableLayout,
+    first_bad_row,
+    iter_batches,
+    physical_line,
+    read_table,
+    sniff_table,
+)
 from .text import vectorize_texts
 
 __all__ = ["load", "open_data", "can_load", "treat_as", "explicit_or_implicit", "TABLE_SUFFIXES", "IMAGE_SUFFIXES"]
@@ -323,6 +333,13 @@ def _load_table(p: Path, kind, doc_options) -> Dataset:
     return dataset
 
 
+#: Tables of at least this many bytes are read in record batches
+#: (:func:`_triples_streamed`): the Arrow columns of a whole 25M-row file
+#: beside their numpy copies were twice the arrays a Dataset keeps. Smaller
+#: files are read whole (the numpy reader of small numeric files included).
+STREAM_TABLE_BYTES = 32 << 20
+
+
 def _triples_from_table(p: Path, layout: TableLayout, roles, kind_hint) -> Dataset:
     # int32 ids halve the memory of a big file; wider ids fall back to int64,
     # then to strings (read_table retries).
@@ -331,6 +348,8 @@ def _triples_from_table(p: Path, layout: TableLayout, roles, kind_hint) -> Datas
         types[roles.value] = "float32"
     if roles.timestamp is not None:
         types[roles.timestamp] = "int64" if layout.integral[roles.timestamp] else "timestamp"
+    if layout.file_bytes >= STREAM_TABLE_BYTES and layout.delimiter != "whitespace":
+        return _triples_streamed(p, layout, roles, kind_hint, types)
     table = read_table(layout, types, id_columns=(roles.user, roles.item))
 
     def column(j):
@@ -353,15 +372,38 @@ def _triples_from_table(p: Path, layout: TableLayout, roles, kind_hint) -> Datas
         bad = _unusable(values64)
         if bad.any():
             row = first_bad_row(bad)
-            raise DataError(
-                f"the value is {values64[row]:g} (not a finite number within float32 range)",
-                p,
-                line=physical_line(layout, row),
-                fix="correct or delete that line",
-            )
+            raise _bad_value(p, layout, row, values64[row])
     else:
         values64 = np.ones(len(user_codes), dtype=np.float32)
 
+    def timestamps():
+        return None if roles.timestamp is None else _timestamps(p, layout, column(roles.timestamp))
+
+    return _triples_dataset(p, roles, kind_hint, (user_codes, user_ids), (item_codes, item_ids), values64,
+                            timestamps, layout)
+
+
+def _bad_value(p: Path, layout: TableLayout, row: int, value) -> DataError:
+    return DataError(
+        f"the value is {value:g} (not a finite number within float32 range)",
+        p,
+        line=physical_line(layout, row),
+        fix="correct or delete that line",
+    )
+
+
+def _missing(p: Path, layout: TableLayout, row: int, what: str) -> DataError:
+    return DataError(f"the {what} is missing", p, line=physical_line(layout, row), fix="fill it in or delete the line")
+
+
+def _triples_dataset(p: Path, roles, kind_hint, users, items, values64, timestamps, layout) -> Dataset:
+    """The Dataset from coded ids and values: kind, counts' sign, times, repeated pairs, the loader's report.
+
+    ``timestamps`` is called after the kind is decided, so that its errors come
+    after the values' ones whichever reader produced the columns.
+    """
+    user_codes, user_ids = users
+    item_codes, item_ids = items
     kind = roles.kind
     if kind == "ratings?":
         kind, why = explicit_or_implicit(values64)
@@ -379,10 +421,7 @@ def _triples_from_table(p: Path, layout: TableLayout, roles, kind_hint) -> Datas
             line=physical_line(layout, row),
             fix="remove negative counts, or open the file as ratings if they are scores",
         )
-    timestamps = None
-    if roles.timestamp is not None:
-        timestamps = _timestamps(p, layout, column(roles.timestamp))
-    del table
+    timestamps = timestamps()
 
     notes = []
     rows, cols, values, timestamps, n_merged = _merge_duplicates(
@@ -412,6 +451,208 @@ def _triples_from_table(p: Path, layout: TableLayout, roles, kind_hint) -> Datas
         kind_reason=reason,
         kind_choices=("explicit", "implicit"),
     )
+
+
+# ------------------------------------------------------- streamed tables
+
+#: Entries remapped per step when codes are rewritten in place: the
+#: temporaries stay a few MB whatever the file's size.
+_REMAP_STEP = 1 << 20
+
+
+def _steps(n: int):
+    for start in range(0, n, _REMAP_STEP):
+        yield start, min(start + _REMAP_STEP, n)
+
+
+class _IdColumn:
+    """The ids of one column as record batches arrive, coded once the file is read.
+
+    Whole-number ids (read as int32) are copied raw into the int32 array that
+    becomes the codes and are rewritten in place at the end, by a lookup table
+    over their range (or their sorted uniques when the range is wide): no
+    hashing, no second array. Text and int64 ids are coded per batch through
+    one shared dictionary (Arrow's dictionary encoding of the batch, then its
+    few distinct values looked up in a Python dict), in first-seen order, and
+    renumbered in sorted raw-id order at the end. Either way the result is
+    :func:`_factorize`'s: int32 codes in sorted raw-id order and the raw ids.
+    """
+
+    def __init__(self, kind: str, capacity: int):
+        self.codes = np.empty(capacity, dtype=np.int32)
+        self.raw = kind == "int32"
+        self.text = kind == "string"
+        self.lo: int | None = None
+        self.hi: int | None = None
+        self.seen: dict = {}
+        self.null_row: int | None = None
+        self.long: tuple[int, int] | None = None  # (row, length) of the first id over LONGEST_ID characters
+
+    def resize(self, capacity: int) -> None:
+        # realloc: the pages move (or grow in place) without a second copy resident
+        self.codes.resize(capacity, refcheck=False)
+
+    def add(self, chunk, start: int) -> None:
+        import pyarrow.compute as pc
+
+        end = start + len(chunk)
+        if chunk.null_count:
+            if self.null_row is None:
+                self.null_row = start + first_bad_row(chunk.is_null().to_numpy(zero_copy_only=False))
+            chunk = chunk.fill_null("" if self.text else 0)  # the load fails on the missing id anyway
+        if self.raw:
+            part = chunk.to_numpy()
+            if part.size:
+                lo, hi = int(part.min()), int(part.max())
+                self.lo = lo if self.lo is None else min(self.lo, lo)
+                self.hi = hi if self.hi is None else max(self.hi, hi)
+            self.codes[start:end] = part
+            return
+        encoded = chunk.dictionary_encode()
+        dictionary = encoded.dictionary
+        if self.text and self.long is None and len(dictionary):
+            if (pc.max(pc.utf8_length(dictionary)).as_py() or 0) > LONGEST_ID:
+                lengths = pc.utf8_length(chunk).to_numpy(zero_copy_only=False)
+                row = first_bad_row(lengths > LONGEST_ID)
+                self.long = (start + row, int(lengths[row]))
+        if self.long is not None:
+            self.codes[start:end] = 0  # the load fails on the long id: keep no more of them
+            return
+        seen = self.seen
+        mapping = np.fromiter((seen.setdefault(v, len(seen)) for v in dictionary.to_pylist()),
+                              dtype=np.int32, count=len(dictionary))
+        self.codes[start:end] = mapping[encoded.indices.to_numpy(zero_copy_only=False)]
+
+    def finish(self, n: int, path, what: str, layout) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, raw ids)`` as :func:`_factorize` gives them; refuses long ids and oversized dictionaries."""
+        codes = self.codes
+        if self.long is not None:
+            row, length = self.long
+            raise DataError(
+                f"the {what} is {length:,} characters long, and an id has at most {LONGEST_ID:,}",
+                path,
+                line=physical_line(layout, row),
+                fix="check for a missing delimiter or an unclosed quote on that line",
+            )
+        if self.raw:
+            if n == 0:
+                return codes, np.zeros(0, dtype=np.int64)
+            lo, hi = self.lo, self.hi
+            if hi - lo < max(4 * n, 1 << 20):
+                present = np.zeros(hi - lo + 1, dtype=bool)
+                for a, b in _steps(n):
+                    present[codes[a:b] - lo] = True
+                lookup = np.cumsum(present, dtype=np.int64).astype(np.int32) - 1
+                for a, b in _steps(n):
+                    codes[a:b] = lookup[codes[a:b] - lo]
+                return codes, np.flatnonzero(present).astype(np.int64) + lo
+            uniques = np.unique(codes)
+            for a, b in _steps(n):
+                codes[a:b] = np.searchsorted(uniques, codes[a:b])
+            return codes, uniques.astype(np.int64)
+        keys = list(self.seen)
+        self.seen = {}
+        if self.text:
+            longest = max(map(len, keys), default=0) or 1
+            # The list of Python strings, the array, and its sorted copy.
+            check_allocation(
+                len(keys) * (longest * 4 * 2 + 64),
+                f"its {len(keys):,} distinct {what}s, the longest {longest:,} characters,",
+                path,
+                fix=f"use short {what}s (a number or a word), or check for a missing delimiter or an unclosed quote",
+            )
+            dictionary = np.asarray(keys, dtype=str)
+        else:
+            dictionary = np.asarray(keys, dtype=np.int64)
+        del keys
+        order = np.argsort(dictionary, kind="stable")
+        rank = np.empty(order.size, dtype=np.int32)
+        rank[order] = np.arange(order.size, dtype=np.int32)
+        for a, b in _steps(n):
+            codes[a:b] = rank[codes[a:b]]
+        return codes, dictionary[order]
+
+
+def _triples_streamed(p: Path, layout: TableLayout, roles, kind_hint, types) -> Dataset:
+    """:func:`_triples_from_table` for big files: record batches copied into arrays of the final dtypes.
+
+    Each batch's columns go straight into int32 codes, float32 values and
+    int64 times (grown in place, never concatenated) and the batch is dropped,
+    so the peak is the kept arrays plus one batch and the duplicate check's
+    slices. The problems a whole-file read finds are noted at their first row
+    and raised once the file is read, in the whole-file reader's order, so the
+    two paths give the same Dataset and the same sentence for the same file.
+    """
+    while True:
+        try:
+            return _stream_once(p, layout, roles, kind_hint, types)
+        except ReadAgain as again:  # another encoding or wider ids: start over, as read_table_full does
+            layout, types = again.layout, again.column_types
+
+
+def _stream_once(p: Path, layout: TableLayout, roles, kind_hint, types) -> Dataset:
+    # Untouched pages of np.empty cost no memory, so an estimate on the
+    # generous side is free; growing reallocates in place.
+    capacity = int(layout.estimated_lines * 1.1) + 1024
+    users = _IdColumn(types[roles.user], capacity)
+    items = _IdColumn(types[roles.item], capacity)
+    values = np.empty(capacity, dtype=np.float32) if roles.value is not None else None
+    stamps = np.empty(capacity, dtype=np.int64) if roles.timestamp is not None else None
+    value_null = bad_value = stamp_error = None
+    n = 0
+    for start, columns in iter_batches(layout, types, id_columns=(roles.user, roles.item)):
+        end = start + len(columns[f"c{roles.user}"])
+        if end > capacity:
+            capacity = max(end, int(capacity * 1.25))
+            for array in (values, stamps):
+                if array is not None:
+                    array.resize(capacity, refcheck=False)
+            users.resize(capacity)
+            items.resize(capacity)
+        users.add(columns[f"c{roles.user}"], start)
+        items.add(columns[f"c{roles.item}"], start)
+        if values is not None:
+            chunk = columns[f"c{roles.value}"]
+            if chunk.null_count:
+                if value_null is None:
+                    value_null = start + first_bad_row(chunk.is_null().to_numpy(zero_copy_only=False))
+                chunk = chunk.fill_null(0)
+            part = chunk.to_numpy()
+            if bad_value is None:
+                bad = _unusable(part)
+                if bad.any():
+                    row = first_bad_row(bad)
+                    bad_value = (start + row, part[row])
+            values[start:end] = part
+        if stamps is not None and stamp_error is None:
+            try:
+                stamps[start:end] = _timestamps(p, layout, columns[f"c{roles.timestamp}"], first_row=start)
+            except DataError as err:
+                stamp_error = err
+        n = end
+    del columns
+    for array in (values, stamps):
+        if array is not None:
+            array.resize(n, refcheck=False)
+    users.resize(n)
+    items.resize(n)
+    for row, what in ((users.null_row, "user id"), (items.null_row, "item id"), (value_null, "value")):
+        if row is not None:
+            raise _missing(p, layout, row, what)
+    user_codes, user_ids = users.finish(n, p, "user id", layout)
+    item_codes, item_ids = items.finish(n, p, "item id", layout)
+    if bad_value is not None:
+        raise _bad_value(p, layout, *bad_value)
+    if values is None:
+        values = np.ones(n, dtype=np.float32)
+
+    def timestamps():
+        if stamp_error is not None:
+            raise stamp_error
+        return stamps
+
+    return _triples_dataset(p, roles, kind_hint, (user_codes, user_ids), (item_codes, item_ids), values,
+                            timestamps, layout)
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -471,7 +712,8 @@ def explicit_or_implicit(values: np.ndarray, *, default: str = "explicit") -> tu
     if n == 0:
         return default, "no values"
     lo, hi = float(values.min()), float(values.max())
-    whole = bool(np.all(values == np.round(values)))
+    # A slice at a time: np.round of 25M values is another 100 MB.
+    whole = all(bool(np.all(part == np.round(part))) for part in (values[i:i + (1 << 20)] for i in range(0, n, 1 << 20)))
     if not whole or lo < 0:
         step = _scale_step(values)
         if step is not None:
@@ -583,7 +825,8 @@ def _factorize(column, path=None, what: str = "id", layout=None) -> tuple[np.nda
     return codes, dictionary[order]
 
 
-def _timestamps(p: Path, layout: TableLayout, column) -> np.ndarray:
+def _timestamps(p: Path, layout: TableLayout, column, first_row: int = 0) -> np.ndarray:
+    """Seconds since 1970 of a timestamp column (numbers or dates); ``first_row`` is the data row it starts at."""
     if isinstance(column, NumpyColumn):  # whole numbers of seconds from a small numeric file
         return column.array.astype(np.int64, copy=False)
     import pandas as pd
@@ -592,7 +835,7 @@ def _timestamps(p: Path, layout: TableLayout, column) -> np.ndarray:
     if pa.types.is_integer(column.type):
         if column.null_count:
             row = first_bad_row(column.is_null().to_numpy(zero_copy_only=False))
-            raise DataError("the timestamp is missing", p, line=physical_line(layout, row), fix="fill it in or delete the line")
+            raise DataError("the timestamp is missing", p, line=physical_line(layout, first_row + row), fix="fill it in or delete the line")
         return column.to_numpy()
     text = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
@@ -601,7 +844,7 @@ def _timestamps(p: Path, layout: TableLayout, column) -> np.ndarray:
         raise DataError(
             f"the timestamp '{text.iloc[row]}' is neither a number of seconds nor a date",
             p,
-            line=physical_line(layout, row),
+            line=physical_line(layout, first_row + row),
             fix="write dates as 2024-01-31 or 2024-01-31 12:00:00, or as Unix seconds",
         )
     # pandas keeps far dates (9999-12-31) at a coarse resolution; subtracting
@@ -615,6 +858,48 @@ def _timestamps(p: Path, layout: TableLayout, column) -> np.ndarray:
     return seconds.to_numpy(dtype=np.int64)
 
 
+#: Entries per slice of the repeated-pairs check: its int64 keys are sorted a
+#: slice of users at a time, not 200 MB at once for 25M ratings.
+_KEY_SLICE = 1 << 21
+
+
+def _has_repeats(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> bool:
+    """Whether any (row, col) pair occurs twice, sorting the keys of one range of rows at a time.
+
+    A pair repeats only within one row, so ranges of whole rows (cut where
+    the running count of entries passes each multiple of :data:`_KEY_SLICE`)
+    are checked independently; the peak is one slice's keys and indices plus
+    a one-byte slice number per entry, not one int64 key per entry.
+    """
+    n = rows.size
+    if n < 2:
+        return False
+    slices = -(-n // _KEY_SLICE)
+    if slices == 1:
+        key = rows.astype(np.int64) * max(n_cols, 1) + cols
+        key.sort()
+        return bool((key[1:] == key[:-1]).any())
+    # np.bincount widens int32 input to an int64 copy (200 MB at 25M): count a step at a time.
+    per_row = np.zeros(int(rows.max()) + 1, dtype=np.int64)
+    for a, b in _steps(n):
+        per_row += np.bincount(rows[a:b], minlength=per_row.size)
+    cuts = np.searchsorted(np.cumsum(per_row), np.arange(1, slices) * _KEY_SLICE, side="right")
+    slice_of_row = np.zeros(per_row.size, dtype=np.int16 if slices > 127 else np.int8)
+    np.add.at(slice_of_row, cuts, 1)
+    np.cumsum(slice_of_row, dtype=slice_of_row.dtype, out=slice_of_row)
+    slice_of = slice_of_row[rows]
+    for k in range(int(slice_of_row[-1]) + 1):
+        where = np.flatnonzero(slice_of == k)
+        key = rows[where].astype(np.int64)
+        key *= max(n_cols, 1)
+        key += cols[where]
+        del where
+        key.sort()
+        if (key[1:] == key[:-1]).any():
+            return True
+    return False
+
+
 def _merge_duplicates(rows, cols, values, timestamps, n_cols, *, sum_values):
     """Resolve repeated (row, col) pairs: sum counts, or keep the latest rating.
 
@@ -622,18 +907,13 @@ def _merge_duplicates(rows, cols, values, timestamps, n_cols, *, sum_values):
     entries were merged away. The common case, no duplicates, costs one sort
     of the pair keys; only the entries of repeated pairs are sorted further.
     """
-    # One int64 key array, sorted in place: at 25M ratings each such array is
-    # 200 MB, and the unsorted keys are only needed when there are repeats.
-    sorted_key = rows.astype(np.int64)
-    sorted_key *= max(n_cols, 1)
-    sorted_key += cols
-    sorted_key.sort()
-    repeated = sorted_key[1:] == sorted_key[:-1]
-    if not repeated.any():
+    if not _has_repeats(rows, cols, n_cols):
         return rows, cols, values, timestamps, 0
-    dup_keys = np.unique(sorted_key[1:][repeated])
-    del sorted_key, repeated
+    # Files with repeats pay for whole-length keys; big ones rarely have any.
     key = rows.astype(np.int64) * max(n_cols, 1) + cols
+    sorted_key = np.sort(key)
+    dup_keys = np.unique(sorted_key[1:][sorted_key[1:] == sorted_key[:-1]])
+    del sorted_key
     position = np.minimum(np.searchsorted(dup_keys, key), dup_keys.size - 1)
     involved = np.flatnonzero(dup_keys[position] == key)
     sub_key = key[involved]
