@@ -100,6 +100,8 @@ FITTED_ARRAYS: dict[str, tuple[str, ...]] = {
     "popularity": _COMMON_ARRAYS + ("item_bias_",),
     "hybrid": _COMMON_ARRAYS + _BIASES + ("user_feature_factors_", "item_feature_factors_", "user_feature_bias_",
                                           "item_feature_bias_"),
+    "hybrid-bpr": _COMMON_ARRAYS + _BIASES + ("user_feature_factors_", "item_feature_factors_", "user_feature_bias_",
+                                              "item_feature_bias_"),
 }
 
 #: The shape of every fitted array, in named dimensions: U rows (users), I

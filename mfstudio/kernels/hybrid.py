@@ -50,6 +50,30 @@ ratings, so Hogwild threads would collide on it constantly; an epoch of
 MovieLens 100K takes tens of milliseconds on one thread anyway. One kernel
 call is a chunk of an epoch (the model chunks with
 :func:`mfstudio.models.stopping.work_chunks`), so cancel stays responsive.
+
+Implicit data: BPR loss (LightFM's ``loss='bpr'``)
+---------------------------------------------------
+:func:`hybrid_bpr_epoch` fits the same parametrisation to interactions with
+Rendle et al.'s BPR loss, as LightFM does: for a user ``u``, an item ``i``
+they interacted with and an item ``j`` they did not, maximise
+``ln sigmoid(x_uij)`` with ``x_uij = p_u . (q_i - q_j) + b_i - b_j`` (no
+user bias: it cancels in the difference). Each positive of the shuffled
+epoch is visited once (as the ratings kernel visits each rating; LearnBPR's
+draws with replacement would make cancel points and chunk sizes change the
+draws), and its negative ``j`` is drawn uniformly from the *warm* items
+(with at least one training interaction) that the user did not interact
+with, by rejection against the user's sorted CSR row (64 tries, then the
+positive is skipped). Why warm only: a cold item has no interaction
+because it is new, not because nobody wanted it; drawn as a negative, its
+features' embeddings would learn "new = unwanted" and the model would rank
+every new item last, which is exactly what the features are there to
+prevent. Uniform, not popularity-weighted, for the reason BPR's kernel
+gives. Draws come from one SplitMix64 state carried across chunk calls, so
+the epoch does not depend on where the model cut it. Free-part dropout as
+above, drawn per triple for ``u``, ``i`` and ``j``; feature embeddings get
+their own step ``lr_features`` and decay ``reg_features``; free vectors and
+item biases get BPR's ``lr`` and ``reg``. Serial, for the same reason as the
+ratings kernel.
 """
 
 from __future__ import annotations
@@ -57,7 +81,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["hybrid_sgd_epoch", "compose"]
+from ._common import splitmix64
+from .bpr import _below, csr_contains
+
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+__all__ = ["hybrid_sgd_epoch", "hybrid_bpr_epoch", "compose"]
 
 
 # The three pieces below are what every hybrid kernel does per entry, whatever its loss: build a row's
@@ -143,6 +172,102 @@ def hybrid_sgd_epoch(rows, cols, values, drop_user, drop_item, mu, P, Q, bu, bi,
         if not drop_item[x]:
             _step_row(Q, bi, i, one, e, pu, lr32, reg32, lrb, regb)
     return sse
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _dropped(state, rate, has_features):
+    """``(state, whether a row with features has its free part dropped for this triple)``."""
+    if rate <= 0.0 or not has_features:
+        return state, False
+    state, z = splitmix64(state)
+    return state, np.float64(z >> np.uint64(11)) * _TO_UNIT < rate
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def hybrid_bpr_epoch(users, positives, indptr, indices, warm_items, state, dropout, user_has, item_has,
+                     P, Q, bu, bi, Y, Z, cu, ci, u_indptr, u_indices, u_weights, i_indptr, i_indices, i_weights,
+                     lr, reg, reg_features, lr_features):
+    """One BPR pass over the given (user, positive item) pairs, a chunk of a shuffled epoch.
+
+    Parameters
+    ----------
+    users, positives : int32 (n,)
+        The chunk's interactions.
+    indptr, indices : CSR of every training interaction (rows sorted), for the rejection of negatives.
+    warm_items : int32 (m,)
+        The items negatives are drawn from (those with a training interaction).
+    state : uint64 (1,)
+        SplitMix64 state, advanced in place.
+    dropout : float
+        Chance that a side's free part (and free bias) is left out of a triple.
+    user_has, item_has : bool (n_users,), (n_items,)
+        Whether the row has features (only such a row can be dropped).
+    P, Q, bu, bi, Y, Z, cu, ci
+        As :func:`hybrid_sgd_epoch` (``bu`` and ``cu`` are zeros and stay so:
+        BPR has no user bias).
+
+    Returns
+    -------
+    (loss_sum, n_used) : (float, int)
+        Sum of ``-ln sigmoid(x_uij)`` over the triples used (each before its
+        update), and how many were used.
+    """
+    k = P.shape[1]
+    pu = np.empty(k, dtype=np.float32)
+    qi = np.empty(k, dtype=np.float32)
+    qj = np.empty(k, dtype=np.float32)
+    diff = np.empty(k, dtype=np.float32)
+    lr32 = np.float32(lr)
+    reg32 = np.float32(reg)
+    regf = np.float32(reg_features)
+    lrf = np.float32(lr_features)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    s = state[0]
+    n_warm = warm_items.shape[0]
+    loss = 0.0
+    used = 0
+    for x in range(users.shape[0]):
+        u = users[x]
+        i = positives[x]
+        start, end = indptr[u], indptr[u + 1]
+        j = -1
+        for _try in range(64):
+            s, z = splitmix64(s)
+            cand = warm_items[_below(z, n_warm)]
+            if not csr_contains(indices, start, end, cand):
+                j = cand
+                break
+        if j < 0:
+            continue
+        s, drop_u = _dropped(s, dropout, user_has[u])
+        s, drop_i = _dropped(s, dropout, item_has[i])
+        s, drop_j = _dropped(s, dropout, item_has[j])
+        _compose_row(P, bu, u, zero if drop_u else one, u_indptr, u_indices, u_weights, Y, cu, pu)
+        b_i = _compose_row(Q, bi, i, zero if drop_i else one, i_indptr, i_indices, i_weights, Z, ci, qi)
+        b_j = _compose_row(Q, bi, j, zero if drop_j else one, i_indptr, i_indices, i_weights, Z, ci, qj)
+        xij = b_i - b_j
+        for d in range(k):
+            diff[d] = qi[d] - qj[d]
+            xij += pu[d] * diff[d]
+        xd = np.float64(xij)
+        # -ln sigmoid(x) = ln(1 + exp(-x)), without overflow
+        loss += np.log1p(np.exp(-xd)) if xd > 0 else -xd + np.log1p(np.exp(xd))
+        used += 1
+        g = np.float32(1.0 / (1.0 + np.exp(xd)))  # d ln sigmoid(x) / dx
+
+        # User features carry no bias (lr_bias 0): a user's bias cancels in x_uij.
+        _step_features(u_indptr, u_indices, u_weights, u, Y, cu, g, diff, lrf, regf, zero, zero)
+        _step_features(i_indptr, i_indices, i_weights, i, Z, ci, g, pu, lrf, regf, lrf, regf)
+        _step_features(i_indptr, i_indices, i_weights, j, Z, ci, -g, pu, lrf, regf, lrf, regf)
+        if not drop_u:
+            _step_row(P, bu, u, one, g, diff, lr32, reg32, zero, zero)
+        if not drop_i:
+            _step_row(Q, bi, i, one, g, pu, lr32, reg32, lr32, reg32)
+        if not drop_j:
+            _step_row(Q, bi, j, one, -g, pu, lr32, reg32, lr32, reg32)
+    state[0] = s
+    return loss, used
 
 
 @njit(cache=True, nogil=True)

@@ -5,7 +5,7 @@ from .base import FactorModel, FitDiverged, FitStep, Model, NotFittedError, load
 from .baseline import Baseline, Popularity
 from .bpmf import BayesianMF
 from .bpr import BPR
-from .hybrid import HybridMF
+from .hybrid import HybridBPR, HybridMF
 from .nmf import NMF
 from .sgd import BiasedSGD, GradientDescentMF, SVDpp
 from .svd import TruncatedSVD
@@ -16,7 +16,7 @@ MODELS: dict[str, type[Model]] = {
     cls.name: cls
     for cls in (
         TruncatedSVD, NMF, GradientDescentMF, BiasedSGD, SVDpp, TimeSVDpp, ALS, ImplicitALS, BPR, BayesianMF, HybridMF,
-        Baseline, Popularity,
+        HybridBPR, Baseline, Popularity,
     )
 }
 

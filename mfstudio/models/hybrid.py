@@ -6,10 +6,19 @@
   is predicted from its features (genres, decade); a cold user from their
   features (age band, gender, occupation) and, in fold-in, whatever they
   rated.
+- :class:`HybridBPR` (``hybrid-bpr``): the same parametrisation for
+  interactions (clicks, plays, or ratings >= ``threshold``), fitted with the
+  BPR loss as LightFM does; it ranks, as ``bpr`` does, and scores new items
+  and users from their features.
 - :class:`DemographicBaseline`: the reference for new users: mean + item
   bias + the bias and the per-item taste of the user's demographic groups.
-  Not a registered model: :func:`mfstudio.experiment.reference_model_for`
-  uses it for the ``cold-users:F`` protocol.
+- :class:`FeaturePopularity` and :class:`DemographicPopularity`: the
+  references for new items and new users on interaction data (popularity of
+  the items sharing a new item's features; popularity within a new user's
+  groups).
+
+The references are not registered models: :func:`mfstudio.experiment.reference_model_for`
+uses them for the ``cold-items:F`` / ``cold-users:F`` protocols.
 """
 
 from __future__ import annotations
@@ -19,11 +28,12 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError
-from .base import FactorModel
+from .base import FactorModel, positives_for
 from .params import Param, factors_spec, seed_spec
 from .stopping import work_chunks
 
-__all__ = ["HybridMF", "DemographicBaseline", "feature_weights"]
+__all__ = ["HybridMF", "HybridBPR", "DemographicBaseline", "FeaturePopularity", "DemographicPopularity",
+           "feature_weights"]
 
 _SEED_HIGH = 2**63 - 1
 #: Ratings x factors in the first kernel call of an epoch (~50 ms); later calls adapt.
@@ -271,6 +281,181 @@ class HybridMF(FactorModel):
         return (prior + delta[:-1]).astype(np.float32), float(prior_bias + delta[-1])
 
 
+class HybridBPR(HybridMF):
+    """The hybrid factorization for interactions: free parts plus feature embeddings, BPR loss (LightFM's form).
+
+    The score of an item for a user is ``p_u . q_i + b_i`` with the composed
+    vectors and item bias of :class:`HybridMF` (no user bias and no mean:
+    they change no ranking). For each interaction ``(u, i)`` of a shuffled
+    epoch a negative ``j`` is drawn uniformly from the items with training
+    interactions that ``u`` has none with, and ``ln sigmoid(score(u, i) -
+    score(u, j))`` is stepped up (:func:`mfstudio.kernels.hybrid.hybrid_bpr_epoch`
+    says why this variant). Rows without a training interaction keep a zero
+    free part: a new item is ranked by its features' embeddings and bias, a
+    new user by their features' embeddings.
+
+    Parameters
+    ----------
+    n_factors : int, default 64
+    n_epochs : int, default 30
+        Passes; each visits every interaction once.
+    lr : float, default 0.05
+        Step size of the free vectors and free item biases (BPR's).
+    reg : float, default 0.02
+        Weight decay of the free vectors and biases each step touches.
+    lr_features : float, default 0.01
+        Step size of the feature embeddings and feature biases (each is
+        stepped by every interaction of its group).
+    reg_features : float, default 0.002
+        Weight decay of the feature embeddings and biases.
+    init_std : float, default 0.1
+        Free vectors and embeddings start normal(0, init_std); biases at 0.
+    dropout : float, default 0.2
+        Share of the triples on which a side's own vector is left out, so
+        that the features learn to rank alone (as :class:`HybridMF`).
+    features : {"both", "items", "users", "none"}, default "both"
+        Which side features to use ("none" is BPR with uniform negatives among warm items).
+    normalize : {"sqrt", "mean", "none"}, default "sqrt"
+    threshold : float, default 4.0
+        For rating data: ratings at or above it are the interactions.
+    seed : int or None, default 0
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray of float32
+        Composed vectors of every user and item, cold ones included.
+    item_bias_ : ndarray of float32
+        Composed item biases.
+    user_feature_factors_, item_feature_factors_, item_feature_bias_ : ndarray of float32
+        The feature embeddings (``user_feature_bias_`` exists and is zero).
+    fitted_on_ratings_ : int
+        1 when the training data were ratings.
+    """
+
+    name = "hybrid-bpr"
+    title = "Hybrid BPR (interactions + features)"
+    summary = ("BPR ranking whose vectors add up what is known of each user and item (genres, decade, age, "
+               "occupation), so new items and new users get a ranking from their features. For clicks, plays "
+               "or likes; it predicts no ratings.")
+    objective = ("max sum_(u,i,j) ln sigmoid(p_u.(q_i - q_j) + b_i - b_j) - reg/2 (|P_u|^2 + |Q_i|^2 + |Q_j|^2 + "
+                 "b^2) - reg_features/2 |Y, Z, c|^2, with p_u = P_u + sum_f w_uf Y_f, q_i = Q_i + sum_g w_ig Z_g")
+    params_spec = (
+        factors_spec(64, "length of each taste vector"),
+        Param("n_epochs", "int", 30, "passes; each visits every interaction once with a sampled negative",
+              low=1, high=100_000),
+        Param("lr", "float", 0.05, "step size of each user's and item's own vector and bias", low=0.0,
+              low_open=True),
+        Param("reg", "float", 0.02, "weight decay of the own vectors and biases each step touches", low=0.0),
+        Param("lr_features", "float", 0.01, "step size of the feature embeddings and feature biases (each is "
+              "stepped by every interaction of its group, so it wants a smaller step)", low=0.0),
+        Param("reg_features", "float", 0.002, "weight decay of the feature embeddings and biases", low=0.0),
+        Param("init_std", "float", 0.1, "spread of the random starting vectors", low=0.0),
+        Param("dropout", "float", 0.2, "share of triples on which a user's (an item's) own vector and bias are "
+              "dropped, so the features learn to rank alone, as for a new user or item", low=0.0, high=1.0,
+              high_open=True),
+        Param("features", "choice", "both", "which side features to use: item, user, both, or none (plain BPR)",
+              choices=("both", "items", "users", "none")),
+        Param("normalize", "choice", "sqrt", "scale a row's feature weights by 1/sqrt(count), 1/count, or not",
+              choices=("sqrt", "mean", "none")),
+        Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),
+        seed_spec("random seed of the start, the shuffles and the negatives"),
+    )
+    kinds = ("implicit", "explicit")
+    task = "ranking"
+
+    def _prepare(self, train: Dataset) -> Dataset:
+        return positives_for(self, train)
+
+    def _fit_steps(self, train: Dataset):
+        from ..kernels import hybrid as kernels
+        from ..kernels.sgd import shuffle_ratings
+
+        p = self.validate_params()
+        k, init_std = p["n_factors"], p["init_std"]
+        rng = np.random.default_rng(p["seed"])
+        n_users, n_items = train.shape
+        user_w, item_w = self._weights(train, p["normalize"], p["features"])
+        u_arrays, i_arrays = _csr_arrays(user_w), _csr_arrays(item_w)
+        user_has, item_has = np.diff(user_w.indptr) > 0, np.diff(item_w.indptr) > 0
+        csr = sp.csr_matrix((np.ones(train.nnz, np.float32), (train.rows, train.cols)), shape=(n_users, n_items))
+        csr.sum_duplicates()
+        csr.sort_indices()
+        indptr, indices = csr.indptr.astype(np.int64), csr.indices.astype(np.int32)
+        warm_items = np.flatnonzero(np.diff(csr.tocsc().indptr) > 0).astype(np.int32)
+        user_count = np.diff(indptr)
+
+        P = (rng.standard_normal((n_users, k)) * init_std).astype(np.float32)
+        Q = (rng.standard_normal((n_items, k)) * init_std).astype(np.float32)
+        P[user_count == 0] = 0.0  # never visited: the features alone speak for a cold row
+        Q[np.isin(np.arange(n_items), warm_items, invert=True)] = 0.0
+        Y = (rng.standard_normal((user_w.shape[1], k)) * init_std).astype(np.float32)
+        Z = (rng.standard_normal((item_w.shape[1], k)) * init_std).astype(np.float32)
+        bu, bi = np.zeros(n_users, np.float32), np.zeros(n_items, np.float32)
+        cu, ci = np.zeros(user_w.shape[1], np.float32), np.zeros(item_w.shape[1], np.float32)
+        self.user_factors_ = np.zeros((n_users, k), np.float32)
+        self.item_factors_ = np.zeros((n_items, k), np.float32)
+        self.user_bias_ = np.zeros(n_users, np.float32)  # stays zero: composed from bu and cu, both zero
+        self.item_bias_ = np.zeros(n_items, np.float32)
+        self.user_feature_factors_, self.item_feature_factors_ = Y, Z
+        self.user_feature_bias_, self.item_feature_bias_ = cu, ci
+        self._compose(P, Q, bu, bi, u_arrays, i_arrays)
+
+        users = np.repeat(np.arange(n_users, dtype=np.int32), user_count)
+        items = indices.copy()
+        dummy = np.zeros(users.size, np.float32)  # shuffle_ratings moves values too
+        n = users.size
+        state = np.array([rng.integers(_SEED_HIGH)], dtype=np.uint64)
+        first = max(1, _FIRST_CHUNK_WORK // (3 * max(k, 1)))
+        memory: dict = {}
+        for _ in range(p["n_epochs"]):
+            shuffle_ratings(users, items, dummy, int(rng.integers(_SEED_HIGH)))
+            loss, used, done = 0.0, 0, 0
+            for lo, hi in work_chunks(n, first, memory=memory):
+                part, part_used = kernels.hybrid_bpr_epoch(
+                    users[lo:hi], items[lo:hi], indptr, indices, warm_items, state, p["dropout"], user_has, item_has,
+                    P, Q, bu, bi, Y, Z, cu, ci, *u_arrays, *i_arrays, p["lr"], p["reg"], p["reg_features"],
+                    p["lr_features"])
+                loss, used, done = loss + part, used + part_used, hi
+            self._compose(P, Q, bu, bi, u_arrays, i_arrays)
+            if done < n:  # cancelled mid-epoch: the composed state is valid, the epoch is not reported
+                return
+            yield (loss / used if used else 0.0), {"skipped": n - int(used)}
+
+    def _fitted_state_finite(self) -> bool:
+        return super()._fitted_state_finite() and bool(np.isfinite(self.item_bias_).all())
+
+    def fold_in(self, items, values=None, features=None) -> tuple[np.ndarray, float]:
+        """A new user's vector: BPR's Newton fold-in (:meth:`mfstudio.models.BPR.fold_in`) on the composed items.
+
+        Which given items are positives follows BPR (ticks always; ratings at
+        or above ``threshold`` when the model was fitted on ratings). With no
+        positive, the vector the user's ``features`` give (column indices in
+        the training data's ``user_features.names``), or zeros.
+
+        Returns
+        -------
+        (vector, 0.0)
+        """
+        from .bpr import BPR
+
+        self._check_fitted()
+        s = self.validate_params()
+        items = np.asarray(items, dtype=np.int64).ravel()
+        if values is not None and getattr(self, "fitted_on_ratings_", 0):
+            values = np.asarray(values, dtype=np.float64).ravel()
+            items = items[np.isnan(values) | (values >= s["threshold"])]
+        items = np.unique(items)
+        if items.size == 0 and features is not None and len(features):
+            features = np.asarray(features, dtype=np.int64)
+            n_feat = self.user_feature_factors_.shape[0]
+            if features.min() < 0 or features.max() >= n_feat:
+                raise DataError(f"a feature index is outside 0 to {n_feat - 1}")
+            w = {"sqrt": 1.0 / np.sqrt(features.size), "mean": 1.0 / features.size}.get(s["normalize"], 1.0)
+            return (w * self.user_feature_factors_[features].sum(axis=0)).astype(np.float32), 0.0
+        # The same Newton solve as BPR's: its item side is our composed vectors and biases.
+        return BPR._fold_in_positives(self, items, s)
+
+
 class DemographicBaseline(FactorModel):
     """Mean + biases + what the user's demographic groups think of each item: the reference for new users.
 
@@ -333,4 +518,117 @@ class DemographicBaseline(FactorModel):
             self.item_factors_ = np.zeros((train.n_cols, 0), np.float32)
         self.user_bias_ = user_bias.astype(np.float32)
         self.item_bias_ = item_bias.astype(np.float32)
+        yield 0.0, {}
+
+
+class FeaturePopularity(FactorModel):
+    """Popularity, with a new item scored by the popularity of the items that share its features.
+
+    The reference for new items on interaction data (``cold-items:F``). An
+    item with training interactions scores its own count, as in
+    :class:`~mfstudio.models.baseline.Popularity`; an item without any scores
+    the mean, over its features ``g``, of the mean count of the warm items
+    that have ``g`` ("how popular a new comedy of the 1990s can expect to
+    be"), and an item without features the mean count of all warm items.
+    Every user gets the same scores.
+
+    Why this and not plain popularity: a new item has count 0, so popularity
+    ranks every new item last and cannot tell one from another; this is the
+    best a model that reads item features but no taste can do, which is what
+    the hybrid must beat.
+    """
+
+    name = "feature-popularity"
+    title = "Popularity by features"
+    summary = "Item counts; a new item gets the mean count of the items sharing its features."
+    objective = "score(i) = count(i) if i has interactions, else mean_{g in G(i)} mean_{j warm, g in G(j)} count(j)"
+    params_spec = ()
+    kinds = ("implicit",)
+    task = "ranking"
+    #: Every user gets the same item scores: evaluation ranks them without a score matrix.
+    same_scores_for_every_user = True
+
+    def _handles_cold(self) -> bool:
+        return False  # cold items have their features' score, which is the point
+
+    def _fit_steps(self, train: Dataset):
+        counts = np.bincount(train.cols, minlength=train.n_cols).astype(np.float64)
+        warm = counts > 0
+        scores = counts.copy()
+        fallback = float(counts[warm].mean()) if warm.any() else 0.0
+        weights = feature_weights(train.item_features, train.n_cols, "mean")
+        if weights.shape[1]:
+            members = sp.csr_matrix(weights, copy=True)  # a view would turn the weights into ones too
+            members.data[:] = 1.0
+            warm_members = sp.diags(warm.astype(np.float64)) @ members
+            n_warm = np.asarray(warm_members.sum(axis=0)).ravel()
+            group = np.where(n_warm > 0, (warm_members.T @ counts) / np.maximum(n_warm, 1), fallback)
+            by_features = np.asarray(weights @ group).ravel()
+            has = np.diff(weights.indptr) > 0
+            scores[~warm] = np.where(has[~warm], by_features[~warm], fallback)
+        else:
+            scores[~warm] = fallback
+        self.item_bias_ = scores
+        self.user_factors_ = np.zeros((train.n_rows, 0), dtype=np.float32)
+        self.item_factors_ = np.zeros((train.n_cols, 0), dtype=np.float32)
+        yield 0.0, {}
+
+
+class DemographicPopularity(FactorModel):
+    """Popularity within the user's demographic groups: the reference for new users on interaction data.
+
+    For each user feature ``f`` (``gender=F``, ``age=25-34``...) and item
+    ``i``, the share of the warm users with ``f`` who interacted with ``i``,
+    shrunk towards the item's share among all warm users by ``reg_group``
+    pseudo-users::
+
+        s_fi = (c_fi + reg_group s_i) / (n_f + reg_group)
+
+    A user's score of ``i`` is the mean of ``s_fi`` over their features (a
+    user without features: ``s_i``, plain popularity). Written in the factor
+    form (user vectors: the users' mean feature weights plus a "no features"
+    column; item vectors: the ``s`` columns), so scoring needs nothing of its
+    own; cold users with features are scored like any other
+    (:func:`mfstudio.experiment.cold_rows_predicted`).
+    """
+
+    name = "demographic-popularity"
+    title = "Popularity within the user's groups"
+    summary = "What people of the same age band, gender, occupation... interacted with most."
+    objective = "score(u, i) = mean_{f in F(u)} (c_fi + reg_group s_i) / (n_f + reg_group)"
+    params_spec = (
+        Param("reg_group", "float", 10.0, "pseudo-users pulling each group's item shares towards everyone's",
+              low=0.0),
+    )
+    kinds = ("implicit",)
+    task = "ranking"
+
+    def _handles_cold(self) -> bool:
+        return False
+
+    def _fit_steps(self, train: Dataset):
+        reg_group = self.validate_params()["reg_group"]
+        seen = sp.csr_matrix((np.ones(train.nnz), (train.rows, train.cols)), shape=train.shape)
+        seen.data[:] = 1.0  # duplicates count once: the share of users, not of events
+        seen.sum_duplicates()
+        seen.data[:] = 1.0
+        warm = np.diff(seen.indptr) > 0
+        share = np.asarray(seen.sum(axis=0)).ravel() / max(int(warm.sum()), 1)
+        weights = feature_weights(train.user_features, train.n_rows, "mean")
+        n_feat = weights.shape[1]
+        has = np.diff(weights.indptr) > 0
+        if n_feat:
+            members = sp.csr_matrix(weights, copy=True)  # a view would turn the weights into ones too
+            members.data[:] = 1.0
+            warm_members = sp.diags(warm.astype(np.float64)) @ members
+            n_group = np.asarray(warm_members.sum(axis=0)).ravel()
+            counts = (warm_members.T @ seen).toarray()  # features x items
+            groups = (counts + reg_group * share[None, :]) / (n_group[:, None] + reg_group + 1e-12)
+            item_factors = np.hstack([groups.T, share[:, None]])
+        else:
+            item_factors = share[:, None]
+        user_factors = np.hstack([weights.toarray(), (~has).astype(np.float64)[:, None]]) if n_feat \
+            else np.ones((train.n_rows, 1))
+        self.user_factors_ = user_factors.astype(np.float32)
+        self.item_factors_ = item_factors.astype(np.float32)
         yield 0.0, {}
