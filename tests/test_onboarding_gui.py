@@ -47,3 +47,29 @@ def test_ranking_models_keep_the_most_rated_list_without_reasons(qtbot, window):
     view = window.show_view("Recommendations")
     view.tabs.setCurrentIndex(1)
     assert view.rate_table.isColumnHidden(4)
+
+
+def test_the_page_says_after_how_many_ratings_personal_factors_beat_the_average_viewer(qtbot, window):
+    from mfstudio.onboarding import ratings_to_beat_baseline
+
+    load(qtbot, window, "sample:movies")
+    run = fit(qtbot, window, "sgd", n_factors=8, n_epochs=5)
+    view = window.show_view("Recommendations")
+    view.tabs.setCurrentIndex(1)
+    label = view.onboarding_label
+    assert label.isVisible()
+    qtbot.waitUntil(lambda: "Simulating" not in label.text() and bool(label.text()), timeout=60_000)
+    # The same simulation the core runs on the run's held-out people, in the same words.
+    curve = ratings_to_beat_baseline(run.model, test=run.experiment.splits[0].test, random_draws=1, max_users=100)
+    assert label.text() == curve.sentence()
+    # A per-user split: these people's other ratings were in training, and the sentence says so.
+    assert curve.n_seen_in_training == curve.n_users > 0
+    assert "also had ratings in the training data" in label.text()
+
+
+def test_the_newcomer_simulation_is_not_offered_for_ranking_models(qtbot, window):
+    load(qtbot, window, "sample:movies")
+    fit(qtbot, window, "bpr", n_factors=8, n_epochs=2)
+    view = window.show_view("Recommendations")
+    view.tabs.setCurrentIndex(1)
+    assert not view.onboarding_label.isVisible() and view.onboarding_label.text() == ""

@@ -408,8 +408,14 @@ class RecommendationsView(ResultView):
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 4)
         split.setChildrenCollapsible(False)
+        # How many ratings a newcomer needs before their own factors help: simulated on the run's held-out
+        # people on a worker (seconds), then kept per run.
+        self.onboarding_label = _heading("")
+        self._onboarding_sentences: dict = {}
+        self._onboarding_task = None
         layout = QVBoxLayout(page)
         layout.addWidget(self.new_info)
+        layout.addWidget(self.onboarding_label)
         layout.addWidget(split, 1)
         return page
 
@@ -455,6 +461,7 @@ class RecommendationsView(ResultView):
             self.new_ratings = {}
             self.current_user = None
         self._fill_rate_table()
+        self._start_onboarding_curve(run)
         user = self.current_user if self.current_user is not None else train.row_ids[0].item()
         self.show_user(str(user))
 
@@ -879,6 +886,44 @@ class RecommendationsView(ResultView):
                 f"rate more")
         self.new_recs_label.setText(f"<b>Recommended for you</b> by {self._model_name()}: "
                                     f"{self._new_user_explanation(item_word)}")
+
+    def _start_onboarding_curve(self, run) -> None:
+        """Say how many ratings a newcomer needs before their own factors beat the average viewer.
+
+        Simulated by :func:`mfstudio.onboarding.ratings_to_beat_baseline` on the
+        run's held-out people (a worker: seconds on MovieLens 100K); rating
+        models with a test set only.
+        """
+        self.onboarding_label.setText("")
+        self.onboarding_label.setVisible(False)
+        split = None
+        experiment = getattr(run, "experiment", None)
+        if experiment is not None and experiment.splits:
+            split = experiment.splits[0]
+        if self.implicit or split is None or not getattr(self.model, "predicts_ratings", False):
+            return
+        self.onboarding_label.setVisible(True)
+        known = self._onboarding_sentences.get(id(run))
+        if known is not None and known[0] is run:
+            self.onboarding_label.setText(known[1])
+            return
+        from ...onboarding import ratings_to_beat_baseline
+        from ..worker import Task
+
+        item_word = self._labels()[1]
+        task = Task(ratings_to_beat_baseline, self.model, test=split.test, random_draws=1, max_users=100)
+        task.done.connect(lambda curve: self._show_onboarding_curve(run, curve.sentence(item_word)))
+        task.failed.connect(lambda message, _details: self._show_onboarding_curve(
+            run, f"How many ratings a newcomer needs could not be simulated: {html.escape(message)}"))
+        self._onboarding_task = task
+        self.onboarding_label.setText("<i>Simulating newcomers on the held-out people: how many ratings it takes "
+                                      "before your own factors beat the average viewer…</i>")
+        task.start()
+
+    def _show_onboarding_curve(self, run, text: str) -> None:
+        self._onboarding_sentences[id(run)] = (run, text)
+        if self.run is run:
+            self.onboarding_label.setText(text)
 
     def _new_user_spreads(self) -> tuple[dict, str]:
         """``{raw item: spread}`` of the new user's predictions and how it was computed ({} for ranking models)."""
