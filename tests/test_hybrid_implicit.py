@@ -222,3 +222,18 @@ def test_ml100k_cold_start_reports_against_its_reference(split, capsys):
     # vs 0.540 / 0.862 (ML-100K's demographics say little, as for ratings).
     assert ref["ranking_users"] > 0 and result["folds"][0]["metrics"]["ranking_cold_users"] == 0
     print(split, {k: ours[k] for k in ("precision@10", "auc")}, {k: ref[k] for k in ("precision@10", "auc")})
+
+
+def test_fold_in_uses_the_features_until_the_person_picks_something(cold_items):
+    _, model = cold_items
+    names = model.train_.user_features.names.tolist()
+    features = [names.index("club=1"), names.index("region=2")]
+    alone, bias = model.fold_in([], features=features)
+    expected = (model.user_feature_factors_[features].sum(axis=0) / np.sqrt(2)).astype(np.float32)
+    np.testing.assert_allclose(alone, expected, rtol=1e-6)
+    assert bias == 0.0
+    picked, _ = model.fold_in([1, 2, 3], features=features)
+    assert not np.allclose(picked, alone)
+    # A new user who picked items gets a list without them.
+    items, _ = model.recommend_for_new_user([1, 2, 3], n=5)
+    assert not {1, 2, 3} & set(items.tolist())

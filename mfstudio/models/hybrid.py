@@ -65,6 +65,20 @@ def _csr_arrays(matrix: sp.csr_matrix):
             np.ascontiguousarray(matrix.data, dtype=np.float32))
 
 
+def _feature_specs(init_std: float, unit: str, task: str, plain: str) -> tuple[Param, ...]:
+    """The parameters both hybrid models declare alike: start spread, dropout, which features, their scaling."""
+    return (
+        Param("init_std", "float", init_std, "spread of the random starting vectors", low=0.0),
+        Param("dropout", "float", 0.2, f"share of {unit} on which a user's (an item's) own vector and bias are "
+              f"dropped, so the features learn to {task} alone, as for a new user or item", low=0.0, high=1.0,
+              high_open=True),
+        Param("features", "choice", "both", f"which side features to use: item, user, both, or none (plain {plain})",
+              choices=("both", "items", "users", "none")),
+        Param("normalize", "choice", "sqrt", "scale a row's feature weights by 1/sqrt(count), 1/count, or not",
+              choices=("sqrt", "mean", "none")),
+    )
+
+
 class HybridMF(FactorModel):
     """Biased factorization whose user and item vectors include their side features' embeddings.
 
@@ -149,14 +163,7 @@ class HybridMF(FactorModel):
         Param("reg_features", "float", 0.01, "weight decay of the feature embeddings", low=0.0),
         Param("lr_features", "float", 0.001, "step size of the feature embeddings and feature biases (each is "
               "stepped by every rating of its group, so it wants a smaller step)", low=0.0),
-        Param("init_std", "float", 0.05, "spread of the random starting vectors", low=0.0),
-        Param("dropout", "float", 0.2, "share of ratings on which a user's (an item's) own vector and bias are "
-              "dropped, so the features learn to predict alone, as for a new user or item", low=0.0, high=1.0,
-              high_open=True),
-        Param("features", "choice", "both", "which side features to use: item, user, both, or none (plain SGD)",
-              choices=("both", "items", "users", "none")),
-        Param("normalize", "choice", "sqrt", "scale a row's feature weights by 1/sqrt(count), 1/count, or not",
-              choices=("sqrt", "mean", "none")),
+        *_feature_specs(0.05, "ratings", "predict", "SGD"),
         seed_spec("random seed of the start and of the shuffles"),
     )
     kinds = ("explicit",)
@@ -185,24 +192,8 @@ class HybridMF(FactorModel):
         user_has, item_has = np.diff(user_w.indptr) > 0, np.diff(item_w.indptr) > 0
         dropout = p["dropout"]
 
-        user_count = np.bincount(train.rows, minlength=n_users)
-        item_count = np.bincount(train.cols, minlength=n_items)
         self.global_mean_ = mu = float(train.values.mean(dtype=np.float64))
-        P = (rng.standard_normal((n_users, k)) * init_std).astype(np.float32)
-        Q = (rng.standard_normal((n_items, k)) * init_std).astype(np.float32)
-        P[user_count == 0] = 0.0  # never visited: the features alone speak for a cold row
-        Q[item_count == 0] = 0.0
-        Y = (rng.standard_normal((user_w.shape[1], k)) * init_std).astype(np.float32)
-        Z = (rng.standard_normal((item_w.shape[1], k)) * init_std).astype(np.float32)
-        bu, bi = np.zeros(n_users, np.float32), np.zeros(n_items, np.float32)
-        cu, ci = np.zeros(user_w.shape[1], np.float32), np.zeros(item_w.shape[1], np.float32)
-        self.user_factors_ = np.zeros((n_users, k), np.float32)
-        self.item_factors_ = np.zeros((n_items, k), np.float32)
-        self.user_bias_ = np.zeros(n_users, np.float32)
-        self.item_bias_ = np.zeros(n_items, np.float32)
-        self.user_feature_factors_, self.item_feature_factors_ = Y, Z
-        self.user_feature_bias_, self.item_feature_bias_ = cu, ci
-        self._compose(P, Q, bu, bi, u_arrays, i_arrays)
+        P, Q, bu, bi, Y, Z, cu, ci = self._start(rng, train, k, init_std, user_w, item_w, u_arrays, i_arrays)
 
         rows, cols, values = train.rows.copy(), train.cols.copy(), train.values.copy()  # shuffled in place
         nnz = values.size
@@ -228,6 +219,31 @@ class HybridMF(FactorModel):
                        + reg_bias * (float(bu @ bu) + float(bi @ bi) + float(cu @ cu) + float(ci @ ci)))
             yield (sse + penalty) / nnz, {}
 
+    def _start(self, rng, train: Dataset, k: int, init_std: float, user_w, item_w, u_arrays, i_arrays):
+        """Free parts, embeddings and biases at their start, and the composed fitted attributes from them.
+
+        Returns ``P, Q, bu, bi, Y, Z, cu, ci`` (the kernels' state). Rows
+        without a training entry keep a zero free part: the features alone
+        speak for a cold row.
+        """
+        n_users, n_items = train.shape
+        P = (rng.standard_normal((n_users, k)) * init_std).astype(np.float32)
+        Q = (rng.standard_normal((n_items, k)) * init_std).astype(np.float32)
+        P[np.bincount(train.rows, minlength=n_users) == 0] = 0.0
+        Q[np.bincount(train.cols, minlength=n_items) == 0] = 0.0
+        Y = (rng.standard_normal((user_w.shape[1], k)) * init_std).astype(np.float32)
+        Z = (rng.standard_normal((item_w.shape[1], k)) * init_std).astype(np.float32)
+        bu, bi = np.zeros(n_users, np.float32), np.zeros(n_items, np.float32)
+        cu, ci = np.zeros(user_w.shape[1], np.float32), np.zeros(item_w.shape[1], np.float32)
+        self.user_factors_ = np.zeros((n_users, k), np.float32)
+        self.item_factors_ = np.zeros((n_items, k), np.float32)
+        self.user_bias_ = np.zeros(n_users, np.float32)
+        self.item_bias_ = np.zeros(n_items, np.float32)
+        self.user_feature_factors_, self.item_feature_factors_ = Y, Z
+        self.user_feature_bias_, self.item_feature_bias_ = cu, ci
+        self._compose(P, Q, bu, bi, u_arrays, i_arrays)
+        return P, Q, bu, bi, Y, Z, cu, ci
+
     def _compose(self, P, Q, bu, bi, u_arrays, i_arrays) -> None:
         from ..kernels.hybrid import compose
 
@@ -239,6 +255,20 @@ class HybridMF(FactorModel):
     def _fitted_state_finite(self) -> bool:
         return all(np.isfinite(getattr(self, name)).all() for name in (
             "user_factors_", "item_factors_", "user_feature_factors_", "item_feature_factors_"))
+
+    def _feature_prior(self, features) -> tuple[np.ndarray, float]:
+        """The vector and bias a new user's features give (column indices of ``user_features.names``); zeros without."""
+        k = self.item_factors_.shape[1]
+        if features is None or not len(features):
+            return np.zeros(k), 0.0
+        features = np.asarray(features, dtype=np.int64)
+        n_feat = self.user_feature_factors_.shape[0]
+        if features.min() < 0 or features.max() >= n_feat:
+            raise DataError(f"a feature index is outside 0 to {n_feat - 1}")
+        normalize = self.params.get("normalize", "sqrt")
+        w = {"sqrt": 1.0 / np.sqrt(features.size), "mean": 1.0 / features.size}.get(normalize, 1.0)
+        return (w * self.user_feature_factors_[features].sum(axis=0).astype(np.float64),
+                w * float(self.user_feature_bias_[features].sum()))
 
     def fold_in(self, items, values=None, features=None) -> tuple[np.ndarray, float]:
         """A new user's vector from their ratings and, when given, their features.
@@ -259,16 +289,7 @@ class HybridMF(FactorModel):
         """
         self._check_fitted()
         k = self.item_factors_.shape[1]
-        prior, prior_bias = np.zeros(k), 0.0
-        if features is not None and len(features):
-            features = np.asarray(features, dtype=np.int64)
-            n_feat = self.user_feature_factors_.shape[0]
-            if features.min() < 0 or features.max() >= n_feat:
-                raise DataError(f"a feature index is outside 0 to {n_feat - 1}")
-            normalize = self.params.get("normalize", "sqrt")
-            w = {"sqrt": 1.0 / np.sqrt(features.size), "mean": 1.0 / features.size}.get(normalize, 1.0)
-            prior = w * self.user_feature_factors_[features].sum(axis=0).astype(np.float64)
-            prior_bias = w * float(self.user_feature_bias_[features].sum())
+        prior, prior_bias = self._feature_prior(features)
         items = np.asarray(items, dtype=np.int64)
         values = np.ones(items.size) if values is None else np.asarray(values, dtype=np.float64)
         keep = ~np.isnan(values)  # ticks say nothing about a rating value
@@ -349,14 +370,7 @@ class HybridBPR(HybridMF):
         Param("lr_features", "float", 0.01, "step size of the feature embeddings and feature biases (each is "
               "stepped by every interaction of its group, so it wants a smaller step)", low=0.0),
         Param("reg_features", "float", 0.002, "weight decay of the feature embeddings and biases", low=0.0),
-        Param("init_std", "float", 0.1, "spread of the random starting vectors", low=0.0),
-        Param("dropout", "float", 0.2, "share of triples on which a user's (an item's) own vector and bias are "
-              "dropped, so the features learn to rank alone, as for a new user or item", low=0.0, high=1.0,
-              high_open=True),
-        Param("features", "choice", "both", "which side features to use: item, user, both, or none (plain BPR)",
-              choices=("both", "items", "users", "none")),
-        Param("normalize", "choice", "sqrt", "scale a row's feature weights by 1/sqrt(count), 1/count, or not",
-              choices=("sqrt", "mean", "none")),
+        *_feature_specs(0.1, "triples", "rank", "BPR"),
         Param("threshold", "float", 4.0, "for rating data: ratings at or above this count as interactions"),
         seed_spec("random seed of the start, the shuffles and the negatives"),
     )
@@ -384,21 +398,8 @@ class HybridBPR(HybridMF):
         warm_items = np.flatnonzero(np.diff(csr.tocsc().indptr) > 0).astype(np.int32)
         user_count = np.diff(indptr)
 
-        P = (rng.standard_normal((n_users, k)) * init_std).astype(np.float32)
-        Q = (rng.standard_normal((n_items, k)) * init_std).astype(np.float32)
-        P[user_count == 0] = 0.0  # never visited: the features alone speak for a cold row
-        Q[np.isin(np.arange(n_items), warm_items, invert=True)] = 0.0
-        Y = (rng.standard_normal((user_w.shape[1], k)) * init_std).astype(np.float32)
-        Z = (rng.standard_normal((item_w.shape[1], k)) * init_std).astype(np.float32)
-        bu, bi = np.zeros(n_users, np.float32), np.zeros(n_items, np.float32)
-        cu, ci = np.zeros(user_w.shape[1], np.float32), np.zeros(item_w.shape[1], np.float32)
-        self.user_factors_ = np.zeros((n_users, k), np.float32)
-        self.item_factors_ = np.zeros((n_items, k), np.float32)
-        self.user_bias_ = np.zeros(n_users, np.float32)  # stays zero: composed from bu and cu, both zero
-        self.item_bias_ = np.zeros(n_items, np.float32)
-        self.user_feature_factors_, self.item_feature_factors_ = Y, Z
-        self.user_feature_bias_, self.item_feature_bias_ = cu, ci
-        self._compose(P, Q, bu, bi, u_arrays, i_arrays)
+        # bu and cu stay zero (BPR has no user bias), so user_bias_ does too.
+        P, Q, bu, bi, Y, Z, cu, ci = self._start(rng, train, k, init_std, user_w, item_w, u_arrays, i_arrays)
 
         users = np.repeat(np.arange(n_users, dtype=np.int32), user_count)
         items = indices.copy()
@@ -438,22 +439,21 @@ class HybridBPR(HybridMF):
         """
         from .bpr import BPR
 
-        self._check_fitted()
+        vector, bias = BPR.fold_in(self, items, values)
+        if vector.any():
+            return vector, bias
+        return self._feature_prior(features)[0].astype(np.float32), 0.0  # no positive: the features' vector
+
+    def _settings(self) -> dict:
+        # What BPR.fold_in reads (its Newton solve is ours too: the item side is our composed vectors and biases).
         s = self.validate_params()
-        items = np.asarray(items, dtype=np.int64).ravel()
-        if values is not None and getattr(self, "fitted_on_ratings_", 0):
-            values = np.asarray(values, dtype=np.float64).ravel()
-            items = items[np.isnan(values) | (values >= s["threshold"])]
-        items = np.unique(items)
-        if items.size == 0 and features is not None and len(features):
-            features = np.asarray(features, dtype=np.int64)
-            n_feat = self.user_feature_factors_.shape[0]
-            if features.min() < 0 or features.max() >= n_feat:
-                raise DataError(f"a feature index is outside 0 to {n_feat - 1}")
-            w = {"sqrt": 1.0 / np.sqrt(features.size), "mean": 1.0 / features.size}.get(s["normalize"], 1.0)
-            return (w * self.user_feature_factors_[features].sum(axis=0)).astype(np.float32), 0.0
-        # The same Newton solve as BPR's: its item side is our composed vectors and biases.
-        return BPR._fold_in_positives(self, items, s)
+        s["k"] = s["n_factors"]
+        return s
+
+    def _fold_in_positives(self, positives, s):
+        from .bpr import BPR
+
+        return BPR._fold_in_positives(self, positives, s)
 
 
 class DemographicBaseline(FactorModel):
