@@ -17,7 +17,8 @@ everything within seconds):
 2. per model, every combination of the word parameters that choose a
    kernel (solver, loss, optimizer, method, algorithm), over every data
    kind the model accepts. Parameters that choose no kernel
-   (:data:`NO_KERNEL_CHOICES`: centring, initialisation, confidence scaling)
+   (:data:`NO_KERNEL_CHOICES`: centring, initialisation, confidence scaling,
+   the hybrids' choice and scaling of side features)
    are left at their default, and so are :data:`DEFERRED_CHOICES`: ``engine``
    (Spark is not a numba kernel: starting a JVM here took minutes) and
    SVD's ``dtype`` (float64 is the one non-float32 variant: 3 signatures
@@ -118,7 +119,9 @@ def _tiny(kind: str):
 
 
 #: Word parameters that pick no kernel of their own: warmed at their default only.
-NO_KERNEL_CHOICES = frozenset({"center", "init", "scaling"})
+#: The hybrids' ``features`` / ``normalize`` only fill the feature CSR arrays (same dtypes, empty or not):
+#: 12 combinations x 3 model-kind pairs ran the same signatures of hybrid_sgd_epoch and hybrid_bpr_epoch.
+NO_KERNEL_CHOICES = frozenset({"center", "init", "scaling", "features", "normalize"})
 #: Word parameters whose other values are not numba kernels (``engine``) or
 #: not float32 (``dtype``): their defaults are warmed with the model, the rest
 #: only with ``extras=True``.
