@@ -487,6 +487,10 @@ class _IdColumn:
         self.seen: dict = {}
         self.null_row: int | None = None
         self.long: tuple[int, int] | None = None  # (row, length) of the first id over LONGEST_ID characters
+        # Which ids 0..hi occur, marked while each batch is in cache; given up
+        # (None) for negative ids or ids too sparse for a table of this length.
+        self.present: np.ndarray | None = np.zeros(0, dtype=bool) if self.raw else None
+        self.present_limit = max(4 * capacity, 1 << 20)
 
     def resize(self, capacity: int) -> None:
         # realloc: the pages move (or grow in place) without a second copy resident
@@ -507,6 +511,13 @@ class _IdColumn:
                 self.lo = lo if self.lo is None else min(self.lo, lo)
                 self.hi = hi if self.hi is None else max(self.hi, hi)
             self.codes[start:end] = part
+            if self.present is not None and part.size:
+                if lo < 0 or hi >= self.present_limit:
+                    self.present = None
+                else:
+                    if hi >= self.present.size:
+                        self.present.resize(max(hi + 1, 2 * self.present.size), refcheck=False)  # zero-filled
+                    self.present[part] = True
             return
         encoded = chunk.dictionary_encode()
         dictionary = encoded.dictionary
@@ -538,6 +549,13 @@ class _IdColumn:
             if n == 0:
                 return codes, np.zeros(0, dtype=np.int64)
             lo, hi = self.lo, self.hi
+            if self.present is not None and hi < max(4 * n, 1 << 20):
+                # The table from 0 saves subtracting lo from every id; below lo it is all False.
+                present = self.present[:hi + 1]
+                lookup = np.cumsum(present, dtype=np.int64).astype(np.int32) - 1
+                for a, b in _steps(n):
+                    codes[a:b] = lookup[codes[a:b]]
+                return codes, np.flatnonzero(present).astype(np.int64)
             if hi - lo < max(4 * n, 1 << 20):
                 present = np.zeros(hi - lo + 1, dtype=bool)
                 for a, b in _steps(n):
@@ -863,22 +881,41 @@ def _timestamps(p: Path, layout: TableLayout, column, first_row: int = 0) -> np.
 _KEY_SLICE = 1 << 21
 
 
+def _slice_has_repeats(rows: np.ndarray, cols: np.ndarray, width: int) -> bool:
+    """Whether a pair repeats among these entries: one sort of their keys, 32-bit when the rows' span allows."""
+    lo = int(rows.min())
+    if (int(rows.max()) - lo + 1) * width <= 1 << 32:
+        key = (rows - lo).astype(np.uint32)
+        key *= np.uint32(width)
+        key += cols.view(np.uint32)  # codes are >= 0
+    else:
+        key = rows.astype(np.int64)
+        key *= width
+        key += cols
+    key.sort()
+    return bool((key[1:] == key[:-1]).any())
+
+
 def _has_repeats(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> bool:
     """Whether any (row, col) pair occurs twice, sorting the keys of one range of rows at a time.
 
-    A pair repeats only within one row, so ranges of whole rows (cut where
-    the running count of entries passes each multiple of :data:`_KEY_SLICE`)
-    are checked independently; the peak is one slice's keys and indices plus
-    a one-byte slice number per entry, not one int64 key per entry.
+    A pair repeats only within one row, so ranges of whole rows holding about
+    :data:`_KEY_SLICE` entries each are checked independently: the peak is one
+    slice's keys and indices (plus a one-byte slice number per entry when the
+    file is not sorted by user), not one int64 key per entry. Files sorted by
+    user (MovieLens' own) are cut into contiguous slices with no search.
     """
     n = rows.size
     if n < 2:
         return False
+    width = max(n_cols, 1)
     slices = -(-n // _KEY_SLICE)
     if slices == 1:
-        key = rows.astype(np.int64) * max(n_cols, 1) + cols
-        key.sort()
-        return bool((key[1:] == key[:-1]).any())
+        return _slice_has_repeats(rows, cols, width)
+    if all(bool(np.all(rows[a + 1:b + 1] >= rows[a:b])) for a, b in _steps(n - 1)):
+        cuts = np.searchsorted(rows, rows[np.arange(1, slices) * _KEY_SLICE], side="left")
+        bounds = np.unique(np.r_[0, cuts, n])
+        return any(_slice_has_repeats(rows[a:b], cols[a:b], width) for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
     # np.bincount widens int32 input to an int64 copy (200 MB at 25M): count a step at a time.
     per_row = np.zeros(int(rows.max()) + 1, dtype=np.int64)
     for a, b in _steps(n):
@@ -890,12 +927,7 @@ def _has_repeats(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> bool:
     slice_of = slice_of_row[rows]
     for k in range(int(slice_of_row[-1]) + 1):
         where = np.flatnonzero(slice_of == k)
-        key = rows[where].astype(np.int64)
-        key *= max(n_cols, 1)
-        key += cols[where]
-        del where
-        key.sort()
-        if (key[1:] == key[:-1]).any():
+        if where.size > 1 and _slice_has_repeats(rows[where], cols[where], width):
             return True
     return False
 
