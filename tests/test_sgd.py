@@ -69,14 +69,16 @@ def factors(seed, n_users, n_items, k=3, std=0.3):
             rng.normal(0, 0.1, n_users).astype(np.float32), rng.normal(0, 0.1, n_items).astype(np.float32))
 
 
-def ref_biased_sgd(rows, cols, values, mu, bu, bi, P, Q, lr_b, lr, reg_b, reg):
-    for u, i, r in zip(rows, cols, values):
+def ref_biased_sgd(rows, cols, values, mu, bu, bi, P, Q, lr_b, lr, reg_b, reg, weights=None):
+    """Rating by rating; a weight scales that rating's whole step, weight decay included."""
+    weights = np.ones(len(rows)) if weights is None else weights
+    for u, i, r, w in zip(rows, cols, values, weights):
         e = r - (mu + bu[u] + bi[i] + P[u] @ Q[i])
-        bu[u] += lr_b * (e - reg_b * bu[u])
-        bi[i] += lr_b * (e - reg_b * bi[i])
+        bu[u] += w * lr_b * (e - reg_b * bu[u])
+        bi[i] += w * lr_b * (e - reg_b * bi[i])
         p = P[u].copy()
-        P[u] += lr * (e * Q[i] - reg * p)
-        Q[i] += lr * (e * p - reg * Q[i])
+        P[u] += w * lr * (e * Q[i] - reg * p)
+        Q[i] += w * lr * (e * p - reg * Q[i])
 
 
 def ref_minibatch(rows, cols, values, mu, params, state, adam, lr_b, lr, reg_b, reg, batch, t0,
@@ -210,6 +212,29 @@ def test_sgd_kernel_matches_numpy(one_thread, n_blocks):
         assert not np.allclose(before[2], ref[2])
     for got, want in zip((bu, bi, P, Q), ref):
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+# k: shorter than a vector, a vector body with a remainder (the default 100), rows longer than the
+# prefetch's unrolled lines (150 factors = 600 bytes > 512).
+@pytest.mark.parametrize("k", [1, 5, 100, 150])
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+def test_sgd_kernel_matches_numpy_at_any_length(one_thread, k, weighted):
+    rows, cols, values = tiny(4, n_users=9, n_items=8, density=0.7)
+    P, Q, bu, bi = factors(4, 9, 8, k=k, std=0.1)
+    weights = np.random.default_rng(5).uniform(0.05, 1.0, rows.size).astype(np.float32) if weighted else None
+    extra = () if weights is None else (weights,)
+    ref = as64(bu, bi, P, Q)
+    twin = [a.copy() for a in (bu, bi, P, Q)]
+    mu = float(values.mean())
+    for _ in range(3):
+        sse = K.sgd_epoch(rows, cols, values, mu, bu, bi, P, Q, 0.03, 0.05, 0.02, 0.04, 4, *extra)
+        ref_biased_sgd(rows, cols, values.astype(np.float64), mu, *ref, 0.03, 0.05, 0.02, 0.04, weights)
+        # The Hogwild twin on one thread runs the same blocks in order: the same numbers, bit for bit.
+        K.sgd_epoch_hogwild(rows, cols, values, mu, *twin, 0.03, 0.05, 0.02, 0.04, 4, *extra)
+        assert sse > 0 and np.isfinite(sse)
+    for got, want, same in zip((bu, bi, P, Q), ref, twin):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+        np.testing.assert_array_equal(got, same)
 
 
 @pytest.mark.parametrize("adam", [True, False])
