@@ -1,7 +1,8 @@
 """Biased SGD and SVD++ against Surprise on MovieLens 100K, measured side by side in one run.
 
-    python benchmarks/bench_sgd.py [--data ../shared/data/ml-100k] [--repeat 3] [--threads 1,2]
+    python benchmarks/bench_sgd.py [--data ../shared/data/ml-100k] [--repeat 3] [--threads 1,2] [--sgd-only]
     python benchmarks/bench_sgd.py --hogwild-scan 100000,1000000,5000000   # where threads start to pay
+    python benchmarks/bench_sgd.py --asm                                   # is the factor loop vectorised?
 
 Prints, for the canonical folds u1..u5 (train ``uN.base``, test ``uN.test``):
 
@@ -21,7 +22,13 @@ warmed up (compiled, or loaded from numba's cache) before any timing, so
 compile time is excluded. Ours is timed with each thread count in
 ``--threads`` (numba's Hogwild kernels); Surprise is single-threaded.
 Ratios are totals over the folds (sum of Surprise's times / sum of ours).
-Machines vary: only the ratios of one run mean anything.
+Machines vary: only the ratios of one run mean anything. ``--sgd-only``
+runs part 1 alone (Surprise's SVDpp takes ~20 s per fit).
+
+``--asm`` compiles the serial SGD kernel afresh (numba cannot show the code
+of a kernel loaded from its cache) and counts its 256-bit vector
+instructions: FMAs and multiplies on ``ymm`` registers are the factor loops
+running 8 float32 at a time.
 """
 
 from __future__ import annotations
@@ -163,6 +170,42 @@ def hogwild_scan(sizes, k: int, repeat: int) -> int:
     return 0
 
 
+_ASM_PROBE = """
+import re, sys
+import numpy as np
+from mfstudio.kernels import sgd as K
+n, k = 16, 100
+ids = np.arange(n, dtype=np.int32)
+P, Q = np.zeros((n, k), np.float32), np.zeros((n, k), np.float32)
+bias = np.zeros(n, np.float32)
+K.sgd_epoch(ids, ids, np.ones(n, np.float32), 3.0, bias, bias.copy(), P, Q, 0.01, 0.01, 0.02, 0.05, 64)
+asm = K.sgd_epoch.inspect_asm(K.sgd_epoch.signatures[0])
+lines = asm.splitlines()
+print(f"serial SGD kernel (float32 factors): {len(lines)} lines of assembly")
+for label, pattern in (("fused multiply-adds, 8 float32 (vfmadd*ps ymm)", r"vfmadd\\w*ps\\s.*%ymm"),
+                       ("multiplies, 8 float32 (vmulps ymm)", r"vmulps\\s.*%ymm"),
+                       ("256-bit loads/stores (vmovups ymm)", r"vmovups\\s.*%ymm"),
+                       ("scalar float32 FMAs (vfmadd*ss: remainders, biases)", r"vfmadd\\w*ss\\s"),
+                       ("write prefetches (prefetchw)", r"prefetchw")):
+    print(f"  {sum(1 for line in lines if re.search(pattern, line)):4d}  {label}")
+loops = [m.start() for m in re.finditer(r"vfmadd\\w*ps\\s.*%ymm", asm)]
+sys.exit(0 if loops else 1)
+"""
+
+
+def show_asm() -> int:
+    """Compile the serial SGD kernel in a fresh numba cache and count its vector instructions."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(HERE.parent)}
+        done = subprocess.run([sys.executable, "-c", _ASM_PROBE], env=env)
+    if done.returncode:
+        print("no 256-bit FMA found: the factor loops are not vectorised on this CPU (or it lacks AVX2)")
+    return done.returncode
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MovieLens 100K folder (u1.base ...)")
@@ -172,7 +215,12 @@ def main(argv=None) -> int:
     parser.add_argument("--hogwild-scan", default=None, metavar="SIZES",
                         help="only compare the serial and Hogwild SGD kernels on synthetic epochs of these "
                              "comma-separated rating counts (k=100), e.g. 100000,1000000,5000000")
+    parser.add_argument("--sgd-only", action="store_true", help="only part 1 (sgd against Surprise SVD)")
+    parser.add_argument("--asm", action="store_true",
+                        help="only count the vector instructions of the compiled serial SGD kernel")
     args = parser.parse_args(argv)
+    if args.asm:
+        return show_asm()
     if args.hogwild_scan:
         return hogwild_scan([int(float(x)) for x in args.hogwild_scan.split(",")], 100, args.repeat)
     if not (args.data / "u1.base").is_file():
@@ -212,6 +260,10 @@ def main(argv=None) -> int:
             .score(test)["rmse"] for _, train, test in folds]
     print(f"    for reference, ours with Surprise's own hyperparameters (lr=0.005, reg=0.02): "
           f"mean RMSE {np.mean(same):.4f}")
+
+    if args.sgd_only:
+        print(f"\nload average at end {os.getloadavg()[0]:.2f}")
+        return 0
 
     svdpp_params = dict(n_factors=20, n_epochs=20)
     shown = {k: v for k, v in SVDpp.defaults.items() if k not in svdpp_params}
