@@ -162,20 +162,24 @@ def test_growing_past_the_estimated_length(write, monkeypatch):
     assert ds.nnz > 10
 
 
-def test_repeat_check_in_slices_agrees_with_one_sort(monkeypatch):
+@pytest.mark.parametrize("n_cols,max_ranges", [(400, 256), (1 << 25, 256), (1 << 30, 256), (1 << 30, 4)],
+                         ids=["one range", "a few ranges", "many ranges", "slices (too many ranges)"])
+def test_repeat_check_agrees_with_one_sort(monkeypatch, n_cols, max_ranges):
     rng = np.random.default_rng(5)
     monkeypatch.setattr(loaders, "_KEY_SLICE", 64)
-    for trial in range(400):
+    monkeypatch.setattr(loaders, "_MAX_KEY_RANGES", max_ranges)
+    monkeypatch.setattr(loaders, "_REMAP_STEP", 100)  # several steps per range
+    monkeypatch.setattr(loaders, "_KEY_STEP", 70)
+    for trial in range(200):
         n = int(rng.integers(2, 2_000))
         rows = rng.integers(0, int(rng.integers(1, 300)), n).astype(np.int32)
         cols = rng.integers(0, 400, n).astype(np.int32)
         if trial % 2:  # mostly no repeats: keep the first of each pair
             _, first = np.unique(rows.astype(np.int64) * 400 + cols, return_index=True)
             rows, cols = rows[np.sort(first)], cols[np.sort(first)]
-        if trial % 4 >= 2:  # sorted by user, as MovieLens files are: contiguous slices
+        if trial % 4 >= 2:  # sorted by user, as MovieLens files are
             order = np.argsort(rows, kind="stable")
             rows, cols = rows[order], cols[order]
-        n_cols = 400 if trial % 8 < 4 else 1 << 30  # 32-bit keys, or 64-bit ones
         key = rows.astype(np.int64) * 400 + cols
         assert loaders._has_repeats(rows, cols, n_cols) == (np.unique(key).size < key.size), trial
 

@@ -460,9 +460,10 @@ def _triples_dataset(p: Path, roles, kind_hint, users, items, values64, timestam
 _REMAP_STEP = 1 << 20
 
 
-def _steps(n: int):
-    for start in range(0, n, _REMAP_STEP):
-        yield start, min(start + _REMAP_STEP, n)
+def _steps(n: int, step: int | None = None):
+    step = step or _REMAP_STEP
+    for start in range(0, n, step):
+        yield start, min(start + step, n)
 
 
 class _IdColumn:
@@ -896,26 +897,73 @@ def _slice_has_repeats(rows: np.ndarray, cols: np.ndarray, width: int) -> bool:
     return bool((key[1:] == key[:-1]).any())
 
 
-def _has_repeats(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> bool:
-    """Whether any (row, col) pair occurs twice, sorting the keys of one range of rows at a time.
+#: Most row ranges the 32-bit repeat check cuts a table into (one sort each).
+_MAX_KEY_RANGES = 256
+#: Entries per step of its counting sort: each carries ~40 bytes of int64 temporaries.
+_KEY_STEP = 1 << 18
 
-    A pair repeats only within one row, so ranges of whole rows holding about
-    :data:`_KEY_SLICE` entries each are checked independently: the peak is one
-    slice's keys and indices (plus a one-byte slice number per entry when the
-    file is not sorted by user), not one int64 key per entry. Files sorted by
-    user (MovieLens' own) are cut into contiguous slices with no search.
+
+def _has_repeats(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> bool:
+    """Whether any (row, col) pair occurs twice, with 4 bytes of key per entry instead of 8.
+
+    A pair repeats only within one row, so rows are cut into ranges narrow
+    enough for ``row * n_cols + col`` modulo 2**32 to tell their pairs apart;
+    one uint32 buffer holds every entry's key grouped by range (a
+    counting sort, filled a step of entries at a time), and each range's
+    segment is sorted in place. One pass over the entries, 100 MB of keys at
+    25M instead of 200 MB. Tables too wide for a few ranges fall back to
+    :func:`_has_repeats_sliced`.
     """
     n = rows.size
     if n < 2:
         return False
     width = max(n_cols, 1)
+    n_rows = int(rows.max()) + 1
+    per_range = max((1 << 32) // width, 1)  # rows whose keys fit in 32 bits together
+    n_ranges = -(-n_rows // per_range)
+    if n_ranges > _MAX_KEY_RANGES:
+        return _has_repeats_sliced(rows, cols, width)
+    if n_ranges == 1:
+        return _slice_has_repeats(rows, cols, width)
+    range_of_row = (np.arange(n_rows) // per_range).astype(np.uint8 if n_ranges <= 256 else np.int16)
+    counts = np.zeros(n_ranges, dtype=np.int64)
+    for a, b in _steps(n):
+        counts += np.bincount(range_of_row[rows[a:b]], minlength=n_ranges)
+    starts = np.r_[0, np.cumsum(counts)]
+    filled = starts[:-1].copy()
+    keys = np.empty(n, dtype=np.uint32)
+    w32 = np.uint32(width)
+    for a, b in _steps(n, _KEY_STEP):
+        r = rows[a:b]
+        which = range_of_row[r]
+        order = np.argsort(which, kind="stable")  # radix sort of one-byte values
+        step_counts = np.bincount(which, minlength=n_ranges)
+        # Wrapping at 2**32 keeps keys of one range distinct (its rows span at most 2**32 / width).
+        key = r.astype(np.uint32)
+        key *= w32
+        key += cols[a:b].view(np.uint32)  # codes are >= 0
+        dest = np.arange(b - a) + np.repeat(filled - (np.cumsum(step_counts) - step_counts), step_counts)
+        keys[dest] = key[order]
+        filled += step_counts
+    for lo, hi in zip(starts[:-1], starts[1:]):
+        segment = keys[lo:hi]
+        segment.sort()
+        for a, b in _steps(segment.size - 1):
+            if (segment[a + 1:b + 1] == segment[a:b]).any():
+                return True
+    return False
+
+
+def _has_repeats_sliced(rows: np.ndarray, cols: np.ndarray, width: int) -> bool:
+    """:func:`_has_repeats` for very wide tables: ranges of rows holding about :data:`_KEY_SLICE` entries each.
+
+    Each range's entries are found by a pass over a one-byte range number per
+    entry and their keys sorted on their own: more passes, the same bounded memory.
+    """
+    n = rows.size
     slices = -(-n // _KEY_SLICE)
     if slices == 1:
         return _slice_has_repeats(rows, cols, width)
-    if all(bool(np.all(rows[a + 1:b + 1] >= rows[a:b])) for a, b in _steps(n - 1)):
-        cuts = np.searchsorted(rows, rows[np.arange(1, slices) * _KEY_SLICE], side="left")
-        bounds = np.unique(np.r_[0, cuts, n])
-        return any(_slice_has_repeats(rows[a:b], cols[a:b], width) for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
     # np.bincount widens int32 input to an int64 copy (200 MB at 25M): count a step at a time.
     per_row = np.zeros(int(rows.max()) + 1, dtype=np.int64)
     for a, b in _steps(n):
