@@ -234,6 +234,8 @@ def gd_full_epoch(u_indptr, u_items, u_values, i_indptr, i_users, i_values, P, Q
 #: the serial time at 1e7 (MovieLens 100K's size), 1.7x at 1e8 (1M ratings),
 #: 0.77x at 4e8 and 0.97x at 1e9. The threshold sits between the last loss
 #: and the first win, so ``--threads`` never makes a small fit slower.
+#: Re-measured with the faster serial loop (load ~1.8): 2.07x at 1e7, 1.09x
+#: at 1e8, 0.93x at 4e8, so it stays.
 HOGWILD_MIN_WORK = 300_000_000
 
 
