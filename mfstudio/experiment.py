@@ -314,6 +314,10 @@ def reference_name(dataset: Dataset, protocol: str | None = None) -> str:
         if dataset.user_features is not None:
             return "demographic baseline (mean + item bias + the user's groups' bias and item tastes)"
         return "baseline (global mean + item bias on the cold users)"
+    if dataset.kind == "implicit" and kind == "cold-items" and dataset.item_features is not None:
+        return "popularity by features (a new item: the mean count of the items sharing its features)"
+    if dataset.kind == "implicit" and kind == "cold-users" and dataset.user_features is not None:
+        return "popularity within the user's groups (their features' shrunk item shares)"
     return {"explicit": "baseline (mean + biases)", "implicit": "popularity"}.get(dataset.kind, "")
 
 

