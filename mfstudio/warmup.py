@@ -77,6 +77,10 @@ def kernel_cache_stats() -> dict:
     return {"from_cache": int(hits), "compiled": int(misses)}
 
 
+#: The kernel module of building blocks that only other kernels call (never Python).
+COMMON_MODULE = "_common"
+
+
 def kernels_missing_from_cache() -> list[str]:
     """The kernels numba would have to compile on first use: none on a warm cache.
 
@@ -86,9 +90,17 @@ def kernels_missing_from_cache() -> list[str]:
     window asks it at start-up to decide whether to prepare kernels behind a
     "first run only" status or to be ready at once and load them on demand.
     A kernel whose cache cannot be read counts as missing.
+
+    The building blocks of ``kernels/_common.py`` (Cholesky, row dots) are
+    not asked: only other kernels call them, and a caller loaded from its
+    cache carries them compiled in, so their own entries stay empty for good
+    once ``_common.py`` changes (numba stamps each file alone) and counting
+    them put every later start behind "Preparing kernels (first run only)".
     """
     missing = []
     for name, dispatcher in _dispatchers():
+        if name.startswith(f"{COMMON_MODULE}."):
+            continue
         cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
         try:
             cached = bool(cache_file._load_index()) if cache_file is not None else False
