@@ -244,3 +244,29 @@ def _warm_extras(models) -> None:
     for cls in models.values():
         if "half_life_days" in cls.defaults:
             _warm_model(cls, [{"half_life_days": 30.0}])
+    _warm_rare_paths(models)
+
+
+def _warm_rare_paths(models) -> None:
+    """Paths tiny data never takes: Bayesian MF's parallel sampler and NMF's correction over empty cells.
+
+    Without them the start-up check found these kernels missing on every
+    launch (the warm-up had never made them) and the window said "first run
+    only" each time.
+    """
+    from .models import bpmf as bpmf_module
+
+    # The parallel sampler is chosen by the work of a sweep; the warm-up holds the fit lock, so no fit sees
+    # the lowered threshold.
+    threshold, bpmf_module._PARALLEL_WORK = bpmf_module._PARALLEL_WORK, 0
+    try:
+        _warm_model(models["bpmf"], [{}])
+    finally:
+        bpmf_module._PARALLEL_WORK = threshold
+    # A grid with fewer empty cells than filled ones: NMF fits all cells and corrects over the empty ones.
+    grid = _tiny("dense")
+    holey = grid.subset(np.arange(2, grid.nnz))
+    for solver in models["nmf"].param_choices["solver"]:
+        model = models["nmf"](n_factors=2, n_epochs=1, solver=solver)
+        for _ in model.iter_fit(holey):
+            break

@@ -25,3 +25,14 @@ def test_a_kernel_python_calls_with_an_empty_cache_entry_is_missing(monkeypatch)
         if name == "sgd.sgd_epoch":
             monkeypatch.setattr(dispatcher._cache._cache_file, "_load_index", lambda: {})
     assert "sgd.sgd_epoch" in warmup.kernels_missing_from_cache()
+
+
+def test_the_warm_up_prepares_the_paths_tiny_data_never_takes():
+    # Bayesian MF's parallel sampler and NMF's correction over a grid's empty cells run only on large or
+    # holey data: the warm-up must make them too, or the start-up check finds them missing on every launch.
+    from mfstudio.models import MODELS
+
+    wanted = {"bpmf.sample_side", "nmf.excluded_cd_rows", "nmf.excluded_mu_rows", "nmf.excluded_sq_rows"}
+    warmup._warm_rare_paths(MODELS)
+    prepared = {name for name, dispatcher in warmup._dispatchers() if dispatcher.signatures}
+    assert wanted <= prepared
