@@ -169,3 +169,17 @@ def test_the_cli_catches_the_whole_user_error_family():
     from mfstudio.errors import USER_ERRORS
 
     assert set(_user_errors()) == set(USER_ERRORS)
+
+
+def test_the_method_list_imports_no_numba_and_the_first_fit_loads_it():
+    # The window's method list and every model's declaration come from mfstudio.models; its kernels load
+    # on the first fit (mfstudio.kernels.lazy), so opening the window does not wait for numba and LLVM.
+    code = ("import sys\nfrom mfstudio.models import MODELS\n"
+            "names = [cls.name for cls in MODELS.values()]; defaults = [cls.defaults for cls in MODELS.values()]\n"
+            "print('numba' in sys.modules)\n"
+            "from mfstudio.data import open_data\n"
+            "MODELS['sgd'](n_factors=2, n_epochs=1).fit(open_data('sample:movies'))\n"
+            "print('numba' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

@@ -28,7 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
-from ..kernels import als as kernels
+from ..kernels import lazy
+
+kernels = lazy("als")  # numba loads on the first fit, not with the method list
 from .base import FactorModel, half_life_spec, positives_for, time_decay_weights
 from .stopping import stop_requested, work_chunks
 from ..data.errors import DataError

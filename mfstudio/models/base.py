@@ -50,10 +50,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
-from ..kernels.predict import PARALLEL_PAIR_WORK, add_pair_dots, add_pair_dots_serial
 from ..data.errors import DataError
+from ..kernels import lazy
 from .params import Param, ParamError, check_params, float_param
 from .stopping import stop_requested
+
+_predict = lazy("predict")  # numba loads on the first prediction, not with the method list
 
 __all__ = ["FitStep", "Model", "FactorModel", "FitDiverged", "NotFittedError", "as_interactions", "TICK_VALUE",
            "half_life_spec", "time_decay_weights"]
@@ -584,8 +586,8 @@ class FactorModel(Model):
             unique_users, pair_users = np.unique(pair_users, return_inverse=True)
             user_matrix = self._user_vectors(unique_users)
         dots = np.zeros(both.size)
-        small = both.size * self.item_factors_.shape[1] < PARALLEL_PAIR_WORK
-        (add_pair_dots_serial if small else add_pair_dots)(
+        small = both.size * self.item_factors_.shape[1] < _predict.PARALLEL_PAIR_WORK
+        (_predict.add_pair_dots_serial if small else _predict.add_pair_dots)(
             np.ascontiguousarray(user_matrix), np.ascontiguousarray(self.item_factors_),
             pair_users.reshape(-1), items[both].astype(np.int64), dots)
         scores[both] += dots

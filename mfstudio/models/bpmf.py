@@ -51,7 +51,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
-from ..kernels.bpmf import moments, pair_predictions, sample_side, sample_side_serial, squared_error
+from ..kernels import lazy
+
+kernels = lazy("bpmf")  # numba loads on the first fit, not with the method list
 from .base import FactorModel
 from .stopping import stop_requested
 from .params import Param, factors_spec, seed_spec
@@ -79,7 +81,7 @@ def sample_normal_wishart(x: np.ndarray, beta0: float, rng: np.random.Generator)
     Lambda : ndarray (d, d)
     """
     n, d = x.shape
-    mean, scatter = moments(np.ascontiguousarray(x, dtype=np.float64))
+    mean, scatter = kernels.moments(np.ascontiguousarray(x, dtype=np.float64))
     beta_n = beta0 + n
     nu_n = d + n
     mu_n = (n / beta_n) * mean
@@ -198,7 +200,8 @@ class BayesianMF(FactorModel):
         rows = train.rows.astype(np.int64)
         cols = train.cols.astype(np.int64)
 
-        sampler = sample_side if ratings.size * d * (d + 1) // 2 >= _PARALLEL_WORK else sample_side_serial
+        sampler = (kernels.sample_side if ratings.size * d * (d + 1) // 2 >= _PARALLEL_WORK
+                   else kernels.sample_side_serial)
 
         users = _INIT_STD * rng.standard_normal((n_users, d))
         items = _INIT_STD * rng.standard_normal((n_items, d))
@@ -236,14 +239,14 @@ class BayesianMF(FactorModel):
                 sampler(*item_csr, design, offset, alpha, lam_v, lam_v @ mu_v,
                         rng.standard_normal((n_items, d)), items, item_mean)
                 if prm["sample_alpha"]:
-                    pair_predictions(users, items, rows, cols, k, use_bias, step_pred)
+                    kernels.pair_predictions(users, items, rows, cols, k, use_bias, step_pred)
                     shape0, rate0 = _ALPHA_PRIOR
-                    sse = squared_error(step_pred, centred)
+                    sse = kernels.squared_error(step_pred, centred)
                     alpha = float(rng.gamma(shape0 + 0.5 * ratings.size, 1.0 / (rate0 + 0.5 * sse)))
                 self.alpha_ = alpha
 
                 # The pair kept for the posterior mean: user draws, item conditional means.
-                pair_predictions(users, item_mean, rows, cols, k, use_bias, step_pred)
+                kernels.pair_predictions(users, item_mean, rows, cols, k, use_bias, step_pred)
                 keep = sweep in kept_sweeps
                 if keep:
                     s = len(self._kept_hyper)
@@ -265,7 +268,7 @@ class BayesianMF(FactorModel):
                 if scale is not None:
                     prediction = np.clip(prediction, scale[0], scale[1])
                 extra = {"alpha": alpha, "n_samples": self.n_samples_}
-                yield squared_error(prediction, ratings) / ratings.size, extra
+                yield kernels.squared_error(prediction, ratings) / ratings.size, extra
         finally:
             # Everything kept is in the published attributes now; free the buffers (also on cancel).
             del self._keep_u, self._keep_i, self._sum_user_bias, self._sum_item_bias, self._kept_hyper

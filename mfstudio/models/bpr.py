@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..kernels import bpr as kernels
+from ..kernels import lazy
+
+kernels = lazy("bpr")  # numba loads on the first fit, not with the method list
 from .als import _csr_pair
 from .params import Param, factors_spec, seed_spec
 from .base import FactorModel, positives_for

@@ -57,7 +57,9 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError
-from ..kernels import nmf as kernels
+from ..kernels import lazy
+
+kernels = lazy("nmf")  # numba loads on the first fit, not with the method list
 from .base import FactorModel
 from .stopping import stop_requested, work_chunks
 from .params import Param, ParamError, factors_spec, seed_spec

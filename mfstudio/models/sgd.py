@@ -21,7 +21,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..kernels import sgd as kernels
+from ..kernels import lazy
+
+kernels = lazy("sgd")  # numba loads on the first fit, not with the method list
 from .base import FactorModel, half_life_spec, time_decay_weights
 from .stopping import stop_requested, work_chunks
 from .params import Param, ParamError, factors_spec, seed_spec

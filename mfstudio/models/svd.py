@@ -41,15 +41,16 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError
-from ..kernels.nmf import spmm, spmm_t
+from ..kernels import lazy
 from .base import FactorModel
 from .params import FACTORS_HIGH, Param, ParamError, factors_spec, seed_spec
+
+_nmf_kernels = lazy("nmf")  # numba loads on the first fit, not with the method list
 
 __all__ = [
     "TruncatedSVD",
@@ -128,7 +129,7 @@ class SparseOperator:
 
     def _x_times(self, C):  # X @ C
         out = np.empty((self.X.shape[0], C.shape[1]), dtype=C.dtype)
-        spmm(self.X.indptr, self.X.indices, self.X.data, C, out)
+        _nmf_kernels.spmm(self.X.indptr, self.X.indices, self.X.data, C, out)
         if self.A is not None:
             out -= (self.A @ (self.B.T @ C)).astype(C.dtype, copy=False)
         return out
@@ -136,9 +137,12 @@ class SparseOperator:
     def _xt_times(self, Q):  # X^T @ Q
         out = np.empty((self.X.shape[1], Q.shape[1]), dtype=Q.dtype)
         if self.Xt is not None:
-            spmm(self.Xt.indptr, self.Xt.indices, self.Xt.data, Q, out)
+            _nmf_kernels.spmm(self.Xt.indptr, self.Xt.indices, self.Xt.data, Q, out)
         else:
-            spmm_t(self.X.indptr, self.X.indices, self.X.data, Q, out, max(1, numba.get_num_threads()))
+            import numba
+
+            _nmf_kernels.spmm_t(self.X.indptr, self.X.indices, self.X.data, Q, out,
+                                max(1, numba.get_num_threads()))
         if self.A is not None:
             out -= (self.B @ (self.A.T @ Q)).astype(Q.dtype, copy=False)
         return out

@@ -31,8 +31,11 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError
-from ..kernels import sgd as sgd_kernels
-from ..kernels import timesvdpp as kernels
+from ..kernels import lazy
+
+# numba loads on the first fit, not with the method list
+sgd_kernels = lazy("sgd")
+kernels = lazy("timesvdpp")
 from .params import Param, seed_spec
 from .sgd import (N_BLOCKS, SVDpp, _SEED_HIGH, _biased_settings, _biased_spec, _csr, _first_chunk,
                   _weighted_sq_norms, threads_for)
