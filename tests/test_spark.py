@@ -182,6 +182,10 @@ def connect_server(tmp_path_factory):
         _wait_for(server_up, 120, "the Spark Connect server did not open its port")
         yield f"sc://127.0.0.1:{port}"
     finally:
+        # Sessions say goodbye while their server is still there (after it is gone they could only retry).
+        from mfstudio.spark.engine import stop_sessions
+
+        stop_sessions()
         try:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
@@ -437,3 +441,34 @@ def test_fit_against_a_standalone_master_and_worker(movies, standalone):
     model.fit(movies)
     assert model.engine_info["spark_master"] == standalone
     assert model.score(movies)["rmse"] < 1.0
+
+
+def test_a_connect_session_left_behind_does_not_hold_up_the_interpreter_exit():
+    # pyspark's Connect client cleans its server-side cache at exit unless it was closed; a session whose
+    # server is gone never closes, and that exit hook retried for minutes after a CI run's last test.
+    code = """
+import atexit, threading, time
+from mfstudio.spark import engine
+
+class Client:
+    def _on_exit(self):
+        print("EXIT HOOK RAN", flush=True)
+        time.sleep(60)  # what pyspark's retries against a gone server amount to
+
+class Session:
+    __module__ = "pyspark.sql.connect.session"
+    def __init__(self):
+        self.client = Client()
+        atexit.register(self.client._on_exit)
+    def stop(self):
+        threading.Event().wait(60)  # the goodbye to a gone server retries
+
+engine.CONNECT_STOP_SECONDS = 0.1
+engine._stop(Session())
+print("STOPPED", flush=True)
+"""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "STOPPED" and "EXIT HOOK RAN" not in done.stdout
+    assert time.monotonic() - started < 30

@@ -32,6 +32,7 @@ Details" (:func:`translate`).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -288,6 +289,14 @@ def _stop(spark) -> None:
     helper = threading.Thread(target=stop, name="spark-connect-stop", daemon=True)
     helper.start()
     helper.join(CONNECT_STOP_SECONDS)
+    # pyspark's client also cleans its server-side ML cache at interpreter exit unless it was closed; a
+    # session left behind above is not, and its exit hook retried against the gone server for minutes
+    # after the last test (a CI rehearsal's pytest sat 3+ minutes after its summary). This stop is that
+    # cleanup: the hook goes.
+    client = getattr(spark, "client", None)
+    on_exit = getattr(client, "_on_exit", None)
+    if on_exit is not None:
+        atexit.unregister(on_exit)
 
 
 def stop_sessions() -> None:
