@@ -69,7 +69,6 @@ def test_serial_and_parallel_pair_dots_agree_and_small_batches_take_the_serial_o
     from mfstudio.data import open_data
     from mfstudio.kernels import predict
     from mfstudio.models import MODELS
-    from mfstudio.models import base
 
     rng = np.random.default_rng(0)
     P = rng.normal(size=(50, 7)).astype(np.float32)
@@ -83,11 +82,13 @@ def test_serial_and_parallel_pair_dots_agree_and_small_batches_take_the_serial_o
                                rtol=1e-5)
     model = MODELS["sgd"](n_factors=4, n_epochs=1).fit(open_data("sample:movies"))
     used = []
-    monkeypatch.setattr(base, "add_pair_dots", lambda *a: used.append("parallel") or predict.add_pair_dots(*a))
-    monkeypatch.setattr(base, "add_pair_dots_serial", lambda *a: used.append("serial") or predict.add_pair_dots_serial(*a))
+    # The models reach the kernels through mfstudio.kernels.lazy: patching the kernel module is what they see.
+    parallel_kernel, serial_kernel = predict.add_pair_dots, predict.add_pair_dots_serial
+    monkeypatch.setattr(predict, "add_pair_dots", lambda *a: used.append("parallel") or parallel_kernel(*a))
+    monkeypatch.setattr(predict, "add_pair_dots_serial", lambda *a: used.append("serial") or serial_kernel(*a))
     model.predict(model.train_.row_ids[:10], model.train_.col_ids[:10])
     assert used == ["serial"]
-    monkeypatch.setattr(base, "PARALLEL_PAIR_WORK", 0)
+    monkeypatch.setattr(predict, "PARALLEL_PAIR_WORK", 0)
     model.predict(model.train_.row_ids[:10], model.train_.col_ids[:10])
     assert used == ["serial", "parallel"]
 
