@@ -990,7 +990,8 @@ def items_to_rate(model, ratings: dict | None = None, n_suggested: int = 12, n_p
     ratings : dict, optional
         The person's ``{raw item: value}`` so far (the suggestions account for them).
     n_suggested, n_popular : int
-        How many suggestions lead the list, and how many most-rated items make up the rest.
+        How many suggestions lead the list (0: none, the most rated alone, as for ranking models),
+        and how many most-rated items make up the rest.
 
     Returns
     -------
@@ -1002,6 +1003,8 @@ def items_to_rate(model, ratings: dict | None = None, n_suggested: int = 12, n_p
     """
     train = model.train_
     popular = np.argsort(-train.col_counts(), kind="stable")[:n_popular]
+    if n_suggested <= 0:
+        return popular.astype(np.int64), {}
     try:
         rows = suggest_items(model, n=n_suggested, ratings=ratings or {})
     except (DataError, ValueError):

@@ -718,12 +718,11 @@ class RecommendationsView(ResultView):
             titles = np.char.lower(train.title_of(np.arange(train.n_cols)).astype(str))
             matches = np.flatnonzero(np.char.find(titles, query) >= 0)
             return matches[np.argsort(-counts[matches], kind="stable")][:N_SEARCH]
-        self._suggested = {}
-        if self.implicit:
-            return np.argsort(-counts, kind="stable")[:N_POPULAR]
         from ...onboarding import items_to_rate
 
-        items, self._suggested = items_to_rate(self.model, self.new_ratings, N_SUGGESTED, N_POPULAR)
+        # Ranking models keep the most-rated list: the suggestions reason about rating errors.
+        items, self._suggested = items_to_rate(self.model, self.new_ratings, 0 if self.implicit else N_SUGGESTED,
+                                               N_POPULAR)
         return items
 
     def _fill_rate_table(self) -> None:
