@@ -7,7 +7,7 @@ import pytest
 
 from mfstudio.data import DataError, split_from_spec
 from mfstudio.data.samples import movies
-from mfstudio.data.splits import cold_split
+from mfstudio.data.splits import cold_kfold, cold_split
 from mfstudio.experiment import (
     Experiment, describe_protocol, make_splits, protocol_choices, ranking_scores, reference_model_for,
 )
@@ -35,6 +35,65 @@ def test_cold_split_puts_every_rating_of_the_chosen_rows_in_test(data, axis):
     again = cold_split(data, 0.1, axis=axis, seed=3)
     np.testing.assert_array_equal(again.test_index, split.test_index)
     assert not np.array_equal(cold_split(data, 0.1, axis=axis, seed=4).test_index, split.test_index)
+
+
+@pytest.mark.parametrize("axis", ["items", "users"])
+def test_cold_kfold_makes_every_row_new_exactly_once(data, axis):
+    splits = cold_kfold(data, 7, axis=axis, seed=2)
+    assert len(splits) == 7
+    index = data.cols if axis == "items" else data.rows
+    present = np.unique(index)
+    held = [np.unique(s.test.cols if axis == "items" else s.test.rows) for s in splits]
+    # Every user (item) with an entry is in exactly one fold, and its fold's training has none of its entries.
+    np.testing.assert_array_equal(np.sort(np.concatenate(held)), present)
+    sizes = [h.size for h in held]
+    assert max(sizes) - min(sizes) <= 1
+    for split, fold in zip(splits, held):
+        assert not np.isin(split.train.cols if axis == "items" else split.train.rows, fold).any()
+        assert split.n_train + split.n_test == data.nnz and split.cold_entries == split.n_test
+    # Every entry is tested once over the folds.
+    np.testing.assert_array_equal(np.sort(np.concatenate([s.test_index for s in splits])), np.arange(data.nnz))
+    again = cold_kfold(data, 7, axis=axis, seed=2)
+    np.testing.assert_array_equal(again[3].test_index, splits[3].test_index)
+    assert not np.array_equal(cold_kfold(data, 7, axis=axis, seed=3)[3].test_index, splits[3].test_index)
+
+
+def test_cold_kfold_specs_and_refusals(data):
+    assert [s.cold_users for s in split_from_spec(data, "cold-users-kfold:4")] == [50, 50, 50, 50]
+    assert len(make_splits(data, "Cold-Items-KFold:5")) == 5
+    with pytest.raises(DataError, match="at least 2"):
+        split_from_spec(data, "cold-users-kfold:1")
+    with pytest.raises(DataError, match="not a whole number"):
+        split_from_spec(data, "cold-users-kfold:0.1")
+    with pytest.raises(DataError, match="needs at least 300 users"):
+        cold_kfold(data, 300, axis="users")
+    choices = protocol_choices(data)
+    assert choices.index("cold-users-kfold:10") == choices.index("cold-users:0.1") + 1
+    assert choices[-1] == "all"
+    line = describe_protocol("cold-users-kfold:10", data)
+    assert "10-fold cold start" in line and "each user new once" in line
+    assert type(reference_model_for(data, "cold-users-kfold:10")) is DemographicBaseline
+    assert Experiment(data, "sgd", {"n_epochs": 1}, protocol="cold-items-kfold:3").reference_name == \
+        "baseline (global mean + user bias on the cold items)"
+
+
+def test_the_reference_is_scored_on_every_fold_and_averaged_like_the_model(data):
+    exp = Experiment(data, "hybrid", {"n_factors": 4, "n_epochs": 3}, protocol="cold-users-kfold:3")
+    exp.prepare()
+    assert list(exp.reference_by_fold) == [0]  # before fitting: the first fold's, for the first curves
+    first = dict(exp.reference_metrics)
+    exp.run()
+    out = exp.as_dict()
+    per_fold = [f["reference_metrics"]["rmse"] for f in out["folds"]]
+    assert len(per_fold) == 3 and per_fold[0] == first["rmse"] and len(set(per_fold)) == 3
+    # Each fold's reference is the reference fitted on that fold's training data, scored on its test.
+    split = exp.splits[2]
+    alone = DemographicBaseline().fit(split.train)
+    expected = float(np.sqrt(np.mean((alone.predict(split.test.rows, split.test.cols) - split.test.values) ** 2)))
+    assert per_fold[2] == pytest.approx(expected, rel=1e-6)
+    assert out["reference"]["metrics"]["rmse"] == pytest.approx(np.mean(per_fold))
+    assert out["reference"]["metrics_spread"]["rmse"] == pytest.approx(np.std(per_fold, ddof=1))
+    assert out["metrics"]["rmse"] == pytest.approx(np.mean([f["metrics"]["rmse"] for f in out["folds"]]))
 
 
 def test_specs_and_protocols_accept_cold_start(data):

@@ -55,17 +55,19 @@ __all__ = [
     "leave_k_out",
     "cell_split",
     "cold_split",
+    "cold_kfold",
     "split_from_spec",
 ]
 
 #: The split specifications :func:`split_from_spec` understands, for help texts.
 SPEC_FORMS = ("random:0.2", "user:0.2", "time:0.2", "time-user:0.2", "kfold:5", "leave:1", "cells:0.1",
-              "cold-items:0.1", "cold-users:0.1")
+              "cold-items:0.1", "cold-users:0.1", "cold-items-kfold:10", "cold-users-kfold:10")
 
 _SPEC_HELP = (
     "write one of 'random:0.2', 'user:0.2', 'time:0.2', 'time-user:0.2', 'cells:0.1', 'cold-items:0.1', "
     "'cold-users:0.1' "
-    "(a test fraction between 0 and 1), 'kfold:5' (a number of folds of at least 2) "
+    "(a test fraction between 0 and 1), 'kfold:5', 'cold-items-kfold:10', 'cold-users-kfold:10' "
+    "(a number of folds of at least 2) "
     "or 'leave:1' (entries held out per user)"
 )
 
@@ -559,6 +561,8 @@ def split_from_spec(
         :func:`temporal_split` per user.
     ``"kfold:5"``
         :func:`kfold` with 5 folds.
+    ``"cold-items-kfold:10"``, ``"cold-users-kfold:10"``
+        :func:`cold_kfold` with 10 folds: every item (user) is new in one.
 
     Parameters
     ----------
@@ -566,7 +570,7 @@ def split_from_spec(
     spec : str
         One of the forms above.
     seed : int or None, default 0
-        Seed of the random kinds (``random``, ``user``, ``kfold``).
+        Seed of the random kinds (``random``, ``user``, ``kfold``, ``leave``, ``cold-*``).
     min_ratings : int, default 5
         For ``user`` and ``time-user``: users with fewer entries stay in train.
 
@@ -585,7 +589,8 @@ def split_from_spec(
         raise DataError(f"the split {spec!r} is not a text spec", fix=_SPEC_HELP)
     text = spec.strip().lower().replace(" ", "")
     kind, sep, value = text.partition(":")
-    kinds = {"random", "user", "time", "time-user", "kfold", "leave", "cells", "cold-items", "cold-users"}
+    kinds = {"random", "user", "time", "time-user", "kfold", "leave", "cells", "cold-items", "cold-users",
+             "cold-items-kfold", "cold-users-kfold"}
     if kind not in kinds or not sep or not value:
         problem = (
             f"unknown split kind {kind!r} in {spec!r}" if kind not in kinds
@@ -593,8 +598,8 @@ def split_from_spec(
         )
         raise DataError(problem, fix=_SPEC_HELP)
 
-    if kind in ("kfold", "leave"):
-        what = "number of folds" if kind == "kfold" else "number of entries to leave out"
+    if kind in ("kfold", "leave", "cold-items-kfold", "cold-users-kfold"):
+        what = "number of entries to leave out" if kind == "leave" else "number of folds"
         try:
             k = int(value)
         except ValueError:
@@ -603,6 +608,8 @@ def split_from_spec(
             return [leave_k_out(ds, k, seed=seed)]
         if k < 2:
             raise DataError(f"the split {spec!r} asks for {k} folds, but k-fold needs at least 2", fix=_SPEC_HELP)
+        if kind != "kfold":
+            return cold_kfold(ds, k, axis=kind.split("-")[1], seed=seed)
         return kfold(ds, k, seed=seed)
 
     try:
@@ -803,3 +810,63 @@ def cold_split(ds: Dataset, test_fraction: float = 0.1, axis: str = "items", see
     desc = f"cold start: all {_entry_word(ds)} of {_pct(f)}% of the {label}s held out, seed {seed}"
     fix = f"the dataset has too few {label}s for a {_pct(f)}% cold-start share: load more data or change the fraction"
     return _make_split(ds, cold[index], desc, fix)
+
+
+def cold_kfold(ds: Dataset, k: int = 10, axis: str = "users", seed: int | None = 0) -> list[Split]:
+    """Cold-start cross-validation: ``k`` splits, each holding out every entry of its fold of users (items).
+
+    The items (``axis="items"``) or users (``axis="users"``) with at least
+    one entry are dealt at random into ``k`` folds whose sizes differ by at
+    most one; split ``i`` tests on every entry of fold ``i``'s rows, which
+    have none in its training set. Every user (item) is new exactly once.
+
+    Why: one :func:`cold_split` of MovieLens 100K's users holds out about 94
+    people, and which 94 moves its RMSE by more than side features do (from
+    0.989 to 1.035 over six seeds of ``cold-users:0.1``); the mean over folds
+    that cover everyone is the estimate to compare models on.
+
+    Parameters
+    ----------
+    ds : Dataset
+    k : int, default 10
+        Number of folds, at least 2 and at most the number of items (users) with an entry.
+    axis : {"items", "users"}
+    seed : int or None, default 0
+
+    Returns
+    -------
+    list of Split
+        Each split's ``cold_items`` (``cold_users``) count is its fold's size.
+
+    Raises
+    ------
+    DataError
+        Fewer than 2 folds, more folds than items (users), or an unknown axis.
+    """
+    _check_dataset(ds)
+    k = _check_int(k, "the number of folds", 2)
+    seed = _check_seed(seed)
+    if axis not in ("items", "users"):
+        raise DataError(f"the cold-start axis must be 'items' or 'users', not {axis!r}")
+    index = ds.cols if axis == "items" else ds.rows
+    size = ds.n_cols if axis == "items" else ds.n_rows
+    label = ds.col_label if axis == "items" else ds.row_label
+    present = np.flatnonzero(np.bincount(index, minlength=size) > 0)
+    if present.size < k:
+        raise DataError(
+            f"cold-start {k}-fold cross-validation needs at least {k} {label}s with {_entry_word(ds)}, "
+            f"and the dataset has {present.size}",
+            fix="use fewer folds or load more data",
+        )
+    fold_of = np.full(size, -1, dtype=np.int64)
+    fold_of[np.random.default_rng(seed).permutation(present)] = np.arange(present.size) % k
+    entry_fold = fold_of[index]
+    return [
+        _make_split(
+            ds,
+            entry_fold == i,
+            f"cold-start {k}-fold: all {_entry_word(ds)} of fold {i + 1} of {k} of the {label}s held out, seed {seed}",
+            "use fewer folds or load more data",
+        )
+        for i in range(k)
+    ]
