@@ -336,9 +336,10 @@ def cmd_fit(args) -> int:
         if counts["scored"] < counts["with_relevant_test_items"]:
             _print(f"  ranking metrics on a random {counts['scored']:,} of {counts['with_relevant_test_items']:,} test users")
     if result["reference"] and result["reference"]["metrics"]:
-        ref = "  ".join(f"{name} {value:.4f}" for name, value in result["reference"]["metrics"].items()
-                        if not name.startswith("ranking_"))
-        _print(f"{result['reference']['name']}: {ref}")
+        ref_spread = result["reference"].get("metrics_spread", {})
+        ref = "  ".join(f"{name} {value:.4f}" + (f" +- {ref_spread[name]:.4f}" if name in ref_spread else "")
+                        for name, value in result["reference"]["metrics"].items() if not name.startswith("ranking_"))
+        _print(f"{result['reference']['name']}: {label}  {ref}")
     for note in result["notes"]:
         _print(f"  note: {note}")
     if not experiment.ranking:
@@ -734,6 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--test", metavar="FILE", help="a separate test file (e.g. u1.test)")
     where.add_argument("--split", default=None, metavar="PROTOCOL",
                        help="all (alias none: no holdout) | random:F | user:F | time:F | time-user:F | kfold:K | leave:K | cells:F "
+                            "| cold-items:F | cold-users:F | cold-items-kfold:K | cold-users-kfold:K "
                             "(default: chosen for the data: all for documents/images/grids, random:0.2 for "
                             "ratings, user:0.2 for interactions)")
     fit.add_argument("--kind", choices=["explicit", "implicit", "documents", "dense", "images"],

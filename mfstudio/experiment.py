@@ -16,8 +16,9 @@ in ``fit --json`` come from the same code:
    - ratings: a random holdout of ratings (``random:F``), per-user
      (``user:F``), temporal (``time:F``, ``time-user:F``), k-fold
      (``kfold:K``), cold start (``cold-items:F``, ``cold-users:F``: every
-     rating of a fraction of the items or users held out), and ``all`` for
-     a final model;
+     rating of a fraction of the items or users held out; ``cold-items-kfold:K``,
+     ``cold-users-kfold:K``: every item or user held out once over K folds),
+     and ``all`` for a final model;
    - interactions: per-user holdout (``user:F``) or leave-k-out per user
      (``leave:K``).
 
@@ -94,6 +95,8 @@ PROTOCOL_FORMS = {
     "cells:0.1": "10% of all cells (zeros included) held out as missing, not zero",
     "cold-items:0.1": "every rating of a random 10% of the items held out: new items, predicted from features",
     "cold-users:0.1": "every rating of a random 10% of the users held out: new users, predicted from features",
+    "cold-items-kfold:10": "new items, 10 folds: every item's ratings held out once; mean and spread reported",
+    "cold-users-kfold:10": "new users, 10 folds: every user's ratings held out once; mean and spread reported",
 }
 
 #: What each reported metric means, for tooltips, the metrics table and --json readers.
@@ -137,6 +140,11 @@ def _parse(spec: str) -> tuple[str, str]:
     return kind, value
 
 
+def _cold_kind(kind: str) -> str:
+    """``cold-items`` / ``cold-users`` for a cold-start kind, one holdout or k folds alike; else ``""``."""
+    return kind.removesuffix("-kfold") if kind.startswith(("cold-items", "cold-users")) else ""
+
+
 def relevance_threshold(dataset: Dataset) -> float | None:
     """The lowest rating that counts as "liked" in ranking metrics (None for non-ratings).
 
@@ -167,21 +175,22 @@ def protocol_choices(dataset: Dataset) -> list[str]:
     elif dataset.kind == "implicit":
         choices = ["user:0.2", "leave:1", "random:0.2", "kfold:5", "all"]
         # New items and users, as for ratings: the hybrid ranks them from their features.
-        if dataset.item_features is not None:
-            choices.insert(-1, "cold-items:0.1")
-        if dataset.user_features is not None:
-            choices.insert(-1, "cold-users:0.1")
+        _add_cold_choices(choices, dataset)
     else:
         choices = ["random:0.2", "user:0.2", "kfold:5", "leave:1", "all"]
         if dataset.timestamps is not None:
             choices[2:2] = ["time:0.2", "time-user:0.2"]
         # Cold start is a question only side features can answer better than the means.
-        if dataset.item_features is not None:
-            choices.insert(-1, "cold-items:0.1")
-        if dataset.user_features is not None:
-            choices.insert(-1, "cold-users:0.1")
+        _add_cold_choices(choices, dataset)
     default = default_protocol(dataset)
     return [default] + [c for c in choices if c != default]
+
+
+def _add_cold_choices(choices: list[str], dataset: Dataset) -> None:
+    """Insert the cold-start protocols the data's side features allow, before ``all``."""
+    for side, features in (("items", dataset.item_features), ("users", dataset.user_features)):
+        if features is not None:
+            choices[-1:-1] = [f"cold-{side}:0.1", f"cold-{side}-kfold:10"]
 
 
 def describe_protocol(spec: str, dataset: Dataset, chosen_by_default: bool = False) -> str:
@@ -214,11 +223,16 @@ def describe_protocol(spec: str, dataset: Dataset, chosen_by_default: bool = Fal
     elif kind == "kfold":
         what = f"{value}-fold cross-validation, every {_entry_word(dataset, 1)} tested once, mean and spread reported"
         why = "a steadier estimate than one holdout"
-    elif kind in ("cold-items", "cold-users"):
-        who = cols if kind == "cold-items" else rows
-        what = (f"every {_entry_word(dataset, 1)} of a random {_percent(value)} of the {who}s held out "
-                f"(new {who}s, no training data)")
-        features = dataset.item_features if kind == "cold-items" else dataset.user_features
+    elif _cold_kind(kind):
+        side = _cold_kind(kind)
+        who = cols if side == "cold-items" else rows
+        if kind.endswith("-kfold"):
+            what = (f"{value}-fold cold start: the {who}s dealt into {value} folds, every {_entry_word(dataset, 1)} "
+                    f"of one fold's {who}s held out in turn (each {who} new once), mean and spread reported")
+        else:
+            what = (f"every {_entry_word(dataset, 1)} of a random {_percent(value)} of the {who}s held out "
+                    f"(new {who}s, no training data)")
+        features = dataset.item_features if side == "cold-items" else dataset.user_features
         why = (f"tests predicting new {who}s from their features" if features is not None
                else f"the data has no {who} features, so models can only use means and biases for them")
     elif kind == "test-file":
@@ -259,8 +273,8 @@ def make_splits(dataset: Dataset, spec: str, seed: int = 0) -> list[Split | None
             "a cell holdout is for documents, images and grids; ratings leave their missing cells unknown",
             fix="use 'random:0.2', 'user:0.2' or 'kfold:5' for ratings",
         )
-    if dataset.kind in DECOMPOSED_KINDS and kind in ("random", "user", "kfold", "time", "time-user", "leave",
-                                                     "cold-items", "cold-users"):
+    if dataset.kind in DECOMPOSED_KINDS and (kind in ("random", "user", "kfold", "time", "time-user", "leave")
+                                             or _cold_kind(kind)):
         raise DataError(
             f"holding out entries of {dataset.kind} with {spec!r} would train the held-out cells as zeros",
             fix="fit on all data ('all') or hold out cells as missing ('cells:0.1')",
@@ -277,7 +291,7 @@ def predicts_ratings(model, data: Dataset) -> bool:
 def reference_model_for(dataset: Dataset, protocol: str | None = None):
     """The reference every curve is drawn against, or None (decompositions).
 
-    Ratings: mean + biases; under ``cold-users:F`` with user features, the
+    Ratings: mean + biases; under ``cold-users:F`` (or its k folds) with user features, the
     demographic baseline (a new user's bias and per-item taste from their
     groups). Interactions: popularity; under ``cold-items:F`` with item
     features, popularity by features (a new item scored by the popularity of
@@ -286,7 +300,7 @@ def reference_model_for(dataset: Dataset, protocol: str | None = None):
     """
     from .models import Baseline, Popularity
 
-    kind = _parse(protocol)[0] if protocol is not None else ""
+    kind = _cold_kind(_parse(protocol)[0]) if protocol is not None else ""
     if dataset.kind == "explicit":
         if kind == "cold-users" and dataset.user_features is not None:
             from .models.hybrid import DemographicBaseline
@@ -307,7 +321,7 @@ def reference_model_for(dataset: Dataset, protocol: str | None = None):
 
 
 def reference_name(dataset: Dataset, protocol: str | None = None) -> str:
-    kind = _parse(protocol)[0] if protocol is not None else ""
+    kind = _cold_kind(_parse(protocol)[0]) if protocol is not None else ""
     if dataset.kind == "explicit" and kind == "cold-items":
         return "baseline (global mean + user bias on the cold items)"
     if dataset.kind == "explicit" and kind == "cold-users":
@@ -871,7 +885,9 @@ class Experiment:
         self.protocol_line = describe_protocol(self.protocol, self.dataset, self.chosen_by_default)
         self.reference_name = reference_name(self.dataset, self.protocol)
         self.splits: list[Split | None] | None = None
-        self.reference_metrics: dict = {}
+        #: The reference's scores on each fold scored so far (fold index -> metrics), fitted on that fold's training.
+        self.reference_by_fold: dict[int, dict] = {}
+        self._score_reference = True
         self.folds: list[FoldResult] = []
 
     # ------------------------------------------------------------ set-up
@@ -887,12 +903,47 @@ class Experiment:
             self.splits = [Split.from_datasets(self.dataset, self.test_data, self.protocol_line)]
         else:
             self.splits = make_splits(self.dataset, self.protocol, seed=self.seed)
-        first = self.splits[0]
+        self._reference_on_fold(0)
+
+    def _reference_on_fold(self, index: int) -> None:
+        """Fit the reference on fold ``index``'s training data and score it on its test, once."""
+        split = self.splits[index]
+        if not self._score_reference or index in self.reference_by_fold or split is None:
+            return
         reference = reference_model_for(self.dataset, self.protocol)
-        if reference is not None and first is not None:
-            reference.fit(first.train)
-            self.reference_metrics = evaluate(reference, first.train, first.test, k=self.k, threshold=self.threshold,
-                                              ranking=self.ranking)
+        if reference is not None:
+            reference.fit(split.train)
+            self.reference_by_fold[index] = evaluate(reference, split.train, split.test, k=self.k,
+                                                     threshold=self.threshold, ranking=self.ranking)
+
+    @property
+    def reference_metrics(self) -> dict:
+        """The reference's scores, averaged over the same folds as :attr:`metrics` once they are fitted.
+
+        Before any fold is fitted, the first fold's (what the first curves are
+        drawn against). Under k-fold the model's metrics are means over folds,
+        so the reference's are too: one fold's reference against the mean of
+        all would compare different test sets.
+        """
+        scored = [self.reference_by_fold[f.index] for f in self.folds if f.index in self.reference_by_fold]
+        if not scored:
+            return dict(self.reference_by_fold.get(0, {}))
+        names = [n for n in scored[0] if all(n in m for m in scored)]
+        return {n: float(np.mean([m[n] for m in scored])) for n in names}
+
+    @reference_metrics.setter
+    def reference_metrics(self, value: dict) -> None:
+        # Empty: the caller does not want the reference (a sweep ranks points against each other).
+        self._score_reference = bool(value)
+        self.reference_by_fold = {0: dict(value)} if value else {}
+
+    @property
+    def reference_spread(self) -> dict:
+        """Standard deviation of the reference's scores over the fitted folds (k-fold only; empty otherwise)."""
+        scored = [self.reference_by_fold[f.index] for f in self.folds if f.index in self.reference_by_fold]
+        if len(scored) < 2:
+            return {}
+        return {n: float(np.std([m[n] for m in scored], ddof=1)) for n in self.reference_metrics}
 
     @property
     def n_folds(self) -> int:
@@ -904,7 +955,21 @@ class Experiment:
         self.prepare()
         if self.splits == [None]:
             return f"all {self.dataset.nnz:,} entries used for fitting; no test set"
-        return "; ".join(s.report() for s in self.splits if s is not None)
+        splits = [s for s in self.splits if s is not None]
+        if len(splits) == 1:
+            return splits[0].report()
+        # k folds: one line with each count's range, not k nearly identical reports.
+        def span(values) -> str:
+            lo, hi = min(values), max(values)
+            return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+        train = splits[0].train
+        line = (f"{len(splits)} folds of {span([s.n_train for s in splits])} train / "
+                f"{span([s.n_test for s in splits])} test {_entry_word(train)}")
+        for count, label in ((lambda s: s.cold_users, train.row_label), (lambda s: s.cold_items, train.col_label)):
+            values = [count(s) for s in splits]
+            if any(values):
+                line += f"; {span(values)} test {label}s per fold without training data"
+        return line
 
     # ------------------------------------------------------------ fitting
     def iter_fold(self, index: int = 0, model=None) -> Iterator:
@@ -931,7 +996,8 @@ class Experiment:
         model = model if model is not None else self.new_model()
         train = split.train if split is not None else self.dataset
         test = split.test if split is not None else None
-        fold = FoldResult(index, split, model, train, reference_metrics=self.reference_metrics if index == 0 else {})
+        self._reference_on_fold(index)
+        fold = FoldResult(index, split, model, train, reference_metrics=self.reference_by_fold.get(index, {}))
         check_model_budget(model, train)
         fit_train, stopper = train, None
         if self.early_stopping is not None:
@@ -1074,11 +1140,13 @@ class Experiment:
             "relevance_threshold": self.threshold,
             "metrics": {k: v for k, v in self.metrics.items() if not k.startswith("ranking_")},
             "metrics_spread": self.metrics_spread,
-            "reference": {"name": self.reference_name, "metrics": self.reference_metrics} if self.reference_name else None,
+            "reference": ({"name": self.reference_name, "metrics": self.reference_metrics,
+                           "metrics_spread": self.reference_spread} if self.reference_name else None),
             "fit_seconds": float(np.mean([f.model.fit_seconds_ for f in self.folds])) if self.folds else 0.0,
             "history": [step.as_dict() for step in first.history_],
             "folds": [
                 {"metrics": f.metrics, "fit_seconds": f.model.fit_seconds_, **(f.split.as_dict() if f.split else {}),
+                 **({"reference_metrics": f.reference_metrics} if f.reference_metrics else {}),
                  **({"early_stopping": f.early_stopping} if f.early_stopping is not None else {})}
                 for f in self.folds
             ],
