@@ -143,9 +143,24 @@ def test_ml100k_cold_items_beat_mean_plus_user_bias(capsys):
 
 
 @pytest.mark.skipif(not ML100K.is_dir(), reason="needs ../shared/data/ml-100k")
-@pytest.mark.xfail(strict=True, reason="measured: hybrid ~1.018 vs demographic baseline 1.0137 (reg_group 100) on "
-                   "ML-100K cold users; the demographics carry little and the hybrid does not yet use them as well")
+@pytest.mark.xfail(strict=True, reason="measured: hybrid 1.0181 vs demographic baseline 1.0137 on the seed-0 draw of "
+                   "94 users; over seeds 0-5 the hybrid averages 1.0129 against 1.0163 and wins 4 of 6, and over "
+                   "10 folds covering every user it wins (the test below): which users are drawn moves the RMSE "
+                   "more than the demographics do")
 def test_ml100k_cold_users_beat_the_demographic_reference(capsys):
     out = _fit_json(capsys, "cold-users:0.1")
     assert out["reference"]["name"].startswith("demographic baseline")
     assert out["metrics"]["rmse"] < out["reference"]["metrics"]["rmse"], (out["metrics"], out["reference"])
+
+
+@pytest.mark.skipif(not ML100K.is_dir(), reason="needs ../shared/data/ml-100k")
+def test_ml100k_cold_users_over_ten_folds_beat_the_demographic_reference(capsys):
+    # Every user is new once; the reference is fitted and scored on the same ten folds (measured: 1.0180 against
+    # 1.0214, lower on 8 of 10 folds).
+    out = _fit_json(capsys, "cold-users-kfold:10")
+    assert out["reference"]["name"].startswith("demographic baseline")
+    folds = out["folds"]
+    assert len(folds) == 10 and sum(f["cold_users"] for f in folds) == 943
+    wins = sum(f["metrics"]["rmse"] < f["reference_metrics"]["rmse"] for f in folds)
+    assert out["metrics"]["rmse"] < out["reference"]["metrics"]["rmse"] - 0.002, (out["metrics"], out["reference"])
+    assert wins >= 7, [(f["metrics"]["rmse"], f["reference_metrics"]["rmse"]) for f in folds]

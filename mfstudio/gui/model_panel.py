@@ -42,6 +42,8 @@ _PROTOCOLS = {
     # Offered only when the data has side features (experiment.protocol_choices).
     "cold-items": ("New items (cold start)", "item share", (0.01, 0.5), 0.05, 0.1),
     "cold-users": ("New users (cold start)", "user share", (0.01, 0.5), 0.05, 0.1),
+    "cold-items-kfold": ("New items, k-fold (each item new once)", "folds", (2, 20), 1, 10),
+    "cold-users-kfold": ("New users, k-fold (each user new once)", "folds", (2, 20), 1, 10),
 }
 
 # Order in the method list: teaching first, then the workhorses.
