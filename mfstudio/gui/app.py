@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["main", "configure_environment", "create_app", "quit_on_interrupt", "exit_without_waiting"]
+__all__ = ["main", "open_window", "configure_environment", "create_app", "quit_on_interrupt",
+           "exit_without_waiting"]
 
 #: How long the end of the event loop waits for worker threads before the process exits anyway.
 EXIT_WAIT_SECONDS = 0.5
@@ -57,30 +58,46 @@ def _icon_path() -> Path | None:
     return None
 
 
+def open_window(files=(), *, warm_up: bool = True, settings=None):
+    """Show the main window on ``files`` (or the movies sample) as a launch does; returns the window.
+
+    The order is what makes the window ready soon after launch: the window
+    shows, the data loads on a worker, and once the event loop has painted
+    the window, numba's cache is checked on another worker while the data is
+    still loading (:meth:`MainWindow.warm_up_kernels`; when kernels must be
+    compiled that waits for the load). ``benchmarks/bench_window_ready.py``
+    times this same function.
+
+    Parameters
+    ----------
+    files : sequence of str
+        What the user opened the app with; the first is loaded.
+    warm_up : bool, default True
+        Check numba's cache (and compile what it lacks) after the first paint.
+    settings : QSettings, optional
+        Where the window keeps its settings (the user's by default).
+
+    Returns
+    -------
+    MainWindow
+    """
+    from PySide6.QtCore import QTimer
+
+    from .main_window import MainWindow
+
+    window = MainWindow(settings=settings)
+    window.show()
+    window.open_path(str(Path(files[0]).expanduser().resolve()) if files else "sample:movies")
+    if warm_up:
+        QTimer.singleShot(0, window.warm_up_kernels)  # runs once the loop has painted the window
+    return window
+
+
 def main(files=(), *, warm_up: bool = True) -> int:
     """Open the main window on ``files`` (or the built-in movies sample) and run the event loop."""
     configure_environment()
     app = create_app()
-    from .main_window import MainWindow
-
-    window = MainWindow()
-    window.show()
-    task = window.open_path(str(Path(files[0]).expanduser().resolve()) if files else "sample:movies")
-    if warm_up:
-        # After the first load: compiling holds the GIL for long stretches and
-        # made the sample take 6 s to appear instead of half a second.
-        started = []
-
-        def warm(*_):
-            if not started:
-                started.append(True)
-                window.warm_up_kernels()
-
-        if task is None:
-            warm()
-        else:
-            task.done.connect(warm)
-            task.failed.connect(warm)
+    window = open_window(files, warm_up=warm_up)
     keep = quit_on_interrupt(app, window)  # noqa: F841 - the timer lives as long as the loop
     code = app.exec()
     return exit_without_waiting(code)

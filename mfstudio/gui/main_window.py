@@ -87,6 +87,97 @@ class _ViewHolder(QWidget):
         super().resizeEvent(event)
 
 
+class ViewPage(QScrollArea):
+    """A result tab's page: its view in a scroll area, the view built when the tab is first shown.
+
+    Building all seven result views at start-up took 0.6 s of the 2 s the window
+    has to be ready (the Matrix view alone 0.3 s: pyqtgraph plots cost ~20 ms
+    each), for tabs that stay greyed until a fit ends. Until its view exists,
+    the page keeps what the window told it (the data, the runs it can draw and
+    which one is chosen) and answers what the window asks (which runs it offers,
+    whether it applies), so the tab bar greys and enables tabs as before; the
+    view built later is given that same state, so it shows what a view built at
+    start would show.
+
+    The answers come from the view class's ``applies_to``, called without an
+    instance: the one-run views decide from the data and the run alone. A view
+    whose answer needs its own state (the Metrics table counts its runs) is
+    built at once (``view=``).
+    """
+
+    def __init__(self, cls, setup=None, view=None):
+        super().__init__()
+        self.setWidgetResizable(True)  # the view fills the tab when it fits
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.cls = cls
+        self.title = cls.title
+        self.shows_one_run = cls.shows_one_run
+        self._setup = setup
+        self._view = None
+        self.dataset = None
+        self._offered: list = []
+        self._choice = None
+        if view is not None:
+            self._adopt(view)
+
+    @property
+    def built_view(self):
+        """The view if it was built, else None (asking does not build it)."""
+        return self._view
+
+    @property
+    def view(self):
+        """The view, built (and given the data and runs so far) on first access."""
+        if self._view is None:
+            view = self.cls()
+            if self._setup is not None:
+                self._setup(view)
+            if self.dataset is not None:
+                view.set_dataset(self.dataset)
+            if self.shows_one_run and self._offered:
+                view.offer_runs(self._offered, prefer=self._choice)
+            self._adopt(view)
+        return self._view
+
+    def _adopt(self, view) -> None:
+        self._view = view
+        self.setWidget(_ViewHolder(view))
+
+    # What the window tells every view, kept until the view exists.
+    def set_dataset(self, dataset) -> None:
+        if self._view is not None:
+            self._view.set_dataset(dataset)
+            return
+        self.dataset = dataset
+        self._offered, self._choice = [], None
+
+    def offer_runs(self, runs, prefer=None) -> None:
+        if self._view is not None:
+            self._view.offer_runs(runs, prefer=prefer)
+            return
+        # ResultView.offer_runs's choice, with no user choice to keep (the Run box was never shown).
+        offered = [run for run in runs if self._can_show(run)]
+        previous = self._choice
+        self._choice = (prefer if prefer in offered else previous if previous in offered
+                        else (offered[-1] if offered else None))
+        self._offered = offered
+
+    def _can_show(self, run) -> bool:
+        return (run is not None and getattr(run, "status", "finished") != "running" and bool(run.history)
+                and self.applies_to(self.dataset, run))
+
+    def offered_runs(self) -> list:
+        return self._view.offered_runs() if self._view is not None else list(self._offered)
+
+    def chosen_run(self):
+        return self._view.chosen_run() if self._view is not None else self._choice
+
+    def applies_to(self, dataset, run) -> bool:
+        if self._view is not None:
+            return self._view.applies_to(dataset, run)
+        return self.cls.applies_to(self, dataset, run)
+
+
 class ViewTabs(QTabWidget):
     """The result tabs; each view sits in a scroll area of its own.
 
@@ -107,24 +198,27 @@ class ViewTabs(QTabWidget):
         self.setStyleSheet("QTabBar::tab { padding: 4px 7px; }")
 
     def add_view(self, view, title: str) -> int:
-        scroll = QScrollArea()
-        scroll.setWidget(_ViewHolder(view))
-        scroll.setWidgetResizable(True)  # the view fills the tab when it fits
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        return self.addTab(scroll, title)
+        """Add a tab showing ``view``: a built view, or a :class:`ViewPage` that builds its view when first shown."""
+        page = view if isinstance(view, ViewPage) else ViewPage(type(view), view=view)
+        return self.addTab(page, title)
 
     def view_at(self, index: int):
-        """The view shown by tab ``index`` (None if there is none)."""
+        """The view shown by tab ``index`` (None if there is none); a view not built yet is built now."""
         page = self.widget(index)
-        holder = page.widget() if isinstance(page, QScrollArea) else None
-        return holder.view if isinstance(holder, _ViewHolder) else page
+        return page.view if isinstance(page, ViewPage) else page
+
+    def page_at(self, index: int):
+        """The :class:`ViewPage` of tab ``index`` (its view maybe not built yet)."""
+        return self.widget(index)
 
     def currentWidget(self):  # noqa: N802 - Qt API
         return self.view_at(self.currentIndex())
 
     def indexOf(self, widget) -> int:  # noqa: N802 - Qt API
+        # Asking where a view is must not build the others.
         for index in range(self.count()):
-            if self.view_at(index) is widget or self.widget(index) is widget:
+            page = self.widget(index)
+            if page is widget or (isinstance(page, ViewPage) and page.built_view is widget):
                 return index
         return -1
 
@@ -151,6 +245,8 @@ class MainWindow(QMainWindow):
         self.worker: FitWorker | None = None
         self.tasks: set[Task] = set()
         self.kernels_ready = False
+        self._kernel_check: Task | None = None
+        self._loading: Task | None = None  # the data load in progress, if any
         self._fit_started = 0.0
         self._dirty_runs: set = set()
         self._last_error: tuple[str, str] | None = None
@@ -168,14 +264,22 @@ class MainWindow(QMainWindow):
         self.tabs = ViewTabs()
         self.training = TrainingView()
         self.training.run_selected.connect(self.select_run)
-        self.views = [self.training] + [cls() for cls in result_views()]
-        self.spectrum = next(v for v in self.views if v.title == "Spectrum")
-        self.metrics_view = next(v for v in self.views if v.title == "Metrics")
-        for view in self.views:
-            self.tabs.add_view(view, view.title.replace("&", "&&"))  # a lone & would underline a shortcut
+        # The Training tab is shown first and the Metrics table's state is its runs: both
+        # built now; the other result views when their tab is first shown (ViewPage).
+        self.pages = [ViewPage(TrainingView, view=self.training)]
+        for cls in result_views():
+            eager = not cls.shows_one_run and cls.title == "Metrics"
+            self.pages.append(ViewPage(cls, view=cls() if eager else None,
+                                       setup=self._setup_sweep if cls.title == "Sweep" else None))
+        self._spectrum_page = self._page("Spectrum")
+        self._sweep_page = self._page("Sweep")
+        self.metrics_view = self._page("Metrics").view
+        for page in self.pages:
+            self.tabs.add_view(page, page.title.replace("&", "&&"))  # a lone & would underline a shortcut
         # Result views are drawn when first shown, not all at once when a fit
         # ends: drawing six tabs in one go froze the window for a third of a second.
-        self.tabs.currentChanged.connect(lambda _index: self._refresh_current_view())
+        self._updating_tabs = False
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
 
         # Data on the left, method on the right.
@@ -186,10 +290,7 @@ class MainWindow(QMainWindow):
             lambda name, params, spec, seed: self.start_fit(name, params, spec, seed,
                                                             early_stopping=self.model_panel.early_stopping()))
         self.model_panel.cancel_requested.connect(self.cancel_fit)
-        self.sweep_view = next(v for v in self.views if v.title == "Sweep")
-        self.sweep_view.method_provider = lambda: (self.model_panel.model_name, self.model_panel.params())
-        self.model_panel.method.currentIndexChanged.connect(lambda _index: self.sweep_view.refresh_method())
-        self.sweep_view.fit_requested.connect(self.fit_sweep_best)
+        self.model_panel.method.currentIndexChanged.connect(self._on_method_changed)
         data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea, min_width=240)
         # The model form does not reflow below its labels plus editors.
         model_dock = self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea, min_width=330,
@@ -215,6 +316,32 @@ class MainWindow(QMainWindow):
         self._redraw.start()
         self._restore_settings()
         self._update_tab_states()  # no data yet: the result tabs start greyed
+
+    # ------------------------------------------------------------- the views
+    @property
+    def views(self) -> list:
+        """Every result tab's view, in tab order (builds the ones not shown yet)."""
+        return [page.view for page in self.pages]
+
+    @property
+    def spectrum(self):
+        return self._spectrum_page.view
+
+    @property
+    def sweep_view(self):
+        return self._sweep_page.view
+
+    def _page(self, title: str) -> ViewPage:
+        return next(page for page in self.pages if page.title == title)
+
+    def _setup_sweep(self, view) -> None:
+        view.method_provider = lambda: (self.model_panel.model_name, self.model_panel.params())
+        view.fit_requested.connect(self.fit_sweep_best)
+
+    def _on_method_changed(self, _index) -> None:
+        sweep = self._sweep_page.built_view  # a sweep view built later reads the method then
+        if sweep is not None:
+            sweep.refresh_method()
 
     def _dock(self, title, widget, area, min_width: int, footer=None):
         scroll = QScrollArea()
@@ -282,9 +409,9 @@ class MainWindow(QMainWindow):
         self.help_view_action = self._action(help_menu, "How to read this &view", lambda: self.show_view_help(),
                                              QKeySequence.StandardKey.HelpContents)
         read_menu = help_menu.addMenu("How to &read...")
-        for view in self.views:
-            self._action(read_menu, view.title.replace("&", "&&"),
-                         lambda checked=False, t=view.title: self.show_view_help(t))
+        for page in self.pages:
+            self._action(read_menu, page.title.replace("&", "&&"),
+                         lambda checked=False, t=page.title: self.show_view_help(t))
         self._action(help_menu, "&User guide", self.show_user_guide)
         help_menu.addSeparator()
         self._action(help_menu, "&About mfstudio", self.about)
@@ -331,7 +458,7 @@ class MainWindow(QMainWindow):
 
     def show_view_help(self, title: str | None = None):
         """Open "how to read" the result tab ``title`` (default: the current tab); returns the window."""
-        view = self.current_view() if title is None else next(v for v in self.views if v.title == title)
+        view = self.current_view() if title is None else self._page(title).view
         return view.show_help()
 
     def show_user_guide(self):
@@ -442,8 +569,21 @@ class MainWindow(QMainWindow):
         task = Task(open_data, path, kind=kind) if kind else Task(open_data, path)
         task.done.connect(lambda ds: self._on_loaded(ds, path))
         task.failed.connect(self._on_load_failed)
+        self._track_loading(task)
         self._start_task(task)
         return task
+
+    def _track_loading(self, task: Task) -> None:
+        # Cleared by the load's own done/failed (not the thread's end, which comes later): a check that
+        # ends in between would otherwise wait for a signal already delivered.
+        self._loading = task
+
+        def ended(*_args):
+            if self._loading is task:
+                self._loading = None
+
+        task.done.connect(ended)
+        task.failed.connect(ended)
 
     def _start_task(self, task: Task):
         self.tasks.add(task)
@@ -478,8 +618,8 @@ class MainWindow(QMainWindow):
         self.epoch_text.setText("")  # a count from the last data's fit is not this data's
         self.data_panel.set_dataset(dataset)
         self.model_panel.set_dataset(dataset)
-        for view in self.views:
-            view.set_dataset(dataset)
+        for page in self.pages:
+            page.set_dataset(dataset)
         for run in runs or []:
             self.runs.append(run)
             self.training.add_run(run)
@@ -552,23 +692,51 @@ class MainWindow(QMainWindow):
         Only when kernels are missing (the first start, or after an update)
         does the status say "Preparing kernels (first run only)" and Run wait
         for the selected method.
+
+        The app asks right after the window is first painted, while the data
+        loads: the check (importing numba and the kernel modules, 0.3-0.6 s)
+        then overlaps the load instead of following it. Compiling holds the
+        GIL for long stretches (it made the sample take 6 s to appear), so
+        when kernels are missing the compiling waits for a load in progress
+        to end. Calling again returns the same check.
         """
+        if self._kernel_check is not None:
+            return self._kernel_check
         from ..warmup import kernels_missing_from_cache
 
         task = Task(kernels_missing_from_cache)
+        self._kernel_check = task
 
         def checked(missing):
             if missing:
-                self._compile_kernels(len(missing))
+                self._after_loading(lambda: self._compile_kernels(len(missing)))
             else:
                 self.kernels_ready = True
                 self.model_panel.set_preparing(False)
+                if self.dataset is None and self._loading is not None:
+                    return  # the "Loading..." line stays until the data is in
                 self.set_status("Ready. Kernels load from numba's cache as they are needed.")
 
         task.done.connect(checked)
-        task.failed.connect(lambda _message, _details: self._compile_kernels(None))
+        task.failed.connect(lambda _message, _details: self._after_loading(lambda: self._compile_kernels(None)))
         self._start_task(task)
         return task
+
+    def _after_loading(self, call) -> None:
+        """``call()`` now, or when the data load in progress has ended (loaded or failed)."""
+        loading = self._loading
+        if loading is None:
+            call()
+            return
+        once = []
+
+        def go(*_args):
+            if not once:
+                once.append(True)
+                QTimer.singleShot(0, call)  # after the load's own slots have shown the data
+
+        loading.done.connect(go)
+        loading.failed.connect(go)
 
     def _compile_kernels(self, missing: int | None) -> Task:
         """Compile the kernels the cache lacks on a worker, the selected method first."""
@@ -710,7 +878,7 @@ class MainWindow(QMainWindow):
             if run.status == "running" and last is not None and "singular_values" in last.extra:
                 # The spectrum fills in live while a randomized SVD iterates.
                 self.spectrum.show_step(last, rank=run.params.get("n_factors"))
-                self.tabs.setTabEnabled(self.views.index(self.spectrum), True)
+                self.tabs.setTabEnabled(self.pages.index(self._spectrum_page), True)
         self._dirty_runs.clear()
 
     def _finish_worker(self):
@@ -813,9 +981,9 @@ class MainWindow(QMainWindow):
 
     def _offer_runs(self, prefer: Run | None = None):
         """Give every one-run tab the runs it can draw (``prefer`` chosen where it can be)."""
-        for view in self.views:
-            if view.shows_one_run:
-                view.offer_runs(self.runs, prefer=prefer)
+        for page in self.pages:
+            if page.shows_one_run:
+                page.offer_runs(self.runs, prefer=prefer)
         self._refresh_current_view()
         self._update_tab_states()
 
@@ -823,24 +991,41 @@ class MainWindow(QMainWindow):
         # The other tabs draw their chosen run when they are shown: drawing a
         # factor map or a reconstruction nobody looks at would slow every fit's end.
         view = self.tabs.currentWidget()
-        if view is self.spectrum and self.worker is not None and view.live:
+        if view is self._spectrum_page.built_view and self.worker is not None and view.live:
             return  # it is drawing the fit in progress; the finished run replaces it at the end
         if getattr(view, "shows_one_run", False):
             view.show_chosen_run()
 
     def show_view(self, title: str):
         """Bring the result tab with this title to the front (drawn if it was stale)."""
-        view = next(v for v in self.views if v.title == title)
+        view = self._page(title).view
         self.tabs.setCurrentWidget(view)
         self._refresh_current_view()
         return view
 
+    def _on_tab_changed(self, _index) -> None:
+        if not self._updating_tabs:
+            self._refresh_current_view()
+
     def _update_tab_states(self):
-        for index, view in enumerate(self.views):
-            if view.shows_one_run:
-                enabled = bool(view.offered_runs()) or (view is self.spectrum and view.live)
+        # Disabling the current tab moves Qt's current index along every tab in turn
+        # (at start, all of them): the views are built and drawn for the one it stops at only.
+        before = self.tabs.currentIndex()
+        self._updating_tabs = True
+        try:
+            self._set_tab_states()
+        finally:
+            self._updating_tabs = False
+        if self.tabs.currentIndex() != before:
+            self._refresh_current_view()
+
+    def _set_tab_states(self):
+        spectrum = self._spectrum_page.built_view
+        for index, page in enumerate(self.pages):
+            if page.shows_one_run:
+                enabled = bool(page.offered_runs()) or (page.built_view is spectrum is not None and spectrum.live)
             else:
-                enabled = view.applies_to(self.dataset, self.current_run)
+                enabled = page.applies_to(self.dataset, self.current_run)
             self.tabs.setTabEnabled(index, enabled)
 
     # ---------------------------------------------------------------- errors
@@ -1090,6 +1275,7 @@ class MainWindow(QMainWindow):
 
         task.done.connect(done)
         task.failed.connect(self._on_load_failed)
+        self._track_loading(task)
         self._start_task(task)
         return task
 
@@ -1159,7 +1345,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         if self.worker is not None:
             self.worker.cancel()
-        self.sweep_view.cancel()  # its worker processes end now; the thread returns at once
+        if self._sweep_page.built_view is not None:  # a sweep never shown has nothing running
+            self._sweep_page.built_view.cancel()  # its worker processes end now; the thread returns at once
         engine = sys.modules.get("mfstudio.spark.engine")  # looked up, not imported: no JVM just to quit
         if engine is not None:
             engine.stop_sessions()
