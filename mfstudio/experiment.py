@@ -111,6 +111,12 @@ METRIC_DESCRIPTIONS = {
     "map@10": "mean average precision of the top 10",
     "auc": "chance that a relevant test item is scored above a non-relevant unseen item (0.5 = random)",
     "coverage@10": "share of the catalogue that appears in at least one user's top 10",
+    "new_items_precision@10": "precision@10 of lists drawn from the new items alone (cold-items splits)",
+    "new_items_recall@10": "recall@10 of lists drawn from the new items alone (cold-items splits)",
+    "new_items_ndcg@10": "NDCG@10 of lists drawn from the new items alone (cold-items splits)",
+    "new_items_map@10": "MAP@10 of lists drawn from the new items alone (cold-items splits)",
+    "new_items_auc": "chance that a relevant new item is scored above a non-relevant new one (cold-items splits)",
+    "new_items_coverage@10": "share of the new items that appear in at least one user's top 10 of new items",
     "relative_error": "share of the held-out cells' norm the reconstruction misses (||X - WH|| / ||X||; 0 = perfect)",
     "train_relative_error": "share of the data's Frobenius norm the reconstruction misses (||X - WH||_F / ||X||_F; 0 = perfect)",
     "explained_variance_ratio": "variance of the data captured by the components, as scikit-learn's TruncatedSVD defines it",
@@ -358,11 +364,16 @@ def rating_errors(model, data: Dataset, limit: int | None = None, prefix: str = 
 
 
 def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, threshold: float | None = None,
-                   max_users: int | None = MAX_RANKING_USERS, with_auc: bool = True) -> dict:
+                   max_users: int | None = MAX_RANKING_USERS, with_auc: bool = True,
+                   items: np.ndarray | None = None) -> dict:
     """Ranking quality of any model that scores every item, on the users with a relevant test item.
 
     Items the user has in ``train`` (any value) are excluded from the lists and
-    from the AUC's candidates. Returns ``precision@k``, ``recall@k``,
+    from the AUC's candidates. ``items`` (ids) restricts the candidates to
+    those items, and the relevant test entries to theirs: the lists then rank
+    that shelf alone (the new items of a cold-items split). Equal scores are
+    ordered by position (by id without ``items``, by place in ``items`` with
+    it). Returns ``precision@k``, ``recall@k``,
     ``ndcg@k``, ``map@k``, ``coverage@k`` and (``with_auc``) ``auc``, plus
     ``ranking_auc_negatives`` (when some user's AUC used :data:`AUC_NEGATIVES` sampled unseen items),
     ``ranking_users`` (how many users were scored), ``ranking_users_total`` (test users with a relevant
@@ -373,6 +384,11 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     from .kernels.ranking import rank_block
 
     relevant_data = _relevant(test, threshold)
+    if items is not None:
+        items = np.asarray(items, dtype=np.int64)
+        on_shelf = np.zeros(max(train.n_cols, test.n_cols), dtype=bool)
+        on_shelf[items] = True
+        relevant_data = relevant_data.subset(np.flatnonzero(on_shelf[relevant_data.cols]))
     # Users with a relevant test item, by counting (np.unique hashed 9M rows per call at scale).
     users = np.flatnonzero(np.bincount(relevant_data.rows, minlength=relevant_data.n_rows))
     # A user with no training entry has no factors: whatever the model lists for
@@ -392,20 +408,25 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     # epoch) cost more than ranking a sample of users.
     relevant = _rows_csr(relevant_data, users, with_values=True)
     seen = _rows_csr(train, users)
+    if items is not None:  # columns renumbered to positions on the shelf, the lists' and the relevant's alike
+        relevant, seen = relevant[:, items].tocsr(), seen[:, items].tocsr()
+    n_candidates = train.n_cols if items is None else int(items.size)
     recommended = np.full((users.size, k), -1, dtype=np.int64)
     aucs = np.full(users.size, np.nan)
     if getattr(model, "same_scores_for_every_user", False):
         # Popularity: one score vector for all, ranked per user without a score matrix (rank_shared).
         from .kernels.ranking import rank_shared
 
-        item_scores = np.ascontiguousarray(model.score_matrix(users[:1])[0], dtype=np.float32)
+        item_scores = model.score_matrix(users[:1])[0]
+        item_scores = np.ascontiguousarray(item_scores if items is None else item_scores[items], dtype=np.float32)
         recommended, _top_scores, aucs = rank_shared(
             item_scores, seen.indptr.astype(np.int64), seen.indices.astype(np.int64),
             relevant.indptr.astype(np.int64), relevant.indices.astype(np.int64), int(k), bool(with_auc))
     else:
         for start in range(0, users.size, _BATCH_USERS):
             chunk = users[start:start + _BATCH_USERS]
-            scores = np.ascontiguousarray(model.score_matrix(chunk), dtype=np.float32)
+            scores = model.score_matrix(chunk)
+            scores = np.ascontiguousarray(scores if items is None else scores[:, items], dtype=np.float32)
             block = seen[start:start + chunk.size]
             wanted = relevant[start:start + chunk.size]
             # One parallel pass per block for the lists and the AUC (mfstudio.kernels.ranking): the numpy
@@ -418,10 +439,10 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
                 aucs[start:start + chunk.size] = block_auc
             recommended[start:start + chunk.size] = top_items
     out = _metrics.ranking_metrics(recommended, relevant, k)
-    out[f"coverage@{k}"] = _metrics.catalogue_coverage(recommended, train.n_cols)
+    out[f"coverage@{k}"] = _metrics.catalogue_coverage(recommended, n_candidates)
     if with_auc and np.isfinite(aucs).any():
         out["auc"] = float(np.nanmean(aucs))
-        if not getattr(model, "same_scores_for_every_user", False) and train.n_cols > AUC_NEGATIVES:
+        if not getattr(model, "same_scores_for_every_user", False) and n_candidates > AUC_NEGATIVES:
             out["ranking_auc_negatives"] = AUC_NEGATIVES
     out["ranking_users"] = int(users.size)
     out["ranking_users_total"] = total
@@ -476,7 +497,7 @@ def reconstruction_scores(model, prefix: str = "") -> dict:
 
 
 def evaluate(model, train: Dataset, test: Dataset | None, *, k: int = 10, threshold: float | None = None,
-             max_users: int | None = MAX_RANKING_USERS, ranking: bool = True) -> dict:
+             max_users: int | None = MAX_RANKING_USERS, ranking: bool = True, new_items: bool = False) -> dict:
     """Final scores of a fitted model: every family that applies to the data.
 
     Parameters
@@ -496,6 +517,11 @@ def evaluate(model, train: Dataset, test: Dataset | None, *, k: int = 10, thresh
     ranking : bool
         False: a model that predicts ratings is scored by RMSE and MAE only (no
         top-k lists, no AUC). Models that only rank are ranked regardless.
+    new_items : bool
+        A cold-items split: also rank the new items alone (those without a
+        training entry), keys ``new_items_precision@k`` ... ``new_items_auc``.
+        Among all items, warm ones fill every list and a new item is rarely
+        shown, which says little about which new item suits whom.
 
     Returns
     -------
@@ -526,6 +552,15 @@ def evaluate(model, train: Dataset, test: Dataset | None, *, k: int = 10, thresh
         if not ranking:
             return out
     out.update(ranking_scores(model, train, test, k=k, threshold=threshold, max_users=max_users))
+    if new_items:
+        shelf = np.flatnonzero(np.bincount(train.cols, minlength=max(train.n_cols, test.n_cols)) == 0)
+        # Shuffled (fixed seed): a model with nothing to tell new items apart (the mean + user bias
+        # reference) gives them all one score, and ties go by position; by id, MovieLens' oldest
+        # and most watched films would fill its lists and look like knowledge.
+        shelf = np.random.default_rng(0).permutation(shelf)
+        if shelf.size:
+            among = ranking_scores(model, train, test, k=k, threshold=threshold, max_users=max_users, items=shelf)
+            out.update({f"new_items_{name}": value for name, value in among.items() if not name.startswith("ranking_")})
     return out
 
 
@@ -884,6 +919,8 @@ class Experiment:
         self.threshold = threshold if threshold is not None else relevance_threshold(self.dataset)
         self.protocol_line = describe_protocol(self.protocol, self.dataset, self.chosen_by_default)
         self.reference_name = reference_name(self.dataset, self.protocol)
+        #: New items are also ranked among themselves (``new_items_*`` metrics): under cold-items protocols.
+        self.new_items_ranked = self.test_data is None and _cold_kind(_parse(self.protocol)[0]) == "cold-items"
         self.splits: list[Split | None] | None = None
         #: The reference's scores on each fold scored so far (fold index -> metrics), fitted on that fold's training.
         self.reference_by_fold: dict[int, dict] = {}
@@ -914,7 +951,8 @@ class Experiment:
         if reference is not None:
             reference.fit(split.train)
             self.reference_by_fold[index] = evaluate(reference, split.train, split.test, k=self.k,
-                                                     threshold=self.threshold, ranking=self.ranking)
+                                                     threshold=self.threshold, ranking=self.ranking,
+                                                     new_items=self.new_items_ranked)
 
     @property
     def reference_metrics(self) -> dict:
@@ -1037,7 +1075,8 @@ class Experiment:
                 # Ranking leaves out every item the user has in the fold's training data, validation part
                 # included; without a test set the training errors are those of what the model was fitted on.
                 fold.metrics = evaluate(model, train if test is not None else fit_train, test, k=self.k,
-                                        threshold=self.threshold, ranking=self.ranking)
+                                        threshold=self.threshold, ranking=self.ranking,
+                                        new_items=self.new_items_ranked)
                 self.folds = [f for f in self.folds if f.index != index] + [fold]
                 self.folds.sort(key=lambda f: f.index)
 

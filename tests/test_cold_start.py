@@ -153,3 +153,58 @@ def test_cold_users_are_ranked_only_by_models_that_predict_them(data):
     assert hybrid_scores["ranking_cold_users"] == 0 and hybrid_scores["ranking_users"] > 0
     without = HybridMF(n_epochs=3, features="items").fit(split.train)
     assert "precision@10" not in ranking_scores(without, split.train, split.test, threshold=4.0)
+
+
+def test_new_items_are_also_ranked_among_themselves_exactly(data):
+    split = cold_split(data, 0.2, axis="items", seed=5)
+    model = HybridMF(n_factors=6, n_epochs=5).fit(split.train)
+    shelf = np.flatnonzero(np.bincount(split.train.cols, minlength=data.n_cols) == 0)
+    scores = ranking_scores(model, split.train, split.test, threshold=4.0, items=shelf, max_users=None)
+    # By hand: each user's top 10 of the new items (none of which they have in training), against their liked ones.
+    liked = split.test.subset(split.test.values >= 4.0)
+    users = np.unique(liked.rows)
+    matrix = model.score_matrix(users)[:, shelf]
+    precisions, aucs = [], []
+    for row, user in zip(matrix, users):
+        relevant = set(liked.cols[liked.rows == user])
+        top = shelf[np.argsort(-row, kind="stable")[:10]]
+        precisions.append(len(relevant & set(top)) / 10)
+        pos = row[np.isin(shelf, list(relevant))]
+        neg = row[~np.isin(shelf, list(relevant))]
+        aucs.append(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
+                    / (pos.size * neg.size))
+    assert scores["ranking_users"] == users.size
+    assert scores["precision@10"] == pytest.approx(np.mean(precisions))
+    assert scores["auc"] == pytest.approx(np.mean(aucs), abs=1e-6)
+    assert 0 < scores["coverage@10"] <= 1
+
+
+def test_a_model_that_cannot_tell_new_items_apart_gets_no_credit_from_their_ids(data):
+    from dataclasses import replace
+
+    from mfstudio.experiment import evaluate
+
+    split = cold_split(data, 0.2, axis="items", seed=5)
+    shelf = np.flatnonzero(np.bincount(split.train.cols, minlength=data.n_cols) == 0)
+    # Everyone liked exactly the ten new items with the lowest ids: a by-id tie-break would list exactly those.
+    first_ten = np.isin(split.test.cols, np.sort(shelf)[:10])
+    test = split.test.subset(np.flatnonzero(first_ten))
+    test = replace(test, values=np.full(test.nnz, 5.0, dtype=test.values.dtype))
+    baseline = Baseline().fit(split.train)  # every new item: mean + the user's bias, one score for all of them
+    out = evaluate(baseline, split.train, test, threshold=4.0, new_items=True)
+    assert out["new_items_auc"] == pytest.approx(0.5)
+    # Listed by id, each user's list would be those ten: precision = how many of them the user has, over 10.
+    by_id = np.mean(np.bincount(test.rows)[np.unique(test.rows)] / 10)
+    assert out["new_items_precision@10"] < 0.5 * by_id, (out["new_items_precision@10"], by_id)
+    hybrid = evaluate(HybridMF(n_factors=6, n_epochs=5).fit(split.train), split.train, test, threshold=4.0,
+                      new_items=False)
+    assert not any(name.startswith("new_items_") for name in hybrid)
+
+
+def test_cold_items_experiments_report_the_new_items_ranking_for_model_and_reference(data):
+    out = Experiment(data, "hybrid", {"n_factors": 6, "n_epochs": 4}, protocol="cold-items:0.2").run().as_dict()
+    for metrics in (out["metrics"], out["reference"]["metrics"]):
+        assert {"new_items_precision@10", "new_items_ndcg@10", "new_items_auc"} <= set(metrics)
+    assert out["reference"]["metrics"]["new_items_auc"] == pytest.approx(0.5)  # mean + user bias: all new items tie
+    plain = Experiment(data, "hybrid", {"n_factors": 6, "n_epochs": 2}, protocol="cold-users:0.2").run().as_dict()
+    assert not any(name.startswith("new_items_") for name in plain["metrics"])
