@@ -5,7 +5,10 @@ fix lands everywhere). Everything is a numba function; the callers inline
 them into their own compiled code, so sharing costs nothing at run time.
 
 - :func:`splitmix64`: Steele, Lea & Flood's SplitMix64 (OOPSLA 2014), the
-  counter-free generator the SGD shuffles and BPR's sampler draw from.
+  counter-free generator the SGD shuffles and BPR's sampler draw from;
+  :func:`uniform_below` maps its bits to an index.
+- :func:`csr_contains`: membership in a sorted CSR row, for the negative
+  samplers of BPR and the hybrid BPR.
 - :func:`prefetch_row` / :func:`prefetch_row_for_write`: LLVM's
   ``llvm.prefetch`` over every 64-byte line of a row of a C-contiguous
   matrix. A hint: it never faults and changes no result.
@@ -29,7 +32,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["SAFE_FASTMATH", "splitmix64", "prefetch_row", "prefetch_row_for_write", "prefetch_short_row_for_write",
+__all__ = ["SAFE_FASTMATH", "splitmix64", "uniform_below", "csr_contains", "prefetch_row", "prefetch_row_for_write", "prefetch_short_row_for_write",
            "UNROLLED_LINES",
            "cholesky_factor", "cholesky_solve", "row_dot", "PIVOT_FLOOR"]
 
@@ -44,6 +47,7 @@ SAFE_FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}  # a set: numba ta
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 MIX2 = np.uint64(0x94D049BB133111EB)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 
 @njit(cache=True, nogil=True)
@@ -54,6 +58,28 @@ def splitmix64(state):
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * MIX2
     return state, z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def uniform_below(z, n):
+    """Map 64 random bits to an integer in [0, n) (53-bit float; bias < n / 2**53)."""
+    return int(np.float64(z >> np.uint64(11)) * _TO_UNIT * n)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def csr_contains(indices, start, end, item):
+    """Whether the sorted ``indices[start:end]`` holds ``item`` (binary search)."""
+    lo, hi = start, end
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = indices[mid]
+        if v < item:
+            lo = mid + 1
+        elif v > item:
+            hi = mid
+        else:
+            return True
+    return False
 
 
 def _make_prefetch(rw: int, doc: str, unrolled: int = 0):

@@ -16,12 +16,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+# csr_contains stays importable from here: it is part of this family's public names.
+from ._common import csr_contains, uniform_below
 from ._common import splitmix64 as _splitmix64
 
 __all__ = ["bpr_epoch", "csr_contains", "bpr_block_count"]
-
-_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
-
 
 def bpr_block_count(n_samples: int) -> int:
     """How many independently seeded blocks an epoch of ``n_samples`` is cut into.
@@ -30,28 +29,6 @@ def bpr_block_count(n_samples: int) -> int:
     same seed draws the same triples on any machine.
     """
     return int(min(1024, max(1, n_samples // 2048)))
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def _below(z, n):
-    """Map 64 random bits to an integer in [0, n) (53-bit float; bias < n / 2**53)."""
-    return int(np.float64(z >> np.uint64(11)) * _TO_UNIT * n)
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def csr_contains(indices, start, end, item):
-    """Whether the sorted ``indices[start:end]`` holds ``item`` (binary search)."""
-    lo, hi = start, end
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        v = indices[mid]
-        if v < item:
-            lo = mid + 1
-        elif v > item:
-            hi = mid
-        else:
-            return True
-    return False
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
@@ -106,7 +83,7 @@ def bpr_epoch(indptr, indices, user_of, X, Y, item_bias, lr, reg, n_samples, blo
         count = 0
         for _ in range(lo, hi):
             state, z = _splitmix64(state)
-            idx = _below(z, nnz)
+            idx = uniform_below(z, nnz)
             u = user_of[idx]
             i = indices[idx]
             start, end = indptr[u], indptr[u + 1]
@@ -115,7 +92,7 @@ def bpr_epoch(indptr, indices, user_of, X, Y, item_bias, lr, reg, n_samples, blo
             j = -1
             for _try in range(64):
                 state, z = _splitmix64(state)
-                cand = _below(z, n_items)
+                cand = uniform_below(z, n_items)
                 if not csr_contains(indices, start, end, cand):
                     j = cand
                     break

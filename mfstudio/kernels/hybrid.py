@@ -81,8 +81,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._common import splitmix64
-from .bpr import _below, csr_contains
+from ._common import csr_contains, splitmix64, uniform_below
 
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
@@ -234,7 +233,7 @@ def hybrid_bpr_epoch(users, positives, indptr, indices, warm_items, state, dropo
         j = -1
         for _try in range(64):
             s, z = splitmix64(s)
-            cand = warm_items[_below(z, n_warm)]
+            cand = warm_items[uniform_below(z, n_warm)]
             if not csr_contains(indices, start, end, cand):
                 j = cand
                 break
