@@ -21,10 +21,12 @@ everything within seconds):
    the hybrids' choice and scaling of side features)
    are left at their default, and so are :data:`DEFERRED_CHOICES`: ``engine``
    (Spark is not a numba kernel: starting a JVM here took minutes) and
-   SVD's ``dtype`` (float64 is the one non-float32 variant: 3 signatures
-   that compile on first use, or at the end with ``extras=True``);
-3. with ``extras``: the kernels only large fits use (Hogwild SGD) and the
-   float64 SVD.
+   SVD's ``dtype`` (float64 is the one non-float32 variant, a choice no
+   default makes: its 4 signatures, the float64 products and pair dots,
+   compile on first use, a few seconds, and are not warmed at all: they
+   were a tenth of the first start's compile time);
+3. with ``extras``: the kernels only large fits use (Hogwild SGD, parallel
+   predictions), the ranking evaluation, and rare paths.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def _tiny(kind: str):
 NO_KERNEL_CHOICES = frozenset({"center", "init", "scaling", "features", "normalize"})
 #: Word parameters whose other values are not numba kernels (``engine``) or
 #: not float32 (``dtype``): their defaults are warmed with the model, the rest
-#: only with ``extras=True``.
+#: compile when a fit first uses them.
 DEFERRED_CHOICES = frozenset({"engine", "dtype"})
 
 
@@ -155,7 +157,9 @@ def warm_up(progress=None, first: str | None = None, lock=None, extras: bool = T
         waits on it starts after the model being prepared, not after all.
     extras : bool, default True
         Also prepare what only large or unusual fits use, last: the Hogwild
-        SGD kernel (when numba has more than one thread) and float64 SVD.
+        SGD kernel (when numba has more than one thread), parallel
+        predictions, the ranking evaluation, time-decay weights and rare
+        paths.
 
     Returns
     -------
@@ -182,13 +186,10 @@ def warm_up(progress=None, first: str | None = None, lock=None, extras: bool = T
     return {"seconds": time.perf_counter() - started, **kernel_cache_stats()}
 
 
-def _variants(cls, deferred: bool = False):
+def _variants(cls):
     """Parameter sets of ``cls`` whose fits run distinct kernels (see the module notes)."""
-    choices = {name: values for name, values in cls.param_choices.items() if name not in NO_KERNEL_CHOICES}
-    if deferred:
-        return [{name: value} for name, values in choices.items() if name in DEFERRED_CHOICES and name != "engine"
-                for value in values if value != cls.defaults[name]]
-    choices = {name: values for name, values in choices.items() if name not in DEFERRED_CHOICES}
+    choices = {name: values for name, values in cls.param_choices.items()
+               if name not in NO_KERNEL_CHOICES and name not in DEFERRED_CHOICES}
     return [dict(zip(choices, combination)) for combination in itertools.product(*choices.values())]
 
 
@@ -211,7 +212,7 @@ def _warm_model(cls, variants=None) -> None:
 
 
 def _warm_extras(models) -> None:
-    """The kernels only large fits (Hogwild SGD, on several threads) and float64 SVD use."""
+    """The kernels only large fits (Hogwild SGD on several threads, parallel predictions) and evaluation use."""
     import numba
 
     if numba.get_num_threads() > 1:
@@ -229,17 +230,13 @@ def _warm_extras(models) -> None:
     rank_block(np.zeros((1, 2), dtype=np.float32), indptr, indices, indptr, indices, 1, True, 1,
                np.zeros(1, dtype=np.uint64))
     rank_shared(np.zeros(2, dtype=np.float32), indptr, indices, indptr, indices, 1, True)
-    # Predictions of large batches run in parallel (tiny fits only call the serial twin).
+    # Predictions of large batches run in parallel (tiny fits only call the serial twin). float32 factors
+    # only: float64 ones come from SVD's dtype="float64" alone, which compiles on first use.
     from .kernels.predict import add_pair_dots
 
     factors = np.ones((3, 2), dtype=np.float32)
     pairs = np.arange(3, dtype=np.int64)
     add_pair_dots(factors, factors, pairs, pairs, np.zeros(3))
-    add_pair_dots(factors.astype(np.float64), factors.astype(np.float64), pairs, pairs, np.zeros(3))
-    for cls in models.values():
-        variants = _variants(cls, deferred=True)
-        if variants:
-            _warm_model(cls, variants)
     # A half-life (time-decay weights) runs the weighted twins of the serial SGD and the explicit ALS kernels.
     for cls in models.values():
         if "half_life_days" in cls.defaults:

@@ -119,7 +119,8 @@ def sample_side(indptr, indices, values, design, offset, alpha, lam, lam_mu, nor
         Written: the sampled vectors and their conditional means.
     """
     for r in prange(out_sample.shape[0]):
-        _sample_row(r, indptr, indices, values, design, offset, alpha, lam, lam_mu, normals, out_sample, out_mean)
+        # prange's index is unsigned: as int64 the serial twin's compiled _sample_row serves both (one compile).
+        _sample_row(np.int64(r), indptr, indices, values, design, offset, alpha, lam, lam_mu, normals, out_sample, out_mean)
 
 
 @njit(cache=True, nogil=True, fastmath=True)

@@ -173,7 +173,6 @@ def rank_block(scores, seen_indptr, seen_indices, relevant_indptr, relevant_indi
     return top_items, top_scores, auc
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
 def rank_shared(item_scores, seen_indptr, seen_indices, relevant_indptr, relevant_indices, k, with_auc):
     """:func:`rank_block` for a model that gives every user the same item scores (popularity).
 
@@ -198,12 +197,21 @@ def rank_shared(item_scores, seen_indptr, seen_indices, relevant_indptr, relevan
     top_items, top_scores, auc
         As in :func:`rank_block`.
     """
+    # Best first, the lower item index first on ties (the insertion buffer's rule): a stable sort
+    # of the negated scores keeps equal scores in item order. Sorted once per call, by NumPy: inside
+    # the kernel numba compiled its own merge sort and quicksort for it, 4 of the first start's seconds.
+    order = np.argsort(-item_scores, kind="stable")
+    ascending = np.sort(item_scores)
+    return _rank_shared_sorted(item_scores, order, ascending, seen_indptr, seen_indices, relevant_indptr,
+                               relevant_indices, k, with_auc)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+def _rank_shared_sorted(item_scores, order, ascending, seen_indptr, seen_indices, relevant_indptr, relevant_indices,
+                        k, with_auc):
+    """The kernel of :func:`rank_shared`, given the items best first (``order``) and the scores ascending."""
     n_users = seen_indptr.shape[0] - 1
     n_items = item_scores.shape[0]
-    # Best first, the lower item index first on ties (the insertion buffer's rule): a stable sort
-    # of the negated scores keeps equal scores in item order.
-    order = np.argsort(-item_scores, kind="mergesort")
-    ascending = np.sort(item_scores)
     top_items = np.full((n_users, k), -1, dtype=np.int64)
     top_scores = np.full((n_users, k), -np.inf, dtype=np.float32)
     auc = np.full(n_users, np.nan)
