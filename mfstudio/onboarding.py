@@ -754,7 +754,8 @@ class OnboardingCurve:
         after = self.rmse_at(at)
         last = self.counts[-1]
         return (f"After about {at} rating{'s' if at != 1 else ''} your own factors beat the average viewer "
-                f"(simulated on {self.n_users} held-out people: RMSE {after:.3f} against {self.baseline:.3f}; "
+                f"(simulated on {self.n_users} {'' if self.n_seen_in_training else 'held-out '}people: "
+                f"RMSE {after:.3f} against {self.baseline:.3f}; "
                 f"{self.rmse_at(last):.3f} after {last}).{caveat}")
 
 
@@ -913,7 +914,9 @@ def ratings_to_beat_baseline(model, train=None, test=None, max_ratings: int = 20
     trained_rows = np.bincount(model.train_.rows, minlength=model.train_.n_rows) > 0
     known = np.asarray(model.train_.row_of([raw for raw, _, _ in users]), dtype=np.int64)
     n_seen = int(np.count_nonzero(trained_rows[known[known >= 0]]))
-    description = (f"{len(users)} held-out {test.row_label}s with {max_ratings + min_eval}+ ratings; "
+    who = (f"held-out {test.row_label}s" if not n_seen else
+           f"{test.row_label}s ({'all' if n_seen == len(users) else n_seen} seen in training)")
+    description = (f"{len(users)} {who} with {max_ratings + min_eval}+ ratings; "
                    f"{eval_fraction:.0%} of each one's ratings held back to score on; "
                    f"random order averaged over {max(int(random_draws), 1)} draws; seed {seed}")
     return OnboardingCurve(

@@ -154,6 +154,9 @@ def test_ratings_to_beat_baseline_on_planted_movies(movies_sgd, movies_split):
     assert curve.beats_baseline_at is not None and curve.beats_baseline_at <= 10
     assert all(v < curve.baseline for v in curve.suggested[curve.beats_baseline_at:])
     assert f"After about {curve.beats_baseline_at} rating" in curve.sentence()
+    # People with training ratings are not called held-out: the header and the sentence say they were seen.
+    assert curve.n_seen_in_training > 0 and "seen in training" in curve.description
+    assert "held-out" not in curve.description and "held-out" not in curve.sentence()
     json.dumps(curve.as_dict())
 
 
@@ -169,7 +172,8 @@ def test_suggested_first_ratings_beat_random_ones_on_ml100k():
     split = cold_split(data, 0.2, axis="users", seed=0)  # ~190 users never seen in training
     model = BiasedSGD().fit(split.train)  # the window's default rating model, default parameters
     curve = ratings_to_beat_baseline(model, test=split.test, max_ratings=5, max_users=None, random_draws=5, seed=0)
-    assert curve.n_users >= 100
+    assert curve.n_users >= 100 and curve.n_seen_in_training == 0
+    assert curve.description.startswith(f"{curve.n_users} held-out users")
     assert curve.rmse_at(5, "suggested") < curve.rmse_at(5, "random")
     assert curve.rmse_at(5, "suggested") < curve.baseline
 
