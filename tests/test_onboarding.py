@@ -154,9 +154,11 @@ def test_ratings_to_beat_baseline_on_planted_movies(movies_sgd, movies_split):
     assert curve.beats_baseline_at is not None and curve.beats_baseline_at <= 10
     assert all(v < curve.baseline for v in curve.suggested[curve.beats_baseline_at:])
     assert f"After about {curve.beats_baseline_at} rating" in curve.sentence()
-    # People with training ratings are not called held-out: the header and the sentence say they were seen.
-    assert curve.n_seen_in_training > 0 and "seen in training" in curve.description
-    assert "held-out" not in curve.description and "held-out" not in curve.sentence()
+    # New users (a cold split) are held-out; people with training ratings are not called so.
+    assert curve.n_seen_in_training == 0 and "held-out" in curve.description and "held-out" in curve.sentence()
+    seen = ratings_to_beat_baseline(movies_sgd, test=movies_split.train, max_ratings=10, max_users=20)
+    assert seen.n_seen_in_training == seen.n_users and "(all seen in training)" in seen.description
+    assert "held-out" not in seen.description and "held-out" not in seen.sentence()
     json.dumps(curve.as_dict())
 
 
