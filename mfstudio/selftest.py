@@ -71,6 +71,14 @@ def run_self_test(out_dir: str | None = None) -> int:
         source = "from cache" if stats["compiled"] == 0 else "compiled"
         _say(f"     kernels: {stats['from_cache']} from cache, {stats['compiled']} compiled -> kernels {source}")
         _say(f"     numba cache: {kernel_cache_dir()}")
+        # A bundle that ships a prepared cache this CPU can use must start without compiling, wherever it was
+        # unpacked and whatever the user's cache holds (packaging/mfstudio_bundle_cache.py sets the variable).
+        prepared = os.environ.get("MFSTUDIO_PREPARED_KERNELS")
+        if prepared:
+            _say(f"     prepared kernel cache shipped in the bundle: {prepared}")
+            if stats["compiled"]:
+                failures.append(f"prepared kernel cache not used: {stats['compiled']} kernel signatures compiled")
+                _say(f"FAIL prepared kernel cache not used: {stats['compiled']} kernel signatures compiled")
 
     from .data import load_sample
     from .data.splits import random_split

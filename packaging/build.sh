@@ -13,13 +13,26 @@
 #
 # The build writes only under build/ and dist/: the icons are rendered into
 # build/icons (the committed ones in mfstudio/gui/resources are not touched).
-# MFSTUDIO_ARCHIVE=0 skips the archive; MFSTUDIO_STRIP=0 and MFSTUDIO_FULL_ICU=1
+# MFSTUDIO_ARCHIVE=0 skips the archive; MFSTUDIO_PREPARED_CACHE=0 the prepared kernel cache; MFSTUDIO_STRIP=0 and MFSTUDIO_FULL_ICU=1
 # undo two of the size cuts (see packaging/mfstudio.spec) to rule them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python packaging/make_icons.py --out build/icons >/dev/null
 python -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath dist --workpath build/pyinstaller packaging/mfstudio.spec
+
+# The prepared kernel cache: every kernel compiled once here, for a portable CPU, inside the built bundle, and
+# shipped with it, so that a user's first start loads machine code instead of compiling it for a minute
+# (packaging/mfstudio_bundle_cache.py says how numba is made to find it). MFSTUDIO_PREPARED_CACHE=0 skips it.
+if [ "${MFSTUDIO_PREPARED_CACHE:-1}" = "1" ]; then
+  prepared="$PWD/dist/mfstudio/_internal/numba_kernels"
+  rm -rf "$prepared"
+  mkdir -p "$prepared"
+  started=$(date +%s)
+  QT_QPA_PLATFORM=offscreen dist/mfstudio/mfstudio --prepare-kernel-cache "$prepared"
+  echo "prepared kernel cache: $(du -sh "$prepared" | cut -f1) in $(( $(date +%s) - started )) s"
+  rmdir "$prepared" 2>/dev/null || true  # nothing prepared (a CPU without the portable target's instructions)
+fi
 echo "bundle: $(du -sh dist/mfstudio | cut -f1) on disk"
 echo "built dist/mfstudio/mfstudio"
 
