@@ -279,6 +279,82 @@ def test_with_kernels_missing_from_the_cache_the_status_says_first_run_and_run_w
     assert window.model_panel.run_button.isEnabled() and "compiled 3" in window.status_text.text()
 
 
+def test_a_remembered_complete_cache_makes_the_window_ready_before_numba_is_asked(qtbot, window, monkeypatch):
+    import threading
+
+    import mfstudio.gui.main_window as main_window
+    import mfstudio.warmup as warmup
+
+    release, asked = threading.Event(), []
+
+    def slow_check():
+        asked.append(1)
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(main_window, "kernel_cache_stamp", lambda: "same")
+    monkeypatch.setattr(warmup, "kernels_missing_from_cache", slow_check)
+    window.settings.setValue(main_window.KERNEL_STAMP_KEY, "same")
+    window.warm_up_kernels()
+    assert window.kernels_ready and window.model_panel.run_button.isEnabled()  # at once
+    qtbot.waitUntil(lambda: asked == [1], timeout=30_000)  # the check still runs (no data loading here)
+    release.set()
+    qtbot.waitUntil(lambda: not any(t.thread.isRunning() for t in window.tasks), timeout=30_000)
+    assert window.kernels_ready and "first run" not in window.status_text.text()
+
+
+def test_a_remembered_stamp_the_check_contradicts_falls_back_to_preparing(qtbot, window, monkeypatch):
+    import threading
+
+    import mfstudio.gui.main_window as main_window
+    import mfstudio.warmup as warmup
+
+    release = threading.Event()
+
+    def slow_warm_up(progress=None, first=None, lock=None, extras=True):
+        release.wait(10)
+        return {"seconds": 0.1, "compiled": 1, "from_cache": 0}
+
+    monkeypatch.setattr(main_window, "kernel_cache_stamp", lambda: "same")
+    monkeypatch.setattr(warmup, "kernels_missing_from_cache", lambda: ["sgd.sgd_epoch"])
+    monkeypatch.setattr(warmup, "warm_up", slow_warm_up)
+    window.settings.setValue(main_window.KERNEL_STAMP_KEY, "same")
+    window.warm_up_kernels()
+    assert window.kernels_ready
+    qtbot.waitUntil(lambda: "first run only" in window.status_text.text(), timeout=30_000)
+    assert not window.kernels_ready and not window.model_panel.run_button.isEnabled()
+    assert window.settings.value(main_window.KERNEL_STAMP_KEY) is None
+    release.set()
+    qtbot.waitUntil(lambda: window.kernels_ready, timeout=30_000)
+    assert window.settings.value(main_window.KERNEL_STAMP_KEY) == "same"  # compiled: remembered again
+
+
+def test_a_check_that_finds_every_kernel_remembers_the_stamp_and_a_change_forgets_it(qtbot, window, monkeypatch,
+                                                                                     tmp_path):
+    import mfstudio.gui.main_window as main_window
+    import mfstudio.warmup as warmup
+
+    monkeypatch.setattr(warmup, "kernels_missing_from_cache", lambda: [])
+    monkeypatch.setattr(main_window, "kernel_cache_stamp", lambda: "first")
+    window.warm_up_kernels()
+    assert not window.kernels_ready  # nothing remembered yet: the check decides
+    qtbot.waitUntil(lambda: window.kernels_ready, timeout=30_000)
+    assert window.settings.value(main_window.KERNEL_STAMP_KEY) == "first"
+    # The real stamp follows the cache: a new index file in numba's cache folder changes it.
+    monkeypatch.undo()
+    cache = tmp_path / "numba-cache"
+    (cache / "kernels_x").mkdir(parents=True)
+    (cache / "kernels_x" / "sgd.sgd_epoch-1.py311.nbi").write_bytes(b"index")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
+    before = main_window.kernel_cache_stamp()
+    assert before is not None and before == main_window.kernel_cache_stamp()
+    (cache / "kernels_x" / "als.solve-9.py311.nbi").write_bytes(b"index")
+    assert main_window.kernel_cache_stamp() != before
+    (cache / "kernels_x" / "als.solve-9.py311.nbi").unlink()
+    (cache / "kernels_x" / "sgd.sgd_epoch-1.py311.nbi").unlink()
+    assert main_window.kernel_cache_stamp() is None  # a wiped cache is never taken as complete
+
+
 def test_progress_without_epochs_drives_the_bar_and_the_status_line(window):
     # What a Spark fit reports while it runs (mfstudio.spark.progress through FitWorker.progress).
     window._on_engine_progress(3, 8, "Spark: stage 1, 3 of 8 tasks")

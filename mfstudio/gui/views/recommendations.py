@@ -920,6 +920,11 @@ class RecommendationsView(ResultView):
         task.start()
 
     def _show_onboarding_curve(self, run, text: str) -> None:
+        import shiboken6
+
+        # The simulation takes seconds on its own thread: the window (and this label) may be gone when it ends.
+        if not shiboken6.isValid(self.onboarding_label):
+            return
         self._onboarding_sentences[id(run)] = (run, text)
         if self.run is run:
             self.onboarding_label.setText(text)
