@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-__all__ = ["run_self_test"]
+__all__ = ["run_self_test", "prepared_cache_problem"]
 
 # Each model family on the sample it is made for, with a short run.
 _FITS = [
@@ -32,6 +32,23 @@ _FITS = [
     ("nmf", "topics", {"n_epochs": 10}),
     ("svd", "bars", {}),
 ]
+
+
+#: Set by the bundle's start (packaging/mfstudio_bundle_cache.py) when it ships kernels this CPU can load.
+PREPARED_ENV = "MFSTUDIO_PREPARED_KERNELS"
+
+
+def prepared_cache_problem(stats: dict, environ=os.environ) -> str | None:
+    """Why the warm-up's ``stats`` break the bundle's promise, or None.
+
+    A bundle that ships a prepared kernel cache this CPU can use must start
+    without compiling, wherever it was unpacked and whatever the user's
+    cache holds: one compiled signature means numba did not find it.
+    """
+    if environ.get(PREPARED_ENV) and stats.get("compiled", 0) > 0:
+        return (f"prepared kernel cache not used: {stats['compiled']} kernel signatures compiled although the "
+                f"bundle ships them ({environ[PREPARED_ENV]})")
+    return None
 
 
 def _say(text: str) -> None:
@@ -71,14 +88,12 @@ def run_self_test(out_dir: str | None = None) -> int:
         source = "from cache" if stats["compiled"] == 0 else "compiled"
         _say(f"     kernels: {stats['from_cache']} from cache, {stats['compiled']} compiled -> kernels {source}")
         _say(f"     numba cache: {kernel_cache_dir()}")
-        # A bundle that ships a prepared cache this CPU can use must start without compiling, wherever it was
-        # unpacked and whatever the user's cache holds (packaging/mfstudio_bundle_cache.py sets the variable).
-        prepared = os.environ.get("MFSTUDIO_PREPARED_KERNELS")
-        if prepared:
-            _say(f"     prepared kernel cache shipped in the bundle: {prepared}")
-            if stats["compiled"]:
-                failures.append(f"prepared kernel cache not used: {stats['compiled']} kernel signatures compiled")
-                _say(f"FAIL prepared kernel cache not used: {stats['compiled']} kernel signatures compiled")
+        problem = prepared_cache_problem(stats)
+        if problem:
+            failures.append(problem)
+            _say(f"FAIL {problem}")
+        elif os.environ.get(PREPARED_ENV):
+            _say(f"     prepared kernel cache shipped in the bundle: {os.environ[PREPARED_ENV]}")
 
     from .data import load_sample
     from .data.splits import random_split

@@ -126,3 +126,13 @@ def test_seeding_copies_once_and_keeps_what_the_user_compiled(tmp_path):
     bundle_cache.seed(str(target), str(shipped))
     assert (target / "k.g-9.py311.nbi").exists()
     assert not [n for n in os.listdir(target) if n.endswith(".tmp")]
+
+
+def test_self_test_fails_when_shipped_kernels_were_compiled():
+    from mfstudio.selftest import PREPARED_ENV, prepared_cache_problem
+
+    shipped = {PREPARED_ENV: "/bundle/_internal/numba_kernels"}
+    assert "2 kernel signatures compiled" in prepared_cache_problem({"from_cache": 40, "compiled": 2}, shipped)
+    assert prepared_cache_problem({"from_cache": 42, "compiled": 0}, shipped) is None
+    # Nothing shipped (a source install, or a CPU the shipped code cannot run on): compiling is expected.
+    assert prepared_cache_problem({"from_cache": 0, "compiled": 42}, {}) is None
