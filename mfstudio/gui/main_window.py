@@ -1077,6 +1077,10 @@ class MainWindow(QMainWindow):
         self._updating_tabs = True
         try:
             self._set_tab_states()
+            if not self.tabs.isTabEnabled(self.tabs.currentIndex()):
+                # No tab left enabled (no data yet): Qt had walked to the last tab, and the window
+                # opened on Sweep; Training is where a session starts (and its view exists already).
+                self.tabs.setCurrentIndex(0)
         finally:
             self._updating_tabs = False
         if self.tabs.currentIndex() != before:
