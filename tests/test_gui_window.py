@@ -303,6 +303,18 @@ def test_a_remembered_complete_cache_makes_the_window_ready_before_numba_is_aske
     assert window.kernels_ready and "first run" not in window.status_text.text()
 
 
+def test_the_cache_check_holds_the_fit_lock(qtbot, window, monkeypatch):
+    # It imports numba; a fit importing it on another thread at the same time broke both imports.
+    import mfstudio.warmup as warmup
+    from mfstudio.gui.worker import ONE_FIT_AT_A_TIME
+
+    held = []
+    monkeypatch.setattr(warmup, "kernels_missing_from_cache", lambda: held.append(ONE_FIT_AT_A_TIME.locked()) or [])
+    window.warm_up_kernels()
+    qtbot.waitUntil(lambda: window.kernels_ready, timeout=30_000)
+    assert held == [True]
+
+
 def test_a_remembered_stamp_the_check_contradicts_falls_back_to_preparing(qtbot, window, monkeypatch):
     import threading
 

@@ -748,7 +748,9 @@ class MainWindow(QMainWindow):
             return self._kernel_check
         from ..warmup import kernels_missing_from_cache
 
-        task = Task(kernels_missing_from_cache)
+        # Under the fit lock: the check imports numba, and a fit started meanwhile imports it too; two
+        # threads importing numba at once left it half-initialised and both failed (a circular-import error).
+        task = Task(kernels_missing_from_cache, lock=ONE_FIT_AT_A_TIME)
         self._kernel_check = task
         stamp = kernel_cache_stamp()
         remembered = stamp is not None and self.settings.value(KERNEL_STAMP_KEY) == stamp
