@@ -199,10 +199,12 @@ class MetricsView(ResultView):
             main = main_metric(metrics)
             value = run.baseline_metrics.get(main) if main else None
             baseline = _Item("" if value is None else _fmt(value), value)
+            folds = bool(getattr(run, "metrics_spread", None))
+            where = "mean over the same folds, fitted on each" if folds else "on the same split"
             if value is not None:
-                baseline.setToolTip(f"the baseline's {main} on the same split")
+                baseline.setToolTip(f"{run.reference_name or 'the baseline'}: its {main}, {where}")
             cells.append(baseline)
-            cells.append(self._versus(metrics, run.baseline_metrics))
+            cells.append(self._versus(metrics, run.baseline_metrics, where))
             seconds = self._seconds(run)
             cells.append(_Item("" if seconds is None else seconds_text(seconds), seconds))
             status = _Item(run.status)
@@ -237,7 +239,7 @@ class MetricsView(ResultView):
         return best
 
     @staticmethod
-    def _versus(metrics: dict, baseline: dict) -> QTableWidgetItem:
+    def _versus(metrics: dict, baseline: dict, where: str = "on the same split") -> QTableWidgetItem:
         main = main_metric(metrics)
         value, base = (metrics.get(main), baseline.get(main)) if main else (None, None)
         if value is None or base is None or not base or not math.isfinite(value):
@@ -248,7 +250,7 @@ class MetricsView(ResultView):
         else:
             item = _Item(f"{abs(gain):.1%} {'better' if gain > 0 else 'worse'}", gain)
             item.setForeground(_BETTER if gain > 0 else _WORSE)
-        item.setToolTip(f"{main}: {value:.4f} against the baseline's {base:.4f} on the same split; "
+        item.setToolTip(f"{main}: {value:.4f} against the baseline's {base:.4f}, {where}; "
                         f"{'lower' if lower_is_better(main) else 'higher'} is better")
         return item
 

@@ -1,0 +1,36 @@
+"""Under k-fold the Metrics table sets the model's mean over folds beside the reference's mean over the same folds."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from mfstudio.data.samples import movies  # noqa: E402
+from mfstudio.experiment import Experiment  # noqa: E402
+from mfstudio.project import Run  # noqa: E402
+
+
+def test_the_baseline_columns_compare_means_over_the_same_folds(qtbot):
+    from mfstudio.gui.views.metrics_table import MetricsView
+
+    data = movies(n_users=120, n_items=150, seed=2)
+    experiment = Experiment(data, "sgd", {"n_factors": 4, "n_epochs": 3}, protocol="kfold:3").run()
+    run = Run(name="sgd #1", model=experiment.model, metrics=experiment.metrics,
+              metrics_spread=experiment.metrics_spread, baseline_metrics=experiment.reference_metrics,
+              reference_name=experiment.reference_name, protocol=experiment.protocol_line, status="finished")
+    per_fold = [experiment.reference_by_fold[i]["rmse"] for i in range(3)]
+    assert len(set(per_fold)) == 3  # three different test sets, so fold 1's alone would differ from the mean
+    view = MetricsView()
+    qtbot.addWidget(view)
+    view.show()
+    view.set_dataset(data)
+    view.set_runs([run])
+    row = view.row_of(run)
+    assert float(view.cell(row, "baseline")) == pytest.approx(sum(per_fold) / 3, abs=5e-5)
+    column = view.headers().index("baseline")
+    tip = view.table.item(row, column).toolTip()
+    assert tip.startswith(experiment.reference_name) and "mean over the same folds" in tip
+    versus = view.table.item(row, column + 1).toolTip()
+    assert "mean over the same folds" in versus and f"{experiment.metrics['rmse']:.4f}" in versus
