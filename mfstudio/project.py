@@ -58,7 +58,11 @@ class Run:
     metrics : dict
         Final test metrics.
     baseline_metrics : dict
-        The baseline's metrics on the same split (the dashed line).
+        The baseline's metrics on the same split (under k-fold: its mean over
+        the same folds as ``metrics``).
+    curve_reference_metrics : dict
+        The reference's metrics on the fold whose curves are drawn (the
+        first), for the dashed line beside them; empty: ``baseline_metrics``.
     baseline_curve : list of dict
         The baseline's per-epoch validation metrics, for drawing it.
     protocol : str
@@ -84,6 +88,7 @@ class Run:
     test_index: np.ndarray | None = None
     metrics: dict = field(default_factory=dict)
     baseline_metrics: dict = field(default_factory=dict)
+    curve_reference_metrics: dict = field(default_factory=dict)
     protocol: str = ""
     reference_name: str = ""
     metrics_spread: dict = field(default_factory=dict)
@@ -226,6 +231,7 @@ def save_project(path, dataset: Dataset, runs: list[Run], view_state: dict | Non
             "split": run.split_description,
             "metrics": run.metrics,
             "baseline_metrics": run.baseline_metrics,
+            "curve_reference_metrics": run.curve_reference_metrics,
             "metrics_spread": run.metrics_spread,
             "protocol": run.protocol,
             "reference_name": run.reference_name,
@@ -288,7 +294,7 @@ def open_project(path) -> tuple[Dataset, list[Run], dict]:
 
 _RUN_FIELDS = ("name", "model", "params", "scalars", "history", "split", "metrics", "baseline_metrics", "status",
                "visible")
-_RUN_OPTIONAL = ("metrics_spread", "protocol", "reference_name", "train_kind", "fit_kind")
+_RUN_OPTIONAL = ("metrics_spread", "curve_reference_metrics", "protocol", "reference_name", "train_kind", "fit_kind")
 _DATASET_FIELDS = ("kind", "name", "source", "rating_scale", "image_shape", "notes")
 _DATASET_OPTIONAL = ("kind_reason", "kind_choices", "row_label_name")
 _SAVED_STATUSES = ("finished", "cancelled", "failed")
@@ -349,6 +355,7 @@ def _check_project_manifest(manifest: dict, path: Path):
         for field_name in ("metrics", "baseline_metrics"):
             schema.metrics(run[field_name], f"{where}.{field_name}")
         schema.metrics(run.get("metrics_spread") or {}, where + ".metrics_spread")
+        schema.metrics(run.get("curve_reference_metrics") or {}, where + ".curve_reference_metrics")
         schema.string(run["status"], where + ".status", choices=_SAVED_STATUSES)
         schema.boolean(run["visible"], where + ".visible")
         for kind in ("train_kind", "fit_kind"):
@@ -435,5 +442,6 @@ def _restore_run(arrays: dict, meta: dict, k: int, dataset: Dataset, models: dic
         train_index=train_index, test_index=test_index, metrics=meta["metrics"],
         baseline_metrics=meta["baseline_metrics"], status=meta["status"], visible=meta["visible"],
         metrics_spread=dict(meta.get("metrics_spread") or {}), protocol=str(meta.get("protocol") or ""),
+        curve_reference_metrics=dict(meta.get("curve_reference_metrics") or {}),
         reference_name=str(meta.get("reference_name") or ""),
     )

@@ -34,3 +34,26 @@ def test_the_baseline_columns_compare_means_over_the_same_folds(qtbot):
     assert tip.startswith(experiment.reference_name) and "mean over the same folds" in tip
     versus = view.table.item(row, column + 1).toolTip()
     assert "mean over the same folds" in versus and f"{experiment.metrics['rmse']:.4f}" in versus
+
+
+def test_the_training_views_reference_line_is_the_drawn_folds_and_projects_keep_it(qtbot, window, tmp_path):
+    from mfstudio.project import open_project, save_project
+
+    window.open_path("sample:movies")
+    qtbot.waitUntil(lambda: window.dataset is not None, timeout=30_000)
+    finished = []
+    window.fit_finished.connect(finished.append)
+    window.start_fit("sgd", {"n_factors": 4, "n_epochs": 3}, "kfold:3", 0)
+    qtbot.waitUntil(lambda: bool(finished) and window.worker is None, timeout=120_000)
+    run = finished[0]
+    experiment = run.experiment
+    assert run.baseline_metrics["rmse"] == pytest.approx(experiment.reference_metrics["rmse"])  # mean of 3
+    assert run.curve_reference_metrics["rmse"] == experiment.reference_by_fold[0]["rmse"]  # fold 1: the curves'
+    assert run.curve_reference_metrics["rmse"] != pytest.approx(run.baseline_metrics["rmse"])
+    training = window.show_view("Training")
+    qtbot.waitUntil(lambda: bool(training._reference_lines), timeout=10_000)
+    drawn = [line.value() for line in training._reference_lines]
+    assert drawn == [pytest.approx(run.curve_reference_metrics["rmse"])]
+    save_project(tmp_path / "p.mfproj", window.dataset, [run])
+    _, (restored,), _ = open_project(tmp_path / "p.mfproj")
+    assert restored.curve_reference_metrics == pytest.approx(run.curve_reference_metrics)

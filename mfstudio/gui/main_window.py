@@ -882,6 +882,8 @@ class MainWindow(QMainWindow):
             if first is not None:
                 run.train_index, run.test_index = first.train_index, first.test_index
             run.baseline_metrics = dict(experiment.reference_metrics)
+            if experiment.n_folds > 1:  # the curves drawn are the first fold's; the table compares means
+                run.curve_reference_metrics = dict(experiment.reference_by_fold.get(0, {}))
             for index in range(experiment.n_folds):
                 if stop_requested():  # a cancel mid-epoch ends the fold without a step to break on
                     return

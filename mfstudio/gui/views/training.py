@@ -574,7 +574,9 @@ class TrainingView(ResultView):
         if name is not None:
             for run, curves in self._curves.items():
                 # A run with no curve in this metric brings no reference to beat either.
-                value = run.baseline_metrics.get(name) if name in curves.families else None
+                # The line stands beside the drawn curves, which are the first fold's under k-fold.
+                reference = run.curve_reference_metrics or run.baseline_metrics
+                value = reference.get(name) if name in curves.families else None
                 if self.is_drawn(run) and value is not None and math.isfinite(value):
                     entry = (run.reference_name or "reference", float(value))
                     if entry not in key:
