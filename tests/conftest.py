@@ -55,18 +55,33 @@ def _test_windows_discard_their_runs(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    """The real main window, shown, with its settings in a temporary file; a running fit is cancelled at the end."""
+def window_factory(qtbot, tmp_path):
+    """``window_factory(name)``: a real main window, shown, with its settings in ``tmp_path/name``.
+
+    Fits still running at the end are cancelled.
+    """
     from PySide6.QtCore import QSettings
 
     from mfstudio.gui.app import create_app
     from mfstudio.gui.main_window import MainWindow
 
-    create_app()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    if win.worker is not None:
-        win.cancel_fit(wait=True)
+    made = []
+
+    def make(name: str = "settings.ini"):
+        create_app()
+        win = MainWindow(settings=QSettings(str(tmp_path / name), QSettings.Format.IniFormat))
+        qtbot.addWidget(win)
+        win.show()
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        if win.worker is not None:
+            win.cancel_fit(wait=True)
+
+
+@pytest.fixture
+def window(window_factory):
+    """The real main window, shown, with its settings in a temporary file; a running fit is cancelled at the end."""
+    return window_factory("settings.ini")

@@ -12,18 +12,8 @@ LAZY = {"Spectrum", "Topics & parts", "Recommendations", "Factor space", "Matrix
 
 
 @pytest.fixture
-def second_window(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from mfstudio.gui.main_window import MainWindow
-
-    settings = QSettings(str(tmp_path / "other.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    if win.worker is not None:
-        win.cancel_fit(wait=True)
+def second_window(window_factory):
+    return window_factory("other.ini")
 
 
 def load(qtbot, window, path="sample:movies"):
