@@ -54,6 +54,7 @@ def test_the_training_views_reference_line_is_the_drawn_folds_and_projects_keep_
     qtbot.waitUntil(lambda: bool(training._reference_lines), timeout=10_000)
     drawn = [line.value() for line in training._reference_lines]
     assert drawn == [pytest.approx(run.curve_reference_metrics["rmse"])]
+    assert training._reference_key[1][0] == f"{run.reference_name}, fold 1"  # the line says which fold it is
     save_project(tmp_path / "p.mfproj", window.dataset, [run])
     _, (restored,), _ = open_project(tmp_path / "p.mfproj")
     assert restored.curve_reference_metrics == pytest.approx(run.curve_reference_metrics)

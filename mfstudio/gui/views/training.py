@@ -578,7 +578,8 @@ class TrainingView(ResultView):
                 reference = run.curve_reference_metrics or run.baseline_metrics
                 value = reference.get(name) if name in curves.families else None
                 if self.is_drawn(run) and value is not None and math.isfinite(value):
-                    entry = (run.reference_name or "reference", float(value))
+                    label = (run.reference_name or "reference") + (", fold 1" if run.curve_reference_metrics else "")
+                    entry = (label, float(value))
                     if entry not in key:
                         key.append(entry)
         if key != self._reference_key:
