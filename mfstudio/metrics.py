@@ -15,7 +15,6 @@ relevance.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 __all__ = [
     "rmse",
@@ -107,6 +106,7 @@ def _hits(recommended, relevant, k) -> tuple[np.ndarray, np.ndarray]:
     and is that item's first occurrence in the list; and ``n_rel`` (int64,
     n_users): the number of relevant items of each user.
     """
+    import scipy.sparse as sp
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive whole number, not {k!r}")
     k = int(k)
@@ -427,6 +427,7 @@ def auc_per_user(scores, relevant, candidates=None) -> np.ndarray:
     ndarray of float64, shape (n_users,)
         NaN for users with no relevant or no non-relevant candidate.
     """
+    import scipy.sparse as sp
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2:
         raise ValueError("scores must be a 2-D array (users x items)")
@@ -540,6 +541,7 @@ def reconstruction_error(X, W, H) -> dict:
 
 def _full_squares(X, W, H) -> tuple[float, float]:
     """``(||X - W H||_F^2, ||X||_F^2)`` over every cell, as :func:`reconstruction_error` computes them."""
+    import scipy.sparse as sp
     if not sp.issparse(X):
         X = np.asarray(X)
         if X.ndim != 2:
@@ -618,6 +620,7 @@ RECONSTRUCTION_METRIC_DESCRIPTIONS = {
 
 def _values_at(X, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``X[rows, cols]`` in float64; cells a sparse ``X`` does not store are 0."""
+    import scipy.sparse as sp
     if not sp.issparse(X):
         return np.asarray(X, dtype=np.float64)[rows, cols]
     Xc = sp.csr_matrix(X, dtype=np.float64)  # a copy: sum_duplicates must not touch the caller's matrix
@@ -674,6 +677,7 @@ def reconstruction_scores(X, W, H, *, observed_only: bool = False, exclude_cells
     ValueError
         Shapes that do not match, or no cell left to score.
     """
+    import scipy.sparse as sp
     if observed_only:
         if exclude_cells is not None and len(exclude_cells):
             raise ValueError("exclude_cells applies to full-matrix scores; with observed_only, leave those cells out of X")

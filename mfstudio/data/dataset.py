@@ -20,12 +20,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from .features import SideFeatures
 
-if TYPE_CHECKING:  # pandas is imported where an index is built: a terminal fit on a small file never needs it
+if TYPE_CHECKING:
+    # pandas is imported where an index is built: a terminal fit on a small file never needs it;
+    # scipy.sparse (~0.3 s, most of it numpy.testing and numpy.f2py pulled in by scipy._lib) where a
+    # matrix is built, so the window and the CLI start without it
     import pandas as pd
+    import scipy.sparse as sp
 
 __all__ = ["Dataset", "DatasetSummary", "KINDS", "default_kind_choices"]
 
@@ -305,6 +308,7 @@ class Dataset:
     # ------------------------------------------------------------ conversion
     def to_csr(self, dtype=np.float32) -> sp.csr_matrix:
         """Observed entries as a CSR matrix (rows x cols); missing cells are absent."""
+        import scipy.sparse as sp
         coo = sp.coo_matrix((self.values.astype(dtype, copy=False), (self.rows, self.cols)), shape=self.shape)
         return coo.tocsr()
 
@@ -496,6 +500,7 @@ def common_id_space(train: Dataset, test: Dataset) -> tuple[Dataset, Dataset]:
     (Dataset, Dataset)
         Train and test, sharing ``row_ids`` and ``col_ids``.
     """
+    import scipy.sparse as sp
     row_ids, row_pos = _extend_ids(train.row_ids, test.row_ids)
     col_ids, col_pos = _extend_ids(train.col_ids, test.col_ids)
     extra_cols = len(col_ids) - train.n_cols

@@ -27,8 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # only for annotations: scipy.sparse is imported where it is used
 
 from .errors import DataError
 
@@ -71,6 +75,7 @@ class SideFeatures:
     source: str = ""
 
     def __post_init__(self):
+        import scipy.sparse as sp
         matrix = sp.csr_matrix(self.matrix, dtype=np.float32)
         matrix.sum_duplicates()
         names = np.asarray(self.names, dtype=str)
@@ -93,6 +98,7 @@ class SideFeatures:
 
     def take(self, index: np.ndarray) -> "SideFeatures":
         """Rows ``index`` in that order; an index of -1 gives an empty row (an entity the features do not know)."""
+        import scipy.sparse as sp
         index = np.asarray(index, dtype=np.int64)
         known = index >= 0
         picked = self.matrix[np.where(known, index, 0)]
@@ -102,6 +108,7 @@ class SideFeatures:
 
     def extended(self, n_extra: int) -> "SideFeatures":
         """The same features with ``n_extra`` empty rows appended (ids only a test file has)."""
+        import scipy.sparse as sp
         if n_extra <= 0:
             return self
         extra = sp.csr_matrix((n_extra, self.n_features), dtype=np.float32)
@@ -128,6 +135,7 @@ class SideFeatures:
 
 def features_from_lists(values_per_entity: list[list[str]], source: str = "") -> SideFeatures:
     """Indicator features from each entity's list of ``"column=value"`` strings (in entity order)."""
+    import scipy.sparse as sp
     vocabulary: dict[str, int] = {}
     rows, cols = [], []
     for row, values in enumerate(values_per_entity):

@@ -24,8 +24,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # only for annotations: scipy.sparse is imported where it is used
 
 from ..data.dataset import Dataset
 from ..kernels import lazy

@@ -46,8 +46,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Iterator
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # only for annotations: scipy.sparse is imported where it is used
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError

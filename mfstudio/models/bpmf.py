@@ -48,7 +48,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..kernels import lazy
@@ -180,6 +179,7 @@ class BayesianMF(FactorModel):
         return self.validate_params()
 
     def _fit_steps(self, train: Dataset):
+        import scipy.sparse as sp
         prm = self._checked_params()
         k, use_bias = prm["n_factors"], prm["use_bias"]
         d = k + int(use_bias)

@@ -23,8 +23,12 @@ uses them for the ``cold-items:F`` / ``cold-users:F`` protocols.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # only for annotations: scipy.sparse is imported where it is used
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError
@@ -47,6 +51,7 @@ def feature_weights(features, n: int, normalize: str) -> sp.csr_matrix:
     scales its implicit sum), ``"mean"`` by the count, ``"none"`` keeps the
     indicators. Without features: an n x 0 matrix.
     """
+    import scipy.sparse as sp
     if features is None:
         return sp.csr_matrix((n, 0), dtype=np.float32)
     matrix = sp.csr_matrix(features.matrix, dtype=np.float32, copy=True)
@@ -381,6 +386,7 @@ class HybridBPR(HybridMF):
         return positives_for(self, train)
 
     def _fit_steps(self, train: Dataset):
+        import scipy.sparse as sp
         from ..kernels import hybrid as kernels
         from ..kernels.sgd import shuffle_ratings
 
@@ -493,6 +499,7 @@ class DemographicBaseline(FactorModel):
         return False
 
     def _fit_steps(self, train: Dataset):
+        import scipy.sparse as sp
         from .baseline import Baseline
 
         reg_group = self.validate_params()["reg_group"]
@@ -556,6 +563,7 @@ class FeaturePopularity(FactorModel):
         return False  # cold items have their features' score, which is the point
 
     def _fit_steps(self, train: Dataset):
+        import scipy.sparse as sp
         counts = np.bincount(train.cols, minlength=train.n_cols).astype(np.float64)
         warm = counts > 0
         scores = counts.copy()
@@ -611,6 +619,7 @@ class DemographicPopularity(FactorModel):
         return False
 
     def _fit_steps(self, train: Dataset):
+        import scipy.sparse as sp
         reg_group = self.validate_params()["reg_group"]
         seen = sp.csr_matrix((np.ones(train.nnz), (train.rows, train.cols)), shape=train.shape)
         seen.data[:] = 1.0  # duplicates count once: the share of users, not of events

@@ -53,7 +53,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError
@@ -124,6 +123,7 @@ def nndsvd(X, k: int, variant: str, rng: np.random.Generator, masked: bool = Fal
     -------
     W : ndarray (n, k) float32, Ht : ndarray (m, k) float32
     """
+    import scipy.sparse as sp
     n, m = X.shape
     scale = (n * m) / max(X.nnz, 1) if masked else 1.0
     op = SparseOperator(sp.csr_matrix(X, dtype=np.float32), Xt=Xt)

@@ -41,8 +41,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # only for annotations: scipy.sparse is imported where it is used
 
 from ..data.dataset import Dataset
 from ..data.errors import DataError
@@ -174,6 +178,7 @@ class SparseOperator:
 
     def squared_norm(self) -> float:
         """``||X - A B^T||_F^2`` in float64, from the stored entries and the correction."""
+        import scipy.sparse as sp
         data = self.X.data.astype(np.float64)
         total = float(data @ data)
         if self.A is not None:
@@ -404,6 +409,7 @@ class TruncatedSVD(FactorModel):
     # ------------------------------------------------------------- centering
     def _operator(self, train: Dataset, center: str, dtype) -> SparseOperator:
         """The (implicitly) centered matrix; the means it removed are set on self."""
+        import scipy.sparse as sp
         X = train.to_csr(np.float64)
         n, m = X.shape
         self.global_mean_ = 0.0
