@@ -34,12 +34,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import itertools
+import os
 import pkgutil
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["warm_up", "kernel_cache_stats", "kernel_cache_dir", "kernels_missing_from_cache"]
+__all__ = ["warm_up", "kernel_cache_stats", "kernel_cache_dir", "kernels_missing_from_cache", "kernel_cache_stamp"]
 
 
 def _dispatchers():
@@ -81,6 +84,48 @@ def kernel_cache_stats() -> dict:
 
 #: The kernel module of building blocks that only other kernels call (never Python).
 COMMON_MODULE = "_common"
+
+
+def kernel_cache_stamp() -> str | None:
+    """A fingerprint of what decides whether numba's cache holds the kernels, read without importing numba.
+
+    The kernels' source files (numba stamps its cache entries with their
+    modification time and size), numba's and Python's versions, the cache
+    folder and every index file in it (name, time, size: numba rewrites an
+    index when it adds a compiled signature, and a wiped cache has none).
+    Equal to the stamp remembered after a check found nothing missing, the
+    window is ready at once instead of after importing numba to ask it; the
+    check still follows. Conservative: any change anywhere in the cache (even
+    for another install) only means the full check runs first, as before.
+    None when it cannot be read. Core (no Qt, no numba): the window asks it
+    before anything imports numba.
+    """
+    import hashlib
+    import importlib.util
+    from importlib import metadata
+
+    try:
+        spec = importlib.util.find_spec("mfstudio.kernels")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        parts = [sys.version, metadata.version("numba"), os.environ.get("NUMBA_CACHE_DIR", "")]
+        for source in sorted(folder.glob("*.py")):
+            info = source.stat()
+            parts.append(f"{source.name}:{info.st_mtime_ns}:{info.st_size}")
+        cache = os.environ.get("NUMBA_CACHE_DIR")
+        if not cache or not os.path.isdir(cache):
+            return None  # numba's own default place: only its check knows
+        indexes = []
+        for root, _dirs, files in os.walk(cache):
+            for name in files:
+                if name.endswith(".nbi"):
+                    info = os.stat(os.path.join(root, name))
+                    indexes.append(f"{os.path.relpath(os.path.join(root, name), cache)}:{info.st_mtime_ns}:{info.st_size}")
+        if not indexes:
+            return None
+        parts.extend(sorted(indexes))
+    except (OSError, StopIteration, TypeError, metadata.PackageNotFoundError):
+        return None
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
 def kernels_missing_from_cache() -> list[str]:

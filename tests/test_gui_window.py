@@ -292,7 +292,7 @@ def test_a_remembered_complete_cache_makes_the_window_ready_before_numba_is_aske
         release.wait(10)
         return []
 
-    monkeypatch.setattr(main_window, "kernel_cache_stamp", lambda: "same")
+    monkeypatch.setattr(warmup, "kernel_cache_stamp", lambda: "same")
     monkeypatch.setattr(warmup, "kernels_missing_from_cache", slow_check)
     window.settings.setValue(main_window.KERNEL_STAMP_KEY, "same")
     window.warm_up_kernels()
@@ -327,7 +327,7 @@ def test_a_remembered_stamp_the_check_contradicts_falls_back_to_preparing(qtbot,
         release.wait(10)
         return {"seconds": 0.1, "compiled": 1, "from_cache": 0}
 
-    monkeypatch.setattr(main_window, "kernel_cache_stamp", lambda: "same")
+    monkeypatch.setattr(warmup, "kernel_cache_stamp", lambda: "same")
     monkeypatch.setattr(warmup, "kernels_missing_from_cache", lambda: ["sgd.sgd_epoch"])
     monkeypatch.setattr(warmup, "warm_up", slow_warm_up)
     window.settings.setValue(main_window.KERNEL_STAMP_KEY, "same")
@@ -347,7 +347,7 @@ def test_a_check_that_finds_every_kernel_remembers_the_stamp_and_a_change_forget
     import mfstudio.warmup as warmup
 
     monkeypatch.setattr(warmup, "kernels_missing_from_cache", lambda: [])
-    monkeypatch.setattr(main_window, "kernel_cache_stamp", lambda: "first")
+    monkeypatch.setattr(warmup, "kernel_cache_stamp", lambda: "first")
     window.warm_up_kernels()
     assert not window.kernels_ready  # nothing remembered yet: the check decides
     qtbot.waitUntil(lambda: window.kernels_ready, timeout=30_000)
@@ -358,13 +358,13 @@ def test_a_check_that_finds_every_kernel_remembers_the_stamp_and_a_change_forget
     (cache / "kernels_x").mkdir(parents=True)
     (cache / "kernels_x" / "sgd.sgd_epoch-1.py311.nbi").write_bytes(b"index")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
-    before = main_window.kernel_cache_stamp()
-    assert before is not None and before == main_window.kernel_cache_stamp()
+    before = warmup.kernel_cache_stamp()
+    assert before is not None and before == warmup.kernel_cache_stamp()
     (cache / "kernels_x" / "als.solve-9.py311.nbi").write_bytes(b"index")
-    assert main_window.kernel_cache_stamp() != before
+    assert warmup.kernel_cache_stamp() != before
     (cache / "kernels_x" / "als.solve-9.py311.nbi").unlink()
     (cache / "kernels_x" / "sgd.sgd_epoch-1.py311.nbi").unlink()
-    assert main_window.kernel_cache_stamp() is None  # a wiped cache is never taken as complete
+    assert warmup.kernel_cache_stamp() is None  # a wiped cache is never taken as complete
 
 
 def test_progress_without_epochs_drives_the_bar_and_the_status_line(window):

@@ -54,6 +54,24 @@ window.close()
     assert heavy_left(code) == []
 
 
+def test_the_kernel_cache_stamp_is_read_without_numba_qt_or_scipy(tmp_path):
+    """The window asks it before anything imports numba: being ready at once depends on that."""
+    cache = tmp_path / "numba-cache" / "kernels"
+    cache.mkdir(parents=True)
+    (cache / "sgd.sgd_epoch-1.py311.nbi").write_bytes(b"index")
+    code = f"""
+import os, sys
+os.environ["NUMBA_CACHE_DIR"] = {str(tmp_path / "numba-cache")!r}
+from mfstudio.warmup import kernel_cache_stamp
+stamp = kernel_cache_stamp()
+assert stamp is not None and len(stamp) == 40, stamp
+print("HEAVY", sorted(m for m in ("numba", "PySide6", "scipy.sparse") if m in sys.modules))
+"""
+    proc = run(code)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "HEAVY []" in proc.stdout
+
+
 def test_what_builds_a_matrix_still_imports_scipy_sparse_itself():
     """The local imports work: a fresh process builds CSR matrices and scores sparse relevance."""
     code = """

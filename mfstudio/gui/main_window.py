@@ -44,49 +44,8 @@ REDRAW_INTERVAL_MS = 100  # live curves at 10 frames a second leave the event lo
 CLOSE_WAIT_SECONDS = 0.5
 
 
-#: Where the window remembers :func:`kernel_cache_stamp` after a check found every kernel cached.
+#: Where the window remembers :func:`mfstudio.warmup.kernel_cache_stamp` after a check found every kernel cached.
 KERNEL_STAMP_KEY = "kernels/cached_stamp"
-
-
-def kernel_cache_stamp() -> str | None:
-    """A fingerprint of what decides whether numba's cache holds the kernels, read without importing numba.
-
-    The kernels' source files (numba stamps its cache entries with their
-    modification time and size), numba's and Python's versions, the cache
-    folder and every index file in it (name, time, size: numba rewrites an
-    index when it adds a compiled signature, and a wiped cache has none).
-    Equal to the stamp remembered after a check found nothing missing, the
-    window is ready at once instead of after importing numba to ask it; the
-    check still follows. Conservative: any change anywhere in the cache (even
-    for another install) only means the full check runs first, as before.
-    None when it cannot be read.
-    """
-    import hashlib
-    import importlib.util
-    from importlib import metadata
-
-    try:
-        spec = importlib.util.find_spec("mfstudio.kernels")
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        parts = [sys.version, metadata.version("numba"), os.environ.get("NUMBA_CACHE_DIR", "")]
-        for source in sorted(folder.glob("*.py")):
-            info = source.stat()
-            parts.append(f"{source.name}:{info.st_mtime_ns}:{info.st_size}")
-        cache = os.environ.get("NUMBA_CACHE_DIR")
-        if not cache or not os.path.isdir(cache):
-            return None  # numba's own default place: only its check knows
-        indexes = []
-        for root, _dirs, files in os.walk(cache):
-            for name in files:
-                if name.endswith(".nbi"):
-                    info = os.stat(os.path.join(root, name))
-                    indexes.append(f"{os.path.relpath(os.path.join(root, name), cache)}:{info.st_mtime_ns}:{info.st_size}")
-        if not indexes:
-            return None
-        parts.extend(sorted(indexes))
-    except (OSError, StopIteration, TypeError, metadata.PackageNotFoundError):
-        return None
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
 def result_views():
@@ -746,7 +705,7 @@ class MainWindow(QMainWindow):
         """
         if self._kernel_check is not None:
             return self._kernel_check
-        from ..warmup import kernels_missing_from_cache
+        from ..warmup import kernel_cache_stamp, kernels_missing_from_cache
 
         # Under the fit lock: the check imports numba, and a fit started meanwhile imports it too; two
         # threads importing numba at once left it half-initialised and both failed (a circular-import error).
@@ -781,6 +740,8 @@ class MainWindow(QMainWindow):
         return task
 
     def _remember_kernel_stamp(self) -> None:
+        from ..warmup import kernel_cache_stamp
+
         stamp = kernel_cache_stamp()
         if stamp is not None:
             self.settings.setValue(KERNEL_STAMP_KEY, stamp)
