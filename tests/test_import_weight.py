@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-HEAVY = ("scipy.sparse", "sklearn")
+#: urllib.request (http, email, ssl: ~55 ms) is only needed to download MovieLens.
+HEAVY = ("scipy.sparse", "sklearn", "urllib.request")
 
 
 def run(code: str) -> subprocess.CompletedProcess:

@@ -15,12 +15,9 @@ one sentence saying what happened and what to do.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -148,6 +145,8 @@ def download_movielens_100k(
 
 
 def _network_error(url: str, exc: BaseException, timeout: float) -> DataError:
+    import urllib.error
+
     if isinstance(exc, urllib.error.HTTPError):
         reason = f"the server answered HTTP {exc.code} {exc.reason}".rstrip()
     elif isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
@@ -167,6 +166,12 @@ def _download(url: str, md5: str, cache: Path, progress: ProgressCallback | None
 
     Returns the path of the verified file; on any failure the file is removed.
     """
+    # Here, not at the top: urllib.request pulls in http, email and ssl (~55 ms), and every start of
+    # the window imports this module while only a download needs them.
+    import http.client
+    import urllib.error
+    import urllib.request
+
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "mfstudio"})
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -208,6 +213,8 @@ def _download(url: str, md5: str, cache: Path, progress: ProgressCallback | None
 
 def _stream(response, out, url: str, progress: ProgressCallback | None, timeout: float) -> tuple[int, int | None, str]:
     """Copy the response body to ``out`` in chunks; return (bytes, announced total, md5 hex)."""
+    import http.client
+
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None
     digest = hashlib.md5()
