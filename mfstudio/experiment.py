@@ -804,6 +804,21 @@ class FoldResult:
     validation: Dataset | None = None
 
 
+def _fold_mean(per_fold: list[dict]) -> dict:
+    """The mean of each metric every fold has (empty without folds)."""
+    if not per_fold:
+        return {}
+    names = [n for n in per_fold[0] if all(n in m for m in per_fold)]
+    return {n: float(np.mean([m[n] for m in per_fold])) for n in names}
+
+
+def _fold_spread(per_fold: list[dict]) -> dict:
+    """The standard deviation over folds of each metric of :func:`_fold_mean` (empty below two folds)."""
+    if len(per_fold) < 2:
+        return {}
+    return {n: float(np.std([m[n] for m in per_fold], ddof=1)) for n in _fold_mean(per_fold)}
+
+
 class Experiment:
     """Data + model + protocol -> splits, a reference model, fits and scores.
 
@@ -924,7 +939,8 @@ class Experiment:
         self.splits: list[Split | None] | None = None
         #: The reference's scores on each fold scored so far (fold index -> metrics), fitted on that fold's training.
         self.reference_by_fold: dict[int, dict] = {}
-        self._score_reference = True
+        #: False: no reference is fitted (a sweep ranks its points against each other).
+        self.score_reference = True
         self.folds: list[FoldResult] = []
 
     # ------------------------------------------------------------ set-up
@@ -945,7 +961,7 @@ class Experiment:
     def _reference_on_fold(self, index: int) -> None:
         """Fit the reference on fold ``index``'s training data and score it on its test, once."""
         split = self.splits[index]
-        if not self._score_reference or index in self.reference_by_fold or split is None:
+        if not self.score_reference or index in self.reference_by_fold or split is None:
             return
         reference = reference_model_for(self.dataset, self.protocol)
         if reference is not None:
@@ -963,25 +979,16 @@ class Experiment:
         so the reference's are too: one fold's reference against the mean of
         all would compare different test sets.
         """
-        scored = [self.reference_by_fold[f.index] for f in self.folds if f.index in self.reference_by_fold]
-        if not scored:
-            return dict(self.reference_by_fold.get(0, {}))
-        names = [n for n in scored[0] if all(n in m for m in scored)]
-        return {n: float(np.mean([m[n] for m in scored])) for n in names}
-
-    @reference_metrics.setter
-    def reference_metrics(self, value: dict) -> None:
-        # Empty: the caller does not want the reference (a sweep ranks points against each other).
-        self._score_reference = bool(value)
-        self.reference_by_fold = {0: dict(value)} if value else {}
+        scored = self._reference_scored()
+        return _fold_mean(scored) if scored else dict(self.reference_by_fold.get(0, {}))
 
     @property
     def reference_spread(self) -> dict:
         """Standard deviation of the reference's scores over the fitted folds (k-fold only; empty otherwise)."""
-        scored = [self.reference_by_fold[f.index] for f in self.folds if f.index in self.reference_by_fold]
-        if len(scored) < 2:
-            return {}
-        return {n: float(np.std([m[n] for m in scored], ddof=1)) for n in self.reference_metrics}
+        return _fold_spread(self._reference_scored())
+
+    def _reference_scored(self) -> list[dict]:
+        return [self.reference_by_fold[f.index] for f in self.folds if f.index in self.reference_by_fold]
 
     @property
     def n_folds(self) -> int:
@@ -1147,18 +1154,12 @@ class Experiment:
     @property
     def metrics(self) -> dict:
         """Final metrics, the mean over folds."""
-        if not self.folds:
-            return {}
-        names = [n for n in self.folds[0].metrics if all(n in f.metrics for f in self.folds)]
-        return {n: float(np.mean([f.metrics[n] for f in self.folds])) for n in names}
+        return _fold_mean([f.metrics for f in self.folds])
 
     @property
     def metrics_spread(self) -> dict:
         """Standard deviation over folds (k-fold only; empty otherwise)."""
-        if len(self.folds) < 2:
-            return {}
-        names = list(self.metrics)
-        return {n: float(np.std([f.metrics[n] for f in self.folds], ddof=1)) for n in names}
+        return _fold_spread([f.metrics for f in self.folds])
 
     @property
     def model(self):

@@ -444,7 +444,7 @@ class _Scorer:
             experiment = Experiment(self.dataset, self.model_cls, params, protocol=self.protocol, seed=self.seed,
                                     k=self.k)
             # Reuse the splits; the reference model is not needed to rank points.
-            experiment.splits, experiment.reference_metrics = self.splits, {}
+            experiment.splits, experiment.score_reference = self.splits, False
             for fold_index in range(len(self.splits)):
                 last = None
                 for last in experiment.iter_fold(fold_index):

@@ -44,9 +44,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
 import numpy as np
 
