@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mfstudio.cli import main
 from mfstudio.data import DataError, common_id_space, open_data, random_split
@@ -129,6 +131,57 @@ def test_feature_tables_are_checked_and_aligned():
     with pytest.raises(ValueError):
         SideFeatures(table.matrix, ["only-one"])
     assert age_band(17) == "under 18" and age_band(18) == "18-24" and age_band(44) == "35-44" and age_band(70) == "56+"
+
+
+@settings(max_examples=60, deadline=None)
+@given(lists=st.lists(st.lists(st.sampled_from(["g=a", "g=b", "age=18-24", "x=1", "x=2"]), max_size=6),
+                      max_size=25),
+       picks=st.lists(st.integers(-1, 30), max_size=30), extra=st.integers(0, 3))
+def test_csr_arrays_agree_with_scipy_for_lists_take_extend_and_stack(lists, picks, extra):
+    """The features keep plain CSR arrays (no scipy until .matrix is read); each operation equals scipy's."""
+    import scipy.sparse as sp
+
+    table = features_from_lists(lists, "t")
+    dense = np.zeros((len(lists), table.n_features), np.float32)
+    column = {name: j for j, name in enumerate(table.names.tolist())}
+    for row, values in enumerate(lists):
+        for value in values:
+            dense[row, column[value]] += 1  # a value listed twice counts twice
+    assert table.names.tolist() == sorted(column)
+    assert table.matrix.has_canonical_format and table.matrix.dtype == np.float32
+    np.testing.assert_array_equal(table.matrix.toarray(), dense)
+    assert table.covered().tolist() == (dense.sum(axis=1) > 0).tolist()
+    index = np.asarray([i if i < len(lists) else -1 for i in picks], dtype=np.int64)
+    expected = np.zeros((index.size, table.n_features), np.float32)
+    expected[index >= 0] = dense[index[index >= 0]]
+    taken = table.take(index)
+    np.testing.assert_array_equal(taken.matrix.toarray(), expected)
+    grown = table.extended(extra)
+    assert grown.n_entities == len(lists) + extra and not grown.covered()[len(lists):].any()
+    stacked = table.stacked(taken)
+    np.testing.assert_array_equal(stacked.matrix.toarray(),
+                                  np.vstack([dense, expected]))
+    # Built from a scipy matrix, the same features (duplicates summed).
+    again = SideFeatures(sp.csr_matrix(dense), table.names, "t")
+    np.testing.assert_array_equal(again.matrix.toarray(), dense)
+
+
+def test_the_movies_sample_loads_its_features_without_importing_scipy_sparse():
+    """The window opens on this sample: its features stay plain arrays until a hybrid reads the matrix."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from mfstudio.data.samples import load_sample
+data = load_sample("movies")
+assert data.item_features.covered().all() and data.user_features.n_entities == data.n_rows
+print("SPARSE", "scipy.sparse" in sys.modules)
+print(data.summary().side_features)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "SPARSE False" in proc.stdout and "genre" in proc.stdout
 
 
 def test_info_prints_one_line_per_feature_kind_and_the_flag_replaces_them(tmp_path, capsys):

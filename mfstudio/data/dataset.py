@@ -500,7 +500,6 @@ def common_id_space(train: Dataset, test: Dataset) -> tuple[Dataset, Dataset]:
     (Dataset, Dataset)
         Train and test, sharing ``row_ids`` and ``col_ids``.
     """
-    import scipy.sparse as sp
     row_ids, row_pos = _extend_ids(train.row_ids, test.row_ids)
     col_ids, col_pos = _extend_ids(train.col_ids, test.col_ids)
     extra_cols = len(col_ids) - train.n_cols
@@ -520,8 +519,7 @@ def common_id_space(train: Dataset, test: Dataset) -> tuple[Dataset, Dataset]:
         out = mine.extended(len(ids) - n_own)
         if theirs is not None and len(ids) > n_own and list(theirs.names) == list(mine.names):
             new = position >= n_own
-            tail = theirs.take(np.flatnonzero(new)[np.argsort(position[new])]).matrix
-            out = SideFeatures(sp.vstack([mine.matrix, tail], format="csr"), mine.names, mine.source)
+            out = mine.stacked(theirs.take(np.flatnonzero(new)[np.argsort(position[new])]))
         return out
 
     shared = dict(

@@ -24,7 +24,6 @@ Nothing here imports Qt or pandas.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -53,66 +52,115 @@ _ML1M_OCCUPATIONS = (
 )
 
 
-@dataclass(frozen=True, eq=False)
 class SideFeatures:
     """Features of the rows (users) or columns (items) of a dataset.
 
-    Attributes
+    The indicator matrix is kept as plain CSR arrays; the scipy matrix is built
+    the first time :attr:`matrix` is read, so loading a dataset with features
+    (the movies sample the window opens with) does not import scipy.sparse.
+
+    Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix of float32, shape (n_entities, n_features)
+    matrix : scipy.sparse matrix or array_like, shape (n_entities, n_features)
         1 where an entity has a feature. Row ``j`` belongs to internal id
         ``j`` of the dataset (``col_ids[j]`` for items, ``row_ids[j]`` for
-        users); an entity the file did not list has an empty row.
-    names : ndarray of str, shape (n_features,)
+        users); an entity the file did not list has an empty row. Duplicate
+        entries are summed.
+    names : array_like of str, shape (n_features,)
         ``"column=value"`` for each feature, e.g. ``"genre=Drama"``.
     source : str
         The file the features were read from (its name), or a short origin
         such as ``"generated"``.
     """
 
-    matrix: sp.csr_matrix
-    names: np.ndarray
-    source: str = ""
+    __slots__ = ("_data", "_indices", "_indptr", "_n_features", "_matrix", "_names", "_source")
 
-    def __post_init__(self):
+    def __init__(self, matrix, names, source: str = ""):
         import scipy.sparse as sp
-        matrix = sp.csr_matrix(self.matrix, dtype=np.float32)
-        matrix.sum_duplicates()
-        names = np.asarray(self.names, dtype=str)
-        if names.ndim != 1 or matrix.shape[1] != names.size:
+        csr = sp.csr_matrix(matrix, dtype=np.float32)
+        csr.sum_duplicates()
+        self._assign(csr.data, csr.indices, csr.indptr, csr.shape[1], names, source)
+        self._matrix = csr
+
+    @classmethod
+    def from_csr_arrays(cls, data, indices, indptr, n_features: int, names, source: str = "") -> "SideFeatures":
+        """Features from canonical CSR arrays (column indices sorted and unique within each row), without scipy."""
+        features = cls.__new__(cls)
+        features._assign(data, indices, indptr, n_features, names, source)
+        return features
+
+    def _assign(self, data, indices, indptr, n_features, names, source):
+        names = np.asarray(names, dtype=str)
+        if names.ndim != 1 or int(n_features) != names.size:
             raise ValueError("side features need one name per feature column")
-        object.__setattr__(self, "matrix", matrix)
-        object.__setattr__(self, "names", names)
+        self._data = np.ascontiguousarray(data, dtype=np.float32)
+        self._indices = np.ascontiguousarray(indices, dtype=np.int32)
+        self._indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        self._n_features = int(n_features)
+        self._names = names
+        self._source = str(source)
+        self._matrix = None
+
+    @property
+    def matrix(self) -> "sp.csr_matrix":
+        """The indicator matrix, ``scipy.sparse.csr_matrix`` of float32, shape (n_entities, n_features)."""
+        if self._matrix is None:
+            import scipy.sparse as sp
+            self._matrix = sp.csr_matrix((self._data, self._indices, self._indptr),
+                                         shape=(self.n_entities, self._n_features))
+        return self._matrix
+
+    @property
+    def names(self) -> np.ndarray:
+        return self._names
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     @property
     def n_features(self) -> int:
-        return int(self.names.size)
+        return self._n_features
 
     @property
     def n_entities(self) -> int:
-        return int(self.matrix.shape[0])
+        return int(self._indptr.size - 1)
 
     def covered(self) -> np.ndarray:
         """True for each entity that has at least one feature."""
-        return np.diff(self.matrix.indptr) > 0
+        return np.diff(self._indptr) > 0
 
     def take(self, index: np.ndarray) -> "SideFeatures":
         """Rows ``index`` in that order; an index of -1 gives an empty row (an entity the features do not know)."""
-        import scipy.sparse as sp
         index = np.asarray(index, dtype=np.int64)
         known = index >= 0
-        picked = self.matrix[np.where(known, index, 0)]
-        if not known.all():
-            picked = sp.diags(known.astype(np.float32)) @ picked
-        return SideFeatures(sp.csr_matrix(picked), self.names, self.source)
+        counts = np.zeros(index.size, dtype=np.int64)
+        starts = np.zeros(index.size, dtype=np.int64)
+        counts[known] = np.diff(self._indptr)[index[known]]
+        starts[known] = self._indptr[index[known]]
+        indptr = np.zeros(index.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        # Entry e of output row r comes from position starts[r] + (e - indptr[r]).
+        picked = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+        return SideFeatures.from_csr_arrays(self._data[picked], self._indices[picked], indptr, self._n_features,
+                                            self._names, self._source)
 
     def extended(self, n_extra: int) -> "SideFeatures":
         """The same features with ``n_extra`` empty rows appended (ids only a test file has)."""
-        import scipy.sparse as sp
         if n_extra <= 0:
             return self
-        extra = sp.csr_matrix((n_extra, self.n_features), dtype=np.float32)
-        return SideFeatures(sp.vstack([self.matrix, extra], format="csr"), self.names, self.source)
+        indptr = np.concatenate([self._indptr, np.full(n_extra, self._indptr[-1], dtype=np.int64)])
+        return SideFeatures.from_csr_arrays(self._data, self._indices, indptr, self._n_features, self._names,
+                                            self._source)
+
+    def stacked(self, below: "SideFeatures") -> "SideFeatures":
+        """These rows, then ``below``'s (same feature columns), under this one's names and source."""
+        if below.n_features != self._n_features:
+            raise ValueError("stacked side features need the same feature columns")
+        indptr = np.concatenate([self._indptr, below._indptr[1:] + self._indptr[-1]])
+        return SideFeatures.from_csr_arrays(np.concatenate([self._data, below._data]),
+                                            np.concatenate([self._indices, below._indices]), indptr,
+                                            self._n_features, self._names, self._source)
 
     def describe(self, entity: str) -> str:
         """One line: ``"23 features from u.item (genre, year) for 1,682 of 1,682 items"``."""
@@ -134,8 +182,10 @@ class SideFeatures:
 
 
 def features_from_lists(values_per_entity: list[list[str]], source: str = "") -> SideFeatures:
-    """Indicator features from each entity's list of ``"column=value"`` strings (in entity order)."""
-    import scipy.sparse as sp
+    """Indicator features from each entity's list of ``"column=value"`` strings (in entity order).
+
+    A value listed twice for one entity counts twice (its entry is 2), as summing duplicates would give.
+    """
     vocabulary: dict[str, int] = {}
     rows, cols = [], []
     for row, values in enumerate(values_per_entity):
@@ -143,11 +193,17 @@ def features_from_lists(values_per_entity: list[list[str]], source: str = "") ->
             rows.append(row)
             cols.append(vocabulary.setdefault(value, len(vocabulary)))
     names = np.asarray(list(vocabulary), dtype=str) if vocabulary else np.zeros(0, dtype=str)
-    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))),
-                           shape=(len(values_per_entity), len(vocabulary)))
     # Sorted names make the columns the same whatever order the file listed its entities in.
     order = np.argsort(names, kind="stable")
-    return SideFeatures(matrix[:, order], names[order], source)
+    column_of = np.empty(names.size, dtype=np.int64)
+    column_of[order] = np.arange(names.size)
+    n_entities, n_features = len(values_per_entity), int(names.size)
+    # One key per (row, column) in row-major order: unique() sorts each row's columns and merges repeats.
+    keys, counts = np.unique(np.asarray(rows, np.int64) * max(n_features, 1)
+                             + column_of[np.asarray(cols, np.int64)], return_counts=True)
+    indptr = np.zeros(n_entities + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // max(n_features, 1), minlength=n_entities), out=indptr[1:])
+    return SideFeatures.from_csr_arrays(counts, keys % max(n_features, 1), indptr, n_features, names[order], source)
 
 
 def align(ids_in_file: np.ndarray, lists: list[list[str]], dataset_ids: np.ndarray, source: str) -> SideFeatures:
