@@ -36,3 +36,27 @@ def test_the_warm_up_prepares_the_paths_tiny_data_never_takes():
     warmup._warm_rare_paths(MODELS)
     prepared = {name for name, dispatcher in warmup._dispatchers() if dispatcher.signatures}
     assert wanted <= prepared
+
+
+def test_the_cache_stamp_reads_this_installs_folder_and_ignores_other_checkouts(monkeypatch, tmp_path):
+    """numba names a source folder's cache ``<name>_<sha1 of its path>``; only ours decides the stamp."""
+    import hashlib
+    import os
+
+    import mfstudio.kernels as kernels
+
+    folder = os.path.abspath(os.path.dirname(kernels.__file__))
+    cache = tmp_path / "numba-cache"
+    ours = cache / f"kernels_{hashlib.sha1(folder.encode()).hexdigest()}"
+    other = cache / "kernels_0123456789abcdef0123456789abcdef01234567"
+    ours.mkdir(parents=True)
+    other.mkdir()
+    (ours / "sgd.sgd_epoch-1.py311.nbi").write_bytes(b"index")
+    (other / "sgd.sgd_epoch-1.py311.nbi").write_bytes(b"index")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
+    before = warmup.kernel_cache_stamp()
+    assert before is not None
+    (other / "als.solve-9.py311.nbi").write_bytes(b"another checkout compiled")
+    assert warmup.kernel_cache_stamp() == before
+    (ours / "als.solve-9.py311.nbi").write_bytes(b"we compiled")
+    assert warmup.kernel_cache_stamp() != before
