@@ -406,10 +406,10 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
         users = users[pick]
     # CSR rows of the ranked users only: converting all of a 9M-entry training set per call (every
     # epoch) cost more than ranking a sample of users.
-    relevant = _rows_csr(relevant_data, users, with_values=True)
-    seen = _rows_csr(train, users)
+    relevant = _rows_of(relevant_data, users, zero_is_absent=True)
+    seen = _rows_of(train, users)
     if items is not None:  # columns renumbered to positions on the shelf, the lists' and the relevant's alike
-        relevant, seen = relevant[:, items].tocsr(), seen[:, items].tocsr()
+        relevant, seen = relevant.on_columns(items), seen.on_columns(items)
     n_candidates = train.n_cols if items is None else int(items.size)
     recommended = np.full((users.size, k), -1, dtype=np.int64)
     aucs = np.full(users.size, np.nan)
@@ -420,8 +420,8 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
         item_scores = model.score_matrix(users[:1])[0]
         item_scores = np.ascontiguousarray(item_scores if items is None else item_scores[items], dtype=np.float32)
         recommended, _top_scores, aucs = rank_shared(
-            item_scores, seen.indptr.astype(np.int64), seen.indices.astype(np.int64),
-            relevant.indptr.astype(np.int64), relevant.indices.astype(np.int64), int(k), bool(with_auc))
+            item_scores, seen.indptr, seen.indices,
+            relevant.indptr, relevant.indices, int(k), bool(with_auc))
     else:
         for start in range(0, users.size, _BATCH_USERS):
             chunk = users[start:start + _BATCH_USERS]
@@ -432,8 +432,8 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
             # One parallel pass per block for the lists and the AUC (mfstudio.kernels.ranking): the numpy
             # version sorted and partitioned every row and was most of a large fit's wall time.
             top_items, _top_scores, block_auc = rank_block(
-                scores, block.indptr.astype(np.int64), block.indices.astype(np.int64),
-                wanted.indptr.astype(np.int64), wanted.indices.astype(np.int64), int(k), bool(with_auc),
+                scores, block.indptr, block.indices,
+                wanted.indptr, wanted.indices, int(k), bool(with_auc),
                 AUC_NEGATIVES, chunk.astype(np.uint64))
             if with_auc:
                 aucs[start:start + chunk.size] = block_auc
@@ -450,22 +450,16 @@ def ranking_scores(model, train: Dataset, test: Dataset, *, k: int = 10, thresho
     return out
 
 
-def _rows_csr(data: Dataset, users: np.ndarray, with_values: bool = False):
-    """The entries of ``users`` (sorted internal ids) as a CSR matrix with one row per user, in that order.
+def _rows_of(data: Dataset, users: np.ndarray, zero_is_absent: bool = False) -> _metrics.SparseRows:
+    """The items of ``users`` (sorted internal ids) in ``data``, one row per user in that order.
 
-    Values are ones (an entry is an entry) unless ``with_values``; duplicates are summed.
+    An entry is an entry whatever its value, unless ``zero_is_absent`` (a
+    stored 0 is then not relevant, as the ranking metrics define it); an item
+    stored twice for a user counts once. Plain CSR arrays: scipy.sparse is
+    not imported for evaluation.
     """
-    import scipy.sparse as sp
-
-    chosen = np.zeros(max(data.n_rows, int(users[-1]) + 1 if users.size else 0), dtype=bool)
-    chosen[users] = True
-    keep = np.flatnonzero(chosen[data.rows])
-    position = np.searchsorted(users, data.rows[keep])
-    values = data.values[keep].astype(np.float32) if with_values else np.ones(keep.size, dtype=np.float32)
-    matrix = sp.csr_matrix((values, (position, data.cols[keep])),
-                           shape=(users.size, data.n_cols))
-    matrix.sum_duplicates()
-    return matrix
+    return _metrics.SparseRows.for_users(data.rows, data.cols, users, data.n_cols,
+                                         values=data.values if zero_is_absent else None)
 
 
 def cold_rows_predicted(model, train: Dataset) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Evaluation metrics: rating error, top-k ranking quality, coverage, reconstruction error.
 
-Pure functions over numpy arrays and scipy sparse matrices; no Qt, no models,
-no Python loops over users. The ranking metrics find every hit of a whole
+Pure functions over numpy arrays and scipy sparse matrices (or
+:class:`SparseRows`, the same CSR arrays without importing scipy: what the
+app's own evaluation passes, so that a first fit does not pay scipy.sparse's
+0.2-0.3 s import); no Qt, no models, no Python loops over users. The ranking metrics find every hit of a whole
 batch of recommendation lists at once: each (user, item) pair is encoded as
 one int64 key ``user * n_items + item``, and a single ``searchsorted`` against
 the sorted keys of the relevant matrix (CSR order) tells which recommended
@@ -14,9 +16,12 @@ relevance.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
+    "SparseRows",
     "rmse",
     "mae",
     "precision_at_k",
@@ -98,6 +103,96 @@ def mae(y_true, y_pred) -> float:
 
 
 # ---------------------------------------------------------------- ranking metrics
+@dataclass(frozen=True)
+class SparseRows:
+    """A users x items 0/1 matrix as canonical CSR arrays, without scipy.
+
+    Row ``u`` holds the items ``indices[indptr[u]:indptr[u + 1]]``, sorted and
+    each once. Build it with :meth:`from_entries`; slice rows with
+    ``rows[start:stop]``.
+
+    Attributes
+    ----------
+    indptr : ndarray of int64, shape (n_rows + 1,)
+    indices : ndarray of int64, shape (nnz,)
+    n_cols : int
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    n_cols: int
+
+    @classmethod
+    def from_entries(cls, rows, cols, n_rows: int, n_cols: int, values=None) -> "SparseRows":
+        """The set of ``(rows[e], cols[e])`` pairs; an entry whose value is 0 is left out, repeats count once."""
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        if values is not None:
+            keep = np.asarray(values) != 0
+            if not keep.all():
+                rows, cols = rows[keep], cols[keep]
+        keys = rows * max(int(n_cols), 1) + cols
+        # Entries usually arrive sorted by (row, column) already (datasets are stored so): one pass
+        # checks it, and only unsorted input pays for the sort.
+        if keys.size > 1 and not (keys[1:] > keys[:-1]).all():
+            keys = np.unique(keys)
+        indptr = np.zeros(int(n_rows) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys // max(int(n_cols), 1), minlength=int(n_rows)), out=indptr[1:])
+        return cls(indptr, keys % max(int(n_cols), 1), int(n_cols))
+
+    @classmethod
+    def for_users(cls, rows, cols, users, n_cols: int, values=None) -> "SparseRows":
+        """The entries of ``users`` (sorted row ids, distinct), one row per user in that order.
+
+        ``rows``, ``cols`` (and ``values``, whose zeros are left out) describe every entry; the others
+        are dropped in one pass.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        users = np.asarray(users, dtype=np.int64)
+        chosen = np.zeros(max(int(rows.max()) + 1 if rows.size else 0, int(users[-1]) + 1 if users.size else 0),
+                          dtype=bool)
+        chosen[users] = True
+        keep = np.flatnonzero(chosen[rows])
+        return cls.from_entries(np.searchsorted(users, rows[keep]), np.asarray(cols)[keep], users.size, n_cols,
+                                values=None if values is None else np.asarray(values)[keep])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.indptr.size - 1), int(self.n_cols))
+
+    def __getitem__(self, rows: slice) -> "SparseRows":
+        start, stop, step = rows.indices(self.shape[0])
+        if step != 1:
+            raise ValueError("SparseRows slices rows with step 1 only")
+        stop = max(stop, start)
+        low, high = self.indptr[start], self.indptr[stop]
+        return SparseRows(self.indptr[start:stop + 1] - low, self.indices[low:high], self.n_cols)
+
+    def on_columns(self, columns) -> "SparseRows":
+        """Only ``columns`` (distinct), renumbered to their positions in ``columns``."""
+        columns = np.asarray(columns, dtype=np.int64)
+        position = np.full(self.n_cols, -1, dtype=np.int64)
+        position[columns] = np.arange(columns.size)
+        row_of = np.repeat(np.arange(self.shape[0], dtype=np.int64), np.diff(self.indptr))
+        new = position[self.indices]
+        kept = new >= 0
+        return SparseRows.from_entries(row_of[kept], new[kept], self.shape[0], columns.size)
+
+
+def _as_rows(relevant) -> SparseRows:
+    """``relevant`` (scipy sparse or :class:`SparseRows`) as canonical rows; explicit zeros are not relevant."""
+    if isinstance(relevant, SparseRows):
+        return relevant
+    import scipy.sparse as sp
+
+    if not sp.issparse(relevant):
+        raise ValueError("relevant must be a scipy.sparse matrix (users x items)")
+    rel = sp.csr_matrix(relevant, copy=True)
+    rel.eliminate_zeros()
+    rel.sum_duplicates()  # also sorts the indices within each row
+    return SparseRows(rel.indptr.astype(np.int64), rel.indices.astype(np.int64), int(rel.shape[1]))
+
+
 def _hits(recommended, relevant, k) -> tuple[np.ndarray, np.ndarray]:
     """Hit matrix of the top ``k`` and the number of relevant items per user.
 
@@ -106,7 +201,6 @@ def _hits(recommended, relevant, k) -> tuple[np.ndarray, np.ndarray]:
     and is that item's first occurrence in the list; and ``n_rel`` (int64,
     n_users): the number of relevant items of each user.
     """
-    import scipy.sparse as sp
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive whole number, not {k!r}")
     k = int(k)
@@ -120,11 +214,7 @@ def _hits(recommended, relevant, k) -> tuple[np.ndarray, np.ndarray]:
             f"recommended has {rec.shape[1]} columns but k={k}: give at least k ranks "
             "per user (pad short lists with -1)"
         )
-    if not sp.issparse(relevant):
-        raise ValueError("relevant must be a scipy.sparse matrix (users x items)")
-    rel = sp.csr_matrix(relevant, copy=True)
-    rel.eliminate_zeros()
-    rel.sum_duplicates()  # also sorts the indices within each row
+    rel = _as_rows(relevant)
     n_users, n_items = rel.shape
     if rec.shape[0] != n_users:
         raise ValueError(
@@ -199,7 +289,7 @@ def precision_at_k(recommended, relevant, k: int, average: bool = True):
         padded slot still counts in the ``k`` of precision. Only the first
         ``k`` columns are used. An item listed twice counts once, at its
         first rank.
-    relevant : scipy.sparse matrix, shape (n_users, n_items)
+    relevant : scipy.sparse matrix or SparseRows, shape (n_users, n_items)
         Stored non-zero entries mark the relevant items of each user (e.g. the
         test set). Relevance is binary: values are ignored apart from
         explicit zeros, which are not relevant.
@@ -234,7 +324,7 @@ def recall_at_k(recommended, relevant, k: int, average: bool = True):
         padded slot still counts in the ``k`` of precision. Only the first
         ``k`` columns are used. An item listed twice counts once, at its
         first rank.
-    relevant : scipy.sparse matrix, shape (n_users, n_items)
+    relevant : scipy.sparse matrix or SparseRows, shape (n_users, n_items)
         Stored non-zero entries mark the relevant items of each user (e.g. the
         test set). Relevance is binary: values are ignored apart from
         explicit zeros, which are not relevant.
@@ -275,7 +365,7 @@ def ndcg_at_k(recommended, relevant, k: int, average: bool = True):
         padded slot still counts in the ``k`` of precision. Only the first
         ``k`` columns are used. An item listed twice counts once, at its
         first rank.
-    relevant : scipy.sparse matrix, shape (n_users, n_items)
+    relevant : scipy.sparse matrix or SparseRows, shape (n_users, n_items)
         Stored non-zero entries mark the relevant items of each user (e.g. the
         test set). Relevance is binary: values are ignored apart from
         explicit zeros, which are not relevant.
@@ -314,7 +404,7 @@ def map_at_k(recommended, relevant, k: int, average: bool = True):
         padded slot still counts in the ``k`` of precision. Only the first
         ``k`` columns are used. An item listed twice counts once, at its
         first rank.
-    relevant : scipy.sparse matrix, shape (n_users, n_items)
+    relevant : scipy.sparse matrix or SparseRows, shape (n_users, n_items)
         Stored non-zero entries mark the relevant items of each user (e.g. the
         test set). Relevance is binary: values are ignored apart from
         explicit zeros, which are not relevant.
@@ -349,7 +439,7 @@ def ranking_metrics(recommended, relevant, k: int, average: bool = True) -> dict
         padded slot still counts in the ``k`` of precision. Only the first
         ``k`` columns are used. An item listed twice counts once, at its
         first rank.
-    relevant : scipy.sparse matrix, shape (n_users, n_items)
+    relevant : scipy.sparse matrix or SparseRows, shape (n_users, n_items)
         Stored non-zero entries mark the relevant items of each user (e.g. the
         test set). Relevance is binary: values are ignored apart from
         explicit zeros, which are not relevant.

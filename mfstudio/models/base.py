@@ -490,7 +490,8 @@ class Model:
         users = np.unique(positives.rows)
         if sample_users is not None and users.size > sample_users:
             users = np.sort(np.random.default_rng(0).choice(users, sample_users, replace=False))
-        relevant = positives.to_csr()[users]
+        relevant = metrics.SparseRows.for_users(positives.rows, positives.cols, users, positives.n_cols,
+                                                values=positives.values)
         recommended, _ = self.recommend(users, n=k, exclude_seen=True)
         return metrics.ranking_metrics(recommended, relevant, k)
 
