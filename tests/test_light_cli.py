@@ -12,6 +12,7 @@ import pytest
 
 from mfstudio.data import load
 from mfstudio.data import tables
+from mfstudio.data.features import SideFeatures
 from tests.conftest import ML100K, needs_ml100k
 
 HEAVY = ("PySide6", "sklearn", "pyarrow", "pandas")
@@ -24,6 +25,10 @@ def _same(x, y, what: str) -> None:
         assert type(x) is type(y), what
         for f in dataclasses.fields(x):
             _same(getattr(x, f.name), getattr(y, f.name), f"{what}.{f.name}")
+    elif isinstance(x, SideFeatures) or isinstance(y, SideFeatures):
+        assert type(x) is type(y), what
+        for name in ("matrix", "names", "source"):
+            _same(getattr(x, name), getattr(y, name), f"{what}.{name}")
     elif sp.issparse(x) or sp.issparse(y):
         assert sp.issparse(x) and sp.issparse(y) and x.shape == y.shape and x.dtype == y.dtype, what
         assert (x != y).nnz == 0, what
