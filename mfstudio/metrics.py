@@ -3,7 +3,8 @@
 Pure functions over numpy arrays and scipy sparse matrices (or
 :class:`SparseRows`, the same CSR arrays without importing scipy: what the
 app's own evaluation passes, so that a first fit does not pay scipy.sparse's
-0.2-0.3 s import); no Qt, no models, no Python loops over users. The ranking metrics find every hit of a whole
+0.2-0.3 s import); no Qt, no models, no Python loops over users. The ranking
+metrics find every hit of a whole
 batch of recommendation lists at once: each (user, item) pair is encoded as
 one int64 key ``user * n_items + item``, and a single ``searchsorted`` against
 the sorted keys of the relevant matrix (CSR order) tells which recommended
@@ -103,7 +104,7 @@ def mae(y_true, y_pred) -> float:
 
 
 # ---------------------------------------------------------------- ranking metrics
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: == would be elementwise
 class SparseRows:
     """A users x items 0/1 matrix as canonical CSR arrays, without scipy.
 
