@@ -47,6 +47,9 @@ BUILDING_ENV = "MFSTUDIO_BUILDING_KERNEL_CACHE"
 #: The shipped folder, relative to the bundle's ``_internal`` directory (``sys._MEIPASS``).
 SHIPPED_DIR = "numba_kernels"
 _MARKER = ".prepared"
+#: A build's cache folder unused this long is removed when another build starts (it re-seeds from its own
+#: shipped copy, about 5 MB, if it is ever launched again).
+STALE_DAYS = 30
 
 
 def host_supports_portable_cpu(cpuinfo: str = "/proc/cpuinfo") -> bool:
@@ -105,7 +108,11 @@ _seeded: set[str] = set()
 
 
 def seed(target: str, shipped: str) -> None:
-    """Copy the shipped cache files into ``target`` once (a marker file records that it was done)."""
+    """Copy the shipped cache files into ``target`` once (a marker file records that it was done).
+
+    The marker's time is renewed at each start, so that :func:`prune_stale` can tell a build still in
+    use from one that was replaced; a new folder also removes the stale folders of other builds.
+    """
     with _seed_lock:
         if target in _seeded:
             return
@@ -120,7 +127,43 @@ def seed(target: str, shipped: str) -> None:
                     os.replace(tmp, os.path.join(target, name))
             with open(marker, "w", encoding="ascii") as f:
                 f.write(shipped + "\n")
+            prune_stale(os.path.dirname(target), keep=target)
+        else:
+            try:
+                os.utime(marker)
+            except OSError:
+                pass  # a read-only cache still loads
         _seeded.add(target)
+
+
+def prune_stale(root: str, keep: str, max_age_days: float = STALE_DAYS, now: float | None = None) -> list[str]:
+    """Remove the ``bundle-*`` folders under ``root`` (other than ``keep``) not started for ``max_age_days``.
+
+    Each build leaves about 5 MB; without this, every update of the app left the old build's folder
+    behind for good. Only folders with a marker (completely seeded) are judged, by the marker's time;
+    other entries under ``root`` (a source install's ``kernels_*`` folders) are never touched. Returns
+    the folders removed.
+    """
+    import time
+
+    limit = (time.time() if now is None else now) - max_age_days * 86400
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        folder = os.path.join(root, name)
+        if not name.startswith("bundle-") or os.path.abspath(folder) == os.path.abspath(keep):
+            continue
+        try:
+            if os.path.getmtime(os.path.join(folder, _MARKER)) >= limit:
+                continue
+        except OSError:
+            continue  # no marker: being seeded by another process right now, or not ours
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def _make_locator():

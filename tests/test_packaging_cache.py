@@ -128,6 +128,34 @@ def test_seeding_copies_once_and_keeps_what_the_user_compiled(tmp_path):
     assert not [n for n in os.listdir(target) if n.endswith(".tmp")]
 
 
+def test_a_new_build_removes_the_cache_folders_of_builds_unused_for_a_month(tmp_path):
+    """Each build leaves ~5 MB in the user's cache; a start of a new build removes other builds' stale folders,
+    and each start renews its own folder's time."""
+    import time
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "k.f-3.py311.nbi").write_bytes(b"index")
+    root = tmp_path / "user"
+    month = bundle_cache.STALE_DAYS * 86400
+    old, recent, unseeded, source = root / "bundle-old", root / "bundle-recent", root / "bundle-half", root / "kernels_ab"
+    for folder in (old, recent, unseeded, source):
+        folder.mkdir(parents=True)
+    for folder, age in ((old, month + 3600), (recent, month - 3600)):
+        marker = folder / bundle_cache._MARKER
+        marker.write_text("x")
+        os.utime(marker, (time.time() - age, time.time() - age))
+    os.utime(source, (time.time() - 10 * month, time.time() - 10 * month))
+    bundle_cache._seeded.clear()
+    bundle_cache.seed(str(root / "bundle-new"), str(shipped))
+    assert sorted(p.name for p in root.iterdir()) == ["bundle-half", "bundle-new", "bundle-recent", "kernels_ab"]
+    # A later start of the recent build renews its time: it is still in use.
+    bundle_cache._seeded.clear()
+    before = (recent / bundle_cache._MARKER).stat().st_mtime
+    bundle_cache.seed(str(recent), str(shipped))
+    assert (recent / bundle_cache._MARKER).stat().st_mtime > before + month / 2
+
+
 def test_self_test_fails_when_shipped_kernels_were_compiled():
     from mfstudio.selftest import PREPARED_ENV, prepared_cache_problem
 
