@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .data.arrays import unique_sorted
+
 __all__ = [
     "EXPLAINED_VARIANCE_LABEL",
     "TrainingCurves",
@@ -413,7 +415,7 @@ def topic_label_agreement(doc_topic_weights, labels) -> TopicAgreement:
     counts = np.zeros((k, names.size), dtype=np.int64)
     if topic.size:
         # contingency_matrix drops topics that lead nothing; place its rows back at their topic.
-        present = np.unique(topic)
+        present = unique_sorted(topic)
         counts[present] = contingency_matrix(topic, label_code)
         nmi = float(normalized_mutual_info_score(kept, topic))
         purity = float(counts.max(axis=1).sum()) / topic.size

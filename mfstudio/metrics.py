@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data.arrays import unique_sorted
+
 __all__ = [
     "SparseRows",
     "rmse",
@@ -789,7 +791,7 @@ def reconstruction_scores(X, W, H, *, observed_only: bool = False, exclude_cells
     m, n = X.shape
     n_cells = m * n
     if exclude_cells is not None and len(exclude_cells):
-        cells = np.unique(np.asarray(exclude_cells, dtype=np.int64))
+        cells = unique_sorted(np.asarray(exclude_cells, dtype=np.int64))
         if cells[0] < 0 or cells[-1] >= n_cells:
             raise ValueError(f"exclude_cells holds a cell outside the {m} x {n} matrix")
         rows, cols = np.divmod(cells, n)

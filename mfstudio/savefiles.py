@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data.arrays import unique_sorted
 from .data.budget import check_npz
 from .data.errors import DataError
 
@@ -699,7 +700,7 @@ def _check_data_values(schema: Schema, arrays: dict, sizes: dict, prefix: str = 
     schema.indices(arrays[prefix + "cols"], prefix + "cols", sizes["I"])
     schema.finite(arrays[prefix + "values"], prefix + "values")
     for ids in ("row_ids", "col_ids"):
-        if np.unique(arrays[prefix + ids]).size != arrays[prefix + ids].size:
+        if unique_sorted(arrays[prefix + ids]).size != arrays[prefix + ids].size:
             schema.fail(f"the array '{prefix + ids}' names an id twice")
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .arrays import unique_sorted
 from .features import SideFeatures
 
 if TYPE_CHECKING:
@@ -406,7 +407,7 @@ class Dataset:
             vmin = vmax = vmean = float("nan")
         if bins is None:
             # Ratings on a small grid (1..5, halves) get one bar per level.
-            uniq = np.unique(values[: min(self.nnz, 200_000)]) if self.nnz else np.zeros(0)
+            uniq = unique_sorted(values[: min(self.nnz, 200_000)]) if self.nnz else np.zeros(0)
             if 0 < len(uniq) <= 21:
                 step = np.diff(uniq).min() if len(uniq) > 1 else 1.0
                 edges = np.append(uniq - step / 2, uniq[-1] + step / 2)

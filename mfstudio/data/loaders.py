@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import movielens
+from .arrays import unique_sorted
 from .budget import array_bytes, check_allocation, check_array, format_bytes, npy_header, npz_members
 from .columns import assign_roles
 from .dataset import KINDS, Dataset, default_kind_choices
@@ -565,7 +566,7 @@ class _IdColumn:
                 for a, b in _steps(n):
                     codes[a:b] = lookup[codes[a:b] - lo]
                 return codes, np.flatnonzero(present).astype(np.int64) + lo
-            uniques = np.unique(codes)
+            uniques = unique_sorted(codes)
             for a, b in _steps(n):
                 codes[a:b] = np.searchsorted(uniques, codes[a:b])
             return codes, uniques.astype(np.int64)
@@ -763,7 +764,7 @@ def explicit_or_implicit(values: np.ndarray, *, default: str = "explicit") -> tu
 
 def _scale_step(values: np.ndarray) -> float | None:
     """The step of a short rating scale (0.5 for half stars), or None when the values are not on one."""
-    levels = np.unique(values[:200_000])
+    levels = unique_sorted(values[:200_000])
     if not 2 <= levels.size <= 21:
         return None
     step = float(np.diff(levels).min())

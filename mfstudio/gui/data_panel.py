@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QTableView, QVBoxLayout, QWidget
 
+from ..data.arrays import unique_sorted
+
 _KIND_WORDS = {
     "explicit": "Explicit ratings",
     "implicit": "Implicit interactions",
@@ -182,7 +184,7 @@ class DataPanel(QWidget):
         self.count_plot.clear()
         if per_row.size:
             top = max(int(per_row.max()), 1)
-            bins = np.unique(np.geomspace(1, top + 1, 30).astype(int)) if top > 30 else np.arange(0, top + 2)
+            bins = unique_sorted(np.geomspace(1, top + 1, 30).astype(int)) if top > 30 else np.arange(0, top + 2)
             hist, edges = np.histogram(per_row, bins=bins)
             self.count_plot.plot(edges, hist, stepMode="center", fillLevel=0, brush="#E69F00", pen=pg.mkPen("#E69F00"))
         # Short: the axis below says "entries per ...", and a title wider than the

@@ -51,6 +51,7 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp  # only for annotations: scipy.sparse is imported where it is used
 
+from ..data.arrays import unique_sorted
 from ..data.dataset import Dataset
 from ..data.errors import DataError
 from ..kernels import lazy
@@ -487,7 +488,7 @@ class Model:
             predictions = self.predict_entries(test)
             return {"rmse": metrics.rmse(test.values, predictions), "mae": metrics.mae(test.values, predictions)}
         positives = as_interactions(test, self.params.get("threshold", 4.0)) if test.kind == "explicit" else test
-        users = np.unique(positives.rows)
+        users = unique_sorted(positives.rows)
         if sample_users is not None and users.size > sample_users:
             users = np.sort(np.random.default_rng(0).choice(users, sample_users, replace=False))
         relevant = metrics.SparseRows.for_users(positives.rows, positives.cols, users, positives.n_cols,

@@ -54,6 +54,7 @@ import math
 
 import numpy as np
 
+from ..data.arrays import unique_sorted
 from ..data.dataset import Dataset
 from ..data.errors import DataError
 from ..kernels import lazy
@@ -294,7 +295,7 @@ class NMF(FactorModel):
         n, m = X.shape
         if not masked:
             cells = train.missing_cells
-            return np.unique(cells) if cells is not None and cells.size else None
+            return unique_sorted(cells) if cells is not None and cells.size else None
         if train.kind in ("dense", "images") and beta == "frobenius" and n * m - X.nnz <= X.nnz:
             filled = np.zeros(n * m, dtype=bool)
             filled[np.repeat(np.arange(n, dtype=np.int64), np.diff(X.indptr)) * m + X.indices] = True

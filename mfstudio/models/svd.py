@@ -48,6 +48,7 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp  # only for annotations: scipy.sparse is imported where it is used
 
+from ..data.arrays import unique_sorted
 from ..data.dataset import Dataset
 from ..data.errors import DataError
 from ..kernels import lazy
@@ -662,7 +663,7 @@ def unknown_cells(train: Dataset) -> np.ndarray | None:
     if train.kind == "explicit":
         return None
     if train.missing_cells is not None and train.missing_cells.size:
-        return np.unique(train.missing_cells)
+        return unique_sorted(train.missing_cells)
     if train.kind in ("dense", "images") and not train.fully_observed:
         n, m = train.shape
         if n * m > _IMPUTE_CELLS_LIMIT:

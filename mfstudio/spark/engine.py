@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.arrays import unique_sorted
 from ..data.errors import DataError
 from ..models.stopping import stop_requested
 from . import progress
@@ -327,7 +328,7 @@ def spark_ids(raw_ids: np.ndarray) -> np.ndarray:
             raise ValueError
     except (ValueError, OverflowError):
         return np.arange(raw.size, dtype=np.int32)
-    if ints.size and (ints.min() < 0 or ints.max() > 2**31 - 1 or np.unique(ints).size != ints.size):
+    if ints.size and (ints.min() < 0 or ints.max() > 2**31 - 1 or unique_sorted(ints).size != ints.size):
         return np.arange(raw.size, dtype=np.int32)
     return ints.astype(np.int32)
 
