@@ -47,7 +47,34 @@ def create_app(argv=None):
 
         app.setWindowIcon(QIcon(str(icon)))
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="#222")
+    collect_garbage_on_the_gui_thread()
     return app
+
+
+#: The timer that runs Python's cyclic garbage collector on the GUI thread (see below); one per process.
+_GUI_THREAD_GC = None
+
+
+def collect_garbage_on_the_gui_thread(interval_s: float = 0.5):
+    """Run Python's cyclic garbage collector only from the GUI thread's event loop, every ``interval_s``.
+
+    Why: the collector runs in whichever thread happens to allocate, and a
+    worker (a data load, a fit) can then destroy Qt objects some window left
+    in a reference cycle. Qt's destructor takes its connection lock and asks
+    shiboken for the GIL while the GUI thread holds the GIL and waits for that
+    lock: both threads wait for good. This froze the test suite in
+    ``test_lifecycle`` (the loading thread collecting inside
+    ``samples.movies``, the GUI thread disconnecting a table view's signals)
+    and could freeze the app the same way. pyqtgraph's ``GarbageCollector``
+    disables automatic collection and collects from a timer with the same
+    generation thresholds. Returns that collector; idempotent.
+    """
+    global _GUI_THREAD_GC
+    if _GUI_THREAD_GC is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GUI_THREAD_GC = GarbageCollector(interval=interval_s)
+    return _GUI_THREAD_GC
 
 
 def _icon_path() -> Path | None:
