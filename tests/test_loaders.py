@@ -308,3 +308,21 @@ def test_summary_counts(write):
     assert s["per_user"]["max"] == 2 and s["per_item"]["min"] == 1
     assert sum(s["value_histogram"]["counts"]) == 4
     assert s["density"] == pytest.approx(4 / 9)
+
+
+def test_row_count_histogram_has_a_bin_per_count_then_log_spaced_bins():
+    """What the data panel's "Per user" plot draws, computed in the core."""
+    from mfstudio.data.dataset import Dataset
+
+    def data(per_row):
+        rows = np.repeat(np.arange(len(per_row)), per_row)
+        cols = np.concatenate([np.arange(c) for c in per_row]).astype(np.int64)
+        return Dataset(kind="implicit", rows=rows, cols=cols, values=np.ones(rows.size),
+                       row_ids=np.arange(len(per_row)), col_ids=np.arange(max(per_row)), name="t")
+
+    counts, edges = data([1, 1, 3, 0, 5]).row_count_histogram()
+    assert edges.tolist() == [0, 1, 2, 3, 4, 5, 6] and counts.tolist() == [1, 2, 0, 1, 0, 1]
+    per_row = [1] * 50 + [2] * 20 + [40] * 5 + [400]
+    counts, edges = data(per_row).row_count_histogram()
+    assert len(edges) <= 31 and edges[0] == 1 and edges[-1] == 401 and (np.diff(edges) > 0).all()
+    assert counts.sum() == len(per_row) and counts[0] == 50

@@ -7,8 +7,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QTableView, QVBoxLayout, QWidget
 
-from ..data.arrays import unique_sorted
-
 _KIND_WORDS = {
     "explicit": "Explicit ratings",
     "implicit": "Implicit interactions",
@@ -180,12 +178,9 @@ class DataPanel(QWidget):
         self.value_plot.setTitle("Values" if s.kind != "explicit" else "Ratings")
         self.value_plot.setLabel("left", "count")
 
-        per_row = dataset.row_counts()
+        hist, edges = dataset.row_count_histogram()
         self.count_plot.clear()
-        if per_row.size:
-            top = max(int(per_row.max()), 1)
-            bins = unique_sorted(np.geomspace(1, top + 1, 30).astype(int)) if top > 30 else np.arange(0, top + 2)
-            hist, edges = np.histogram(per_row, bins=bins)
+        if hist.size:
             self.count_plot.plot(edges, hist, stepMode="center", fillLevel=0, brush="#E69F00", pen=pg.mkPen("#E69F00"))
         # Short: the axis below says "entries per ...", and a title wider than the
         # dock (long row names: "document") cut the plot off at its edge.
